@@ -1,0 +1,1 @@
+"""Citewire's evaluation harness."""

@@ -1,0 +1,316 @@
+"""Reading article files: ``.txt``, ``.md``, ``.html``/``.htm`` and ``.jsonl``.
+
+``read_paths`` walks files and folders and yields ``Article``s and ``Problem``s in a stable
+order. A problem names the file (and line) and says what to do; a file with a problem never
+stops the others. Text that is not UTF-8 but decodes as Windows-1252 is read with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from rag.errors import InputError
+from rag.records import Article, article_id_for
+
+SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
+# Page furniture that scrapers leave in the text; never a headline.
+_CHROME = {"share", "advertisement", "advert", "related", "menu", "skip to content", "print", "email"}
+# A corpus folder's own documentation is not news: left out of folder walks, with a note.
+_NOT_ARTICLES = {"readme", "license", "licence", "copying", "changelog", "notice", "authors"}
+_DATE_LINE = re.compile(r"^(?:published|date|updated)\s*:\s*(\S.*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with an input. ``skipped`` False means it was ingested with a warning."""
+
+    location: str
+    reason: str
+    skipped: bool
+
+    def __str__(self) -> str:
+        kind = "skipped" if self.skipped else "warning"
+        return f"{kind}: {self.location}: {self.reason}"
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Problem]:
+    """Yield (file, the argument it was found under) for every article file, or a Problem."""
+    for raw in paths:
+        root = Path(raw).expanduser()
+        if root.is_dir():
+            found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+            if not found:
+                yield Problem(str(root), f"no {', '.join(SUFFIXES)} files in this folder", True)
+            for path in found:
+                if path.stem.lower() in _NOT_ARTICLES:
+                    yield Problem(
+                        str(path),
+                        "the folder's documentation, not an article: left out (name the file to ingest it)",
+                        False,
+                    )
+                else:
+                    yield path, root
+        elif root.is_file():
+            if root.suffix.lower() in SUFFIXES:
+                yield root, root.parent
+            else:
+                yield Problem(
+                    str(root),
+                    f"unsupported file type {root.suffix or '(none)'}; use one of {', '.join(SUFFIXES)}",
+                    True,
+                )
+        else:
+            yield Problem(str(root), "no such file or folder; check the path", True)
+
+
+def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | Problem]:
+    """Every article in ``paths`` (files or folders, recursively), with problems in between."""
+    for item in iter_files(paths):
+        if isinstance(item, Problem):
+            yield item
+        else:
+            yield from read_file(*item)
+
+
+def read_file(
+    path: Path, root: Path | None = None, display: str | None = None
+) -> Iterator[Article | Problem]:
+    """The articles in one file (one, or one per JSONL line), and any problems.
+
+    ``display`` is the name shown in messages (an upload's original name); ``root`` is the folder
+    the file was found under, whose name serves as the source when the file names none.
+    """
+    location = display or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Problem(location, f"cannot read the file ({exc.strerror}); check its permissions", True)
+        return
+    try:
+        text, warning = decode(data, location)
+    except InputError as exc:
+        yield Problem(exc.location, exc.reason, True)
+        return
+    if warning:
+        yield Problem(location, warning, False)
+    suffix = path.suffix.lower()
+    resolved = str(path.resolve())
+    folder_source = (root or path.parent).resolve().name or None
+    try:
+        if suffix == ".jsonl":
+            yield from read_jsonl(text, location, resolved)
+            return
+        if suffix in (".html", ".htm"):
+            yield article_from_html(text, location, resolved)
+        else:
+            yield article_from_text(text, location, resolved, folder_source, markdown=suffix == ".md")
+    except InputError as exc:
+        yield Problem(exc.location, exc.reason, True)
+
+
+def decode(data: bytes, location: str) -> tuple[str, str | None]:
+    """Bytes to text with Unix line ends; returns (text, warning or None).
+
+    Raises ``InputError`` for empty or binary files and undecodable text.
+    """
+    if not data.strip():
+        raise InputError(location, "empty file; nothing to ingest")
+    head = data[:8192]
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    if b"\x00" in head or controls > len(head) * 0.05:
+        raise InputError(location, "binary file, not text; export the article as .txt, .md, .html or .jsonl")
+    warning = None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InputError(
+                location, "text is neither UTF-8 nor Windows-1252; re-save it as UTF-8"
+            ) from None
+        warning = (
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as "
+            "Windows-1252. Re-save the file as UTF-8 to silence this warning"
+        )
+    return text.replace("\r\n", "\n").replace("\r", "\n"), warning
+
+
+def parse_date(value: Any, location: str, field: str = "published") -> date | None:
+    """An ISO date (or datetime) string to a date; None for null or empty."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InputError(location, f"field {field!r} must be a date like 2015-12-16, got {value!r}")
+    text = value.strip()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise InputError(location, f"field {field!r} must be a date like 2015-12-16, got {value!r}") from None
+
+
+def host_of(url: str | None) -> str | None:
+    """The publisher's host name from a url, without ``www.``."""
+    if not url:
+        return None
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.") or None
+
+
+def _headline_shaped(line: str, allow_question: bool) -> bool:
+    n = len(line.split())
+    endings = (".", "!", ":", ";", ",", '"', "”", "’") + (() if allow_question else ("?",))
+    return 2 <= n <= 20 and len(line) <= 160 and not line.endswith(endings)
+
+
+def guess_title(text: str) -> str:
+    """A headline for plain text, not blindly its first line.
+
+    Lines of page furniture ("Share", "Advertisement") are passed over. When the text opens with
+    such furniture it is a scraped page, and scrapers append the page's headline as the last
+    line: a last line shaped like a headline (short, no closing punctuation) wins then.
+    Otherwise the first headline-shaped line wins, else the start of the first sentence.
+    """
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if not lines:
+        return ""
+    scraped = lines[0].lower() in _CHROME
+    content = [line for line in lines if line.lower() not in _CHROME]
+    if not content:
+        return lines[0][:120]
+    if scraped and len(content) > 2 and _headline_shaped(content[-1], allow_question=False):
+        return content[-1]
+    for line in content[:3]:
+        if _headline_shaped(line, allow_question=True):
+            return line
+    first = content[0]
+    return first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "..."
+
+
+def _front_matter(text: str, location: str) -> tuple[dict[str, str], str]:
+    """Split ``---`` front matter (``key: value`` lines) from a Markdown body."""
+    if not text.startswith("---\n"):
+        return {}, text
+    end = text.find("\n---", 4)
+    if end == -1:
+        raise InputError(location, "front matter opened with '---' is never closed; add a closing '---' line")
+    fields: dict[str, str] = {}
+    for line in text[4:end].split("\n"):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise InputError(location, f"front matter line {line!r} is not 'key: value'")
+        fields[key.strip().lower()] = value.strip().strip('"').strip("'")
+    body_start = text.find("\n", end + 4)
+    return fields, text[body_start + 1 :] if body_start != -1 else ""
+
+
+def article_from_text(
+    text: str, location: str, resolved: str, folder_source: str | None, markdown: bool
+) -> Article:
+    """An article from plain text or Markdown (with optional front matter)."""
+    meta: dict[str, str] = {}
+    if markdown:
+        meta, text = _front_matter(text, location)
+    if not text.strip():
+        raise InputError(location, "the article has no text; nothing to ingest")
+    title = meta.get("title", "")
+    if not title and markdown:
+        heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+        title = heading.group(1).strip() if heading else ""
+    title = title or guess_title(text)
+    published_raw: str | None = meta.get("published") or meta.get("date")
+    if not published_raw:
+        for line in text.split("\n")[:8]:
+            match = _DATE_LINE.match(line.strip())
+            if match:
+                published_raw = match.group(1)
+                break
+    url = meta.get("url") or None
+    authors = tuple(a.strip() for a in meta.get("authors", meta.get("author", "")).split(";") if a.strip())
+    return Article(
+        id=article_id_for(url or resolved),
+        text=text,
+        title=title,
+        url=url,
+        source_path=resolved,
+        published=parse_date(published_raw, location),
+        source=meta.get("source") or host_of(url) or folder_source,
+        authors=authors,
+    )
+
+
+def article_from_html(html: str, location: str, resolved: str) -> Article:
+    """An article from a news page: main text, title, date, author and canonical url via trafilatura."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    text = getattr(doc, "text", None) if doc is not None else None
+    if not text or not text.strip():
+        raise InputError(location, "no article text found in this HTML page; is it a news article?")
+    url = getattr(doc, "url", None) or None
+    title = getattr(doc, "title", None) or guess_title(text)
+    author = getattr(doc, "author", None) or ""
+    return Article(
+        id=article_id_for(url or resolved),
+        text=text,
+        title=title,
+        url=url,
+        source_path=resolved,
+        published=parse_date(getattr(doc, "date", None), location),
+        source=getattr(doc, "sitename", None) or host_of(url),
+        authors=tuple(a.strip() for a in author.split(";") if a.strip()),
+    )
+
+
+def read_jsonl(text: str, location: str, resolved: str) -> Iterator[Article | Problem]:
+    """Articles from JSON lines: ``url``, ``title``, ``published``, ``authors``, ``text`` (required)."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{location}:{number}"
+        try:
+            yield article_from_record(json.loads(line), where, f"{resolved}#{number}")
+        except json.JSONDecodeError as exc:
+            yield Problem(where, f"not valid JSON ({exc.msg}); each line must be one JSON object", True)
+        except InputError as exc:
+            yield Problem(exc.location, exc.reason, True)
+
+
+def article_from_record(record: Any, where: str, fallback_locator: str) -> Article:
+    """An article from one JSONL record; the url (else file and line) gives its id."""
+    if not isinstance(record, dict):
+        raise InputError(where, "not an article: expected a JSON object with at least a 'text' field")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(where, "not an article: field 'text' is missing or empty")
+    for name in ("url", "title"):
+        if record.get(name) is not None and not isinstance(record[name], str):
+            raise InputError(where, f"field {name!r} must be a string, got {record[name]!r}")
+    authors = record.get("authors") or []
+    if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
+        raise InputError(where, "field 'authors' must be a list of strings")
+    text = text.replace("\r\n", "\n")
+    url = record.get("url") or None
+    return Article(
+        id=article_id_for(url or fallback_locator),
+        text=text,
+        title=(record.get("title") or "").strip() or guess_title(text),
+        url=url,
+        source_path=fallback_locator.rsplit("#", 1)[0],
+        published=parse_date(record.get("published"), where),
+        source=host_of(url),
+        authors=tuple(authors),
+    )

@@ -1,0 +1,40 @@
+"""Citewire's library: search news articles and answer with cited passages.
+
+import rag
+answer = rag.ask("What did Xi say about multilateral governance?", data_dir="~/news")
+library = rag.open("~/news")          # keeps the model loaded for many questions
+library.ask("...").citations[0].quote
+"""
+
+from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
+from rag.embedding import Embedder
+from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
+from rag.library import Library, ask
+from rag.library import open_library as open
+from rag.records import Answer, Article, Chunk, Citation, Hit, StoredArticle, article_id_for
+from rag.settings import Settings
+from rag.store import ArticleWrite
+
+__all__ = [
+    "REFUSAL",
+    "Answer",
+    "Answerer",
+    "Article",
+    "ArticleWrite",
+    "Chunk",
+    "Citation",
+    "CitewireError",
+    "ConfigError",
+    "Embedder",
+    "ExtractiveAnswerer",
+    "Hit",
+    "InputError",
+    "Library",
+    "ModelError",
+    "Settings",
+    "StoreError",
+    "StoredArticle",
+    "article_id_for",
+    "ask",
+    "open",
+]

@@ -1,0 +1,208 @@
+"""Composing a cited answer from retrieved passages.
+
+The default ``ExtractiveAnswerer`` needs no generative model: it quotes the sentences of the
+retrieved passages that best answer the question, each followed by ``[n]``, so every claim is a
+verbatim substring of its cited article. When the passages do not hold an answer it returns
+``REFUSAL`` with no citations. A generative backend implements the same ``Answerer`` protocol.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rag.records import Answer, Citation, Hit
+from rag.text import (
+    expected_answer,
+    holds_answer_kind,
+    joined_names,
+    numbers,
+    question_terms,
+    sentence_spans,
+    terms,
+)
+
+_CLOSERS = (".", "!", "?", '"', "”", "'", "’", ")")
+REFUSAL = "The articles do not contain an answer to this question."
+
+
+class Answerer(Protocol):
+    """Turns a question and its retrieved passages into an ``Answer``."""
+
+    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
+        """Answer ``question`` from ``hits`` (best first), or refuse."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence: where it is and how well it answers."""
+
+    hit: Hit
+    rank: int
+    start: int  # offsets in the article text
+    end: int
+    text: str
+    coverage: float  # weighted share of the question's terms the sentence contains
+    match: float  # the same share with rare terms weighing more
+    score: float
+
+
+def coverage(weights: dict[str, float], found: set[str]) -> float:
+    """Weighted share of question terms present in ``found`` (0 when the question has none)."""
+    total = sum(weights.values())
+    if total == 0:
+        return 0.0
+    return sum(w for t, w in weights.items() if t in found) / total
+
+
+def _similar(a: set[str], b: set[str]) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / len(a | b) >= 0.6
+
+
+@dataclass(frozen=True)
+class ExtractiveAnswerer:
+    """Answers by quoting the best sentences of the retrieved passages.
+
+    A sentence's score mixes how many of the question's terms it holds (names and numbers count
+    double), how many its passage holds (pronouns point back), and the passage's search score
+    relative to the best one. It refuses when the best search score is below ``min_score``,
+    the best sentence holds less than ``min_coverage`` of the question's terms, or a number the
+    question names (a year, a count) appears in no retrieved passage nor its date.
+    """
+
+    max_sentences: int = 3
+    min_score: float = 0.25
+    min_coverage: float = 0.34
+    keep_ratio: float = 0.6
+
+    def candidates(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
+        """Every sentence of the passages, scored, best first; duplicates from overlaps dropped."""
+        weights = question_terms(question)
+        best_hit = max((h.score for h in hits), default=0.0)
+        joined = joined_names(question)
+
+        def terms_of(text: str) -> set[str]:
+            found = set(terms(text))
+            for name, parts in joined.items():
+                if name in found:
+                    found.update(parts)
+            return found
+
+        spans: list[tuple[int, Hit, int, int, set[str]]] = []
+        for rank, hit in enumerate(hits):
+            for start, end in sentence_spans(hit.chunk.text):
+                if len(hit.chunk.text[start:end].split()) >= 4:
+                    spans.append((rank, hit, start, end, terms_of(hit.chunk.text[start:end])))
+        # A question term found in many candidate sentences (often the subject: "Xi") tells
+        # them apart less than a rare one ("multilateral"), so ranking weighs terms by how
+        # rare they are among the candidates, names only a little more than other words;
+        # refusal uses the plain weights.
+        n = len(spans)
+        rarity = {
+            t: (1 + 0.25 * (w - 1)) * math.log(1 + n / (1 + sum(1 for *_, found in spans if t in found)))
+            for t, w in weights.items()
+        }
+        kind = expected_answer(question)
+        contexts = {id(hit): coverage(weights, terms_of(hit.chunk.text)) for hit in hits}
+        found: dict[tuple[str, int], Sentence] = {}
+        for rank, hit, start, end, sentence_terms in spans:
+            chunk = hit.chunk
+            relevance = hit.score / best_hit if best_hit > 0 else 0.0
+            text = chunk.text[start:end]
+            match = coverage(rarity, sentence_terms)
+            score = 0.55 * match + 0.15 * contexts[id(hit)] + 0.30 * relevance
+            # A sentence holding the kind of thing asked for (a number for "how much") is
+            # likelier the answer; a line with no closing punctuation is a headline or caption.
+            score += 0.12 if holds_answer_kind(kind, text) else 0.0
+            score -= 0.0 if text.endswith(_CLOSERS) else 0.1
+            key = (chunk.article_id, chunk.start + start)
+            if key not in found or found[key].score < score:
+                found[key] = Sentence(
+                    hit,
+                    rank,
+                    chunk.start + start,
+                    chunk.start + end,
+                    text,
+                    coverage(weights, sentence_terms),
+                    match,
+                    score,
+                )
+        return sorted(found.values(), key=lambda s: (-s.score, s.rank, s.start))
+
+    def refusal_reason(self, question: str, hits: Sequence[Hit], best: Sentence | None) -> str | None:
+        """Why the passages cannot answer ``question``, or None when they can."""
+        if not hits:
+            return "nothing was retrieved"
+        if hits[0].score < self.min_score:
+            return f"best passage score {hits[0].score:.2f} is below {self.min_score}"
+        if best is None or best.coverage < self.min_coverage:
+            share = best.coverage if best else 0.0
+            return f"best sentence holds {share:.0%} of the question's terms"
+        evidence = " ".join(h.chunk.text for h in hits)
+        dates = " ".join(h.chunk.published.isoformat() for h in hits if h.chunk.published)
+        missing = numbers(question) - numbers(evidence) - numbers(dates.replace("-", " "))
+        if missing:
+            return f"no passage mentions {', '.join(sorted(missing))}"
+        return None
+
+    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
+        """Quote the best sentences with ``[n]`` markers, or refuse."""
+        ranked = self.candidates(question, hits)
+        best = ranked[0] if ranked else None
+        if self.refusal_reason(question, hits, best) is not None or best is None:
+            return Answer(question=question, answer=REFUSAL, refused=True)
+        chosen: list[Sentence] = []
+        chosen_terms: list[set[str]] = []
+        for sentence in ranked:
+            if len(chosen) == self.max_sentences or sentence.score < self.keep_ratio * best.score:
+                break
+            if sentence.match < 0.5 * best.match:
+                continue
+            sentence_terms = set(terms(sentence.text))
+            if any(_similar(sentence_terms, other) for other in chosen_terms):
+                continue
+            chosen.append(sentence)
+            chosen_terms.append(sentence_terms)
+        return build_answer(question, chosen)
+
+
+def build_answer(question: str, sentences: Sequence[Sentence]) -> Answer:
+    """Cite ``sentences`` (best first) in reading order.
+
+    The best sentence leads, as [1]; the others follow grouped by article (articles in order of
+    their best sentence) and, within an article, in the order they appear in it.
+    """
+    if not sentences:
+        return Answer(question=question, answer=REFUSAL, refused=True)
+    lead, rest = sentences[0], sentences[1:]
+    article_order: dict[str, int] = {lead.hit.chunk.article_id: -1}
+    for i, s in enumerate(rest):
+        article_order.setdefault(s.hit.chunk.article_id, i)
+    ordered = [lead, *sorted(rest, key=lambda s: (article_order[s.hit.chunk.article_id], s.start))]
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for n, s in enumerate(ordered, start=1):
+        chunk = s.hit.chunk
+        citations.append(
+            Citation(
+                n=n,
+                article_id=chunk.article_id,
+                title=chunk.title,
+                url=chunk.url,
+                source_path=chunk.source_path,
+                published=chunk.published,
+                source=chunk.source,
+                quote=s.text,
+                passage=chunk.text,
+                start=s.start,
+                end=s.end,
+                score=round(s.hit.score, 4),
+            )
+        )
+        parts.append(f"{s.text} [{n}]")
+    return Answer(question=question, answer=" ".join(parts), refused=False, citations=tuple(citations))

@@ -1,0 +1,38 @@
+"""Citewire's exceptions.
+
+Every error the CLI and UI show a user derives from ``CitewireError``; anything else is a bug.
+
+    CitewireError
+    ├── ConfigError          a setting or argument has a value we cannot use
+    ├── InputError           an article file or record cannot be read (names the file and line)
+    ├── StoreError           the Chroma store is unreachable or holds something unexpected
+    └── ModelError           the embedding model cannot be loaded
+"""
+
+
+class CitewireError(Exception):
+    """Base class: the message says what was wrong and how to fix it."""
+
+
+class ConfigError(CitewireError):
+    """A setting, flag or argument has a value Citewire cannot use."""
+
+
+class InputError(CitewireError):
+    """An input file or record cannot be turned into an article.
+
+    ``location`` names the file (and line, for JSONL) so a reader can find it.
+    """
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"{location}: {reason}")
+        self.location = location
+        self.reason = reason
+
+
+class StoreError(CitewireError):
+    """The Chroma store could not be opened, read or written."""
+
+
+class ModelError(CitewireError):
+    """The embedding model could not be loaded."""

@@ -1,0 +1,133 @@
+"""``Library``: one handle on a Citewire store for searching, asking and managing articles.
+
+    hits = library.search(question)              # Hit(Chunk, score), best first
+    answer = library.ask(question)               # Answer(answer, refused, [Citation])
+
+The embedding model loads on first use and stays loaded, so a handle answers repeated questions
+quickly. ``rag.ask`` is the one-line form that opens a library for a single question.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rag.answer import Answerer, ExtractiveAnswerer
+from rag.embedding import Embedder
+from rag.errors import ConfigError
+from rag.offline import go_offline
+from rag.records import Answer, Hit, StoredArticle
+from rag.settings import Settings
+from rag.store import ArticleWrite, ChromaStore
+
+if TYPE_CHECKING:
+    from llama_index.core.retrievers import BaseRetriever
+
+
+class Library:
+    """A store of articles with the model that searches it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChromaStore,
+        embedder: Embedder | None = None,
+        answerer: Answerer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._embedder = embedder
+        self.answerer: Answerer = answerer or ExtractiveAnswerer()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = Embedder.load(self.settings.embed_dtype)
+        return self._embedder
+
+    def search(
+        self,
+        question: str,
+        top_k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[Hit]:
+        """The passages most relevant to ``question``, best first.
+
+        ``since``/``until`` keep passages published within those dates (inclusive); articles
+        with no published date are left out when either is given.
+        """
+        k = self.settings.top_k if top_k is None else top_k
+        if k <= 0:
+            raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {k}")
+        if since and until and since > until:
+            raise ConfigError(f"since ({since}) is after until ({until}); swap them")
+        if not question.strip():
+            raise ConfigError("The question is empty; type a question about the articles.")
+        vector = self.embedder.embed_query(question)
+        return self.store.query(vector, k, since=since, until=until)
+
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the stored articles with numbered citations, or refuse."""
+        hits = self.search(question, top_k=top_k, since=since, until=until)
+        return self.answerer.compose(question, hits)
+
+    def sources(self) -> list[StoredArticle]:
+        """Every stored article, sorted by title."""
+        return sorted(self.store.articles(), key=lambda a: (a.title.lower(), a.id))
+
+    def article_text(self, article_id: str) -> str | None:
+        """The full text of an article: citation offsets index into it."""
+        return self.store.article_text(article_id)
+
+    def forget(self, article_id: str) -> bool:
+        """Remove an article and its passages; False when no such article is stored."""
+        return self.store.delete(article_id)
+
+    def put(self, writes: list[ArticleWrite]) -> None:
+        """Store embedded articles (used by ingest), replacing older versions."""
+        self.store.put(writes)
+
+    def as_retriever(self, top_k: int | None = None) -> BaseRetriever:
+        """This library's search as a llama-index ``BaseRetriever``."""
+        from rag.llama import LibraryRetriever
+
+        return LibraryRetriever(self, top_k=top_k)
+
+
+def open_library(
+    data_dir: str | Path | None = None,
+    *,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+) -> Library:
+    """Open the library in ``data_dir`` (or as ``settings`` say; environment otherwise).
+
+    Pass an already loaded ``embedder`` to share one model between libraries.
+    """
+    go_offline()
+    if settings is None:
+        settings = Settings.from_env(data_dir=data_dir)
+    elif data_dir is not None:
+        settings = settings.with_changes(data_dir=Path(data_dir))
+    return Library(settings, ChromaStore.open(settings), embedder=embedder)
+
+
+def ask(
+    question: str,
+    data_dir: str | Path | None = None,
+    *,
+    top_k: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> Answer:
+    """Answer one question from the library in ``data_dir`` (loads the model: use ``open`` for many)."""
+    return open_library(data_dir).ask(question, top_k=top_k, since=since, until=until)

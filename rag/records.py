@@ -1,0 +1,133 @@
+"""The records that flow through Citewire.
+
+    Article ──chunk──> Chunk ──index──> store ──search──> Hit ──answer──> Answer(answer, [Citation])
+
+All are frozen dataclasses. A ``Chunk`` carries its article's provenance, so a citation is a
+lookup, never a re-parse. Offsets (``start``/``end``) are character offsets into ``Article.text``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+
+def article_id_for(locator: str) -> str:
+    """Return the deterministic article id for a url or a resolved file path (``a`` + 16 hex)."""
+    return "a" + hashlib.sha256(locator.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as read from a file or a JSONL line."""
+
+    id: str
+    text: str
+    title: str
+    url: str | None = None
+    source_path: str | None = None
+    published: date | None = None
+    source: str | None = None
+    authors: tuple[str, ...] = ()
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything stored for the article: a changed hash means re-index it."""
+        parts = [
+            self.text,
+            self.title,
+            self.url or "",
+            self.source_path or "",
+            self.published.isoformat() if self.published else "",
+            self.source or "",
+            "\x1f".join(self.authors),
+        ]
+        return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article, with where it came from."""
+
+    id: str
+    article_id: str
+    chunk_index: int
+    text: str
+    start: int
+    end: int
+    title: str
+    url: str | None = None
+    source_path: str | None = None
+    published: date | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk found by search, with its relevance score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """The passage behind one ``[n]`` marker in an answer.
+
+    ``quote`` is the cited sentence, found verbatim at ``article_text[start:end]``;
+    ``passage`` is the whole chunk it came from.
+    """
+
+    n: int
+    article_id: str
+    title: str
+    url: str | None
+    source_path: str | None
+    published: date | None
+    source: str | None
+    quote: str
+    passage: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form (dates as ISO strings)."""
+        record = asdict(self)
+        record["published"] = self.published.isoformat() if self.published else None
+        return record
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A cited answer, or a refusal (``refused`` true, no citations)."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: tuple[Citation, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form: the record the CLI, the web API and the eval harness share."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What the store knows about an ingested article (no text): for listings and re-ingest."""
+
+    id: str
+    title: str
+    url: str | None
+    source_path: str | None
+    published: date | None
+    source: str | None
+    content_hash: str
+    chunks: int

@@ -1,0 +1,105 @@
+"""Citewire's configuration: one frozen object, built in entry points and passed down.
+
+Nothing here runs at import time. ``Settings.from_env()`` reads ``CITEWIRE_*`` variables;
+flags given on the command line override them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+EMBED_DTYPES = ("auto", "fp32", "bf16")
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/citewire``, or ``~/.local/share/citewire``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "citewire"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob Citewire has, with its default.
+
+    Environment variables (``CITEWIRE_`` + the field name in capitals) override defaults;
+    keyword overrides passed to ``from_env`` (command-line flags) override both.
+    """
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Where the embedded Chroma database lives (ignored for vectors when ``chroma_url`` is set)."""
+    collection: str = "citewire"
+    """Chroma collection name; a second collection ``<name>__articles`` holds one record per article."""
+    chroma_url: str | None = None
+    """``http://host:port`` of a Chroma server; unset means an embedded store under ``data_dir``."""
+    top_k: int = 5
+    """How many passages a question retrieves."""
+    embed_dtype: str = "auto"
+    """``auto`` (bf16 where the CPU has native bf16, else fp32), ``fp32`` or ``bf16``."""
+    batch_size: int = 32
+    """Chunks per embedding batch."""
+    chunk_tokens: int = 180
+    """Target chunk size in tiktoken ``cl100k_base`` tokens (checked again in the model's tokens)."""
+    chunk_overlap: int = 20
+    """Tokens shared by neighbouring chunks."""
+
+    def __post_init__(self) -> None:
+        if self.top_k <= 0:
+            raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
+        if self.embed_dtype not in EMBED_DTYPES:
+            raise ConfigError(
+                f"embed_dtype must be one of {', '.join(EMBED_DTYPES)}. "
+                f"Currently, embed_dtype is {self.embed_dtype!r}"
+            )
+        if self.batch_size <= 0:
+            raise ConfigError(f"batch_size must be greater than 0. Currently, it is {self.batch_size}")
+        if not 32 <= self.chunk_tokens <= 230:
+            raise ConfigError(
+                "chunk_tokens must be between 32 and 230 so a chunk and its header fit the "
+                f"embedding model's 256-token input. Currently, chunk_tokens is {self.chunk_tokens}"
+            )
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise ConfigError(
+                "chunk_overlap must be at least 0 and under half of chunk_tokens. "
+                f"Currently, chunk_overlap is {self.chunk_overlap}"
+            )
+        if not self.collection or not self.collection.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(
+                "collection must be letters, digits, '-' or '_'. "
+                f"Currently, collection is {self.collection!r}"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``CITEWIRE_*`` variables, then ``overrides`` (``None`` values are ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"CITEWIRE_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"]).expanduser()
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+
+def _convert(name: str, raw: str) -> Any:
+    if name in ("top_k", "batch_size", "chunk_tokens", "chunk_overlap"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"CITEWIRE_{name.upper()} must be a whole number. Currently, it is {raw!r}"
+            ) from None
+    return raw

@@ -1,0 +1,289 @@
+"""The Chroma store: the only module that imports chromadb.
+
+Two collections per library: ``<name>`` holds one record per chunk (vector, text, provenance);
+``<name>__articles`` holds one record per article (its full text, content hash and chunk count,
+with the mean of its chunk vectors as its vector). The article record is written last, so an
+interrupted write leaves the old hash and the next ingest redoes that article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from rag.errors import ConfigError, StoreError
+from rag.records import Article, Chunk, Hit, StoredArticle
+from rag.settings import Settings
+
+_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """One article and its chunks with their vectors, ready to store."""
+
+    article: Article
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+
+
+def _day(value: date) -> int:
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def _clean(meta: dict[str, Any]) -> dict[str, Any]:
+    # Chroma metadata values cannot be None.
+    return {k: v for k, v in meta.items() if v is not None}
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
+    return _clean(
+        {
+            "article_id": chunk.article_id,
+            "chunk_index": chunk.chunk_index,
+            "start": chunk.start,
+            "end": chunk.end,
+            "title": chunk.title,
+            "url": chunk.url,
+            "source_path": chunk.source_path,
+            "published": chunk.published.isoformat() if chunk.published else None,
+            "published_day": _day(chunk.published) if chunk.published else None,
+            "source": chunk.source,
+        }
+    )
+
+
+def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        article_id=str(meta["article_id"]),
+        chunk_index=int(meta["chunk_index"]),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        title=str(meta.get("title", "")),
+        url=meta.get("url"),
+        source_path=meta.get("source_path"),
+        published=_date(meta.get("published")),
+        source=meta.get("source"),
+    )
+
+
+def date_filter(since: date | None, until: date | None) -> dict[str, Any] | None:
+    """Chroma ``where`` clause keeping chunks published within [since, until] (inclusive).
+
+    Articles without a published date are left out whenever a bound is given.
+    """
+    clauses: list[dict[str, Any]] = []
+    if since is not None:
+        clauses.append({"published_day": {"$gte": _day(since)}})
+    if until is not None:
+        clauses.append({"published_day": {"$lte": _day(until)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        parts = urlsplit(settings.chroma_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"chroma_url must look like http://127.0.0.1:8000. Currently, it is {settings.chroma_url!r}"
+            )
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=parts.hostname, port=port, ssl=parts.scheme == "https", settings=chroma_settings
+            )
+        except Exception as exc:  # chromadb raises plain exceptions for connection failures
+            raise StoreError(
+                f"Could not reach the Chroma server at {settings.chroma_url} ({exc}). "
+                "Start one with `chroma run --host 127.0.0.1 --path DIR --port N`, or leave "
+                "--chroma-url unset to use the embedded store."
+            ) from exc
+    path = Path(settings.data_dir) / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except OSError as exc:
+        raise StoreError(f"Could not open the data directory {path}: {exc}") from exc
+
+
+class ChromaStore:
+    """Chunks and articles in Chroma, embedded or on a server."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self.name = name
+        config = {"hnsw": {"space": "cosine"}}
+        self._chunks = client.get_or_create_collection(name, configuration=config, embedding_function=None)
+        self._articles = client.get_or_create_collection(
+            f"{name}__articles", configuration=config, embedding_function=None
+        )
+        self._max_batch = int(client.get_max_batch_size())
+
+    @classmethod
+    def open(cls, settings: Settings) -> ChromaStore:
+        """Open (creating if needed) the collections named by ``settings``."""
+        client = _client(settings)
+        try:
+            return cls(client, settings.collection)
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = settings.chroma_url or str(Path(settings.data_dir) / "chroma")
+            raise StoreError(f"Could not open collection {settings.collection!r} at {where}: {exc}") from exc
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def count_chunks(self) -> int:
+        """Number of chunks stored."""
+        return int(self._chunks.count())
+
+    def count_articles(self) -> int:
+        """Number of articles stored."""
+        return int(self._articles.count())
+
+    def _article_pages(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        total = self.count_articles()
+        for offset in range(0, total, _PAGE):
+            page = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            yield from zip(page["ids"], page["metadatas"] or [], strict=True)
+
+    def articles(self) -> list[StoredArticle]:
+        """Every stored article, without its text."""
+        return [_stored(article_id, dict(meta)) for article_id, meta in self._article_pages()]
+
+    def article(self, article_id: str) -> StoredArticle | None:
+        """One stored article's record, or None."""
+        found = self._articles.get(ids=[article_id], include=["metadatas"])
+        if not found["ids"]:
+            return None
+        return _stored(article_id, dict((found["metadatas"] or [{}])[0]))
+
+    def article_text(self, article_id: str) -> str | None:
+        """The full text of a stored article (what citation offsets index into), or None."""
+        found = self._articles.get(ids=[article_id], include=["documents"])
+        documents = found["documents"] or []
+        return documents[0] if found["ids"] and documents else None
+
+    def query(
+        self, vector: np.ndarray, n: int, since: date | None = None, until: date | None = None
+    ) -> list[Hit]:
+        """The ``n`` chunks nearest to ``vector``, best first, score = cosine similarity."""
+        if n <= 0 or self.count_chunks() == 0:
+            return []
+        result = self._chunks.query(
+            query_embeddings=[vector.tolist()],
+            n_results=min(n, self.count_chunks()),
+            where=date_filter(since, until),
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        documents = (result["documents"] or [[]])[0]
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        return [
+            Hit(_chunk_from(cid, doc, dict(meta)), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
+        ]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put(self, writes: Sequence[ArticleWrite]) -> None:
+        """Store articles with their chunks, replacing any older version of each.
+
+        New chunk records are upserted, chunks past the new count are deleted, and the article
+        record (with its content hash) is written last.
+        """
+        if not writes:
+            return
+        chunks = [c for w in writes for c in w.chunks]
+        vectors = np.concatenate([w.vectors for w in writes]) if chunks else np.zeros((0, 1))
+        for i in range(0, len(chunks), self._max_batch):
+            part = chunks[i : i + self._max_batch]
+            self._chunks.upsert(
+                ids=[c.id for c in part],
+                embeddings=vectors[i : i + len(part)].tolist(),
+                documents=[c.text for c in part],
+                metadatas=[_chunk_meta(c) for c in part],
+            )
+        previous = self._articles.get(ids=[w.article.id for w in writes], include=["metadatas"])
+        old_counts = {
+            aid: int(meta.get("chunks", 0))
+            for aid, meta in zip(previous["ids"], previous["metadatas"] or [], strict=True)
+        }
+        stale = [
+            f"{w.article.id}:{i}"
+            for w in writes
+            for i in range(len(w.chunks), old_counts.get(w.article.id, 0))
+        ]
+        if stale:
+            self._chunks.delete(ids=stale)
+        self._articles.upsert(
+            ids=[w.article.id for w in writes],
+            embeddings=[_article_vector(w.vectors).tolist() for w in writes],
+            documents=[w.article.text for w in writes],
+            metadatas=[_article_meta(w.article, len(w.chunks)) for w in writes],
+        )
+
+    def delete(self, article_id: str) -> bool:
+        """Remove an article and all its chunks; False if it was not stored."""
+        found = self._articles.get(ids=[article_id], include=[])
+        self._chunks.delete(where={"article_id": article_id})
+        if not found["ids"]:
+            return False
+        self._articles.delete(ids=[article_id])
+        return True
+
+
+def _article_vector(vectors: np.ndarray) -> np.ndarray:
+    if len(vectors) == 0:
+        return np.zeros(384, dtype=np.float32)
+    mean = vectors.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else mean
+
+
+def _article_meta(article: Article, chunks: int) -> dict[str, Any]:
+    return _clean(
+        {
+            "title": article.title,
+            "url": article.url,
+            "source_path": article.source_path,
+            "published": article.published.isoformat() if article.published else None,
+            "published_day": _day(article.published) if article.published else None,
+            "source": article.source,
+            "authors": "; ".join(article.authors) or None,
+            "content_hash": article.content_hash,
+            "chunks": chunks,
+        }
+    )
+
+
+def _stored(article_id: str, meta: dict[str, Any]) -> StoredArticle:
+    return StoredArticle(
+        id=article_id,
+        title=str(meta.get("title", "")),
+        url=meta.get("url"),
+        source_path=meta.get("source_path"),
+        published=_date(meta.get("published")),
+        source=meta.get("source"),
+        content_hash=str(meta.get("content_hash", "")),
+        chunks=int(meta.get("chunks", 0)),
+    )

@@ -1,0 +1,159 @@
+"""Sentences and terms: the text handling that search and answers share.
+
+Sentence spans come from NLTK's Punkt model (shipped inside llama-index-core, so nothing is
+downloaded), applied line by line because news text often has headlines and captions with no
+final full stop. Terms are lower-cased, stop-word-free Snowball stems.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from functools import lru_cache
+from typing import Any
+
+from rag.offline import go_offline
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+_LINE = re.compile(r"[^\n]+")
+# Words that carry no topic in a question.
+_QUESTION_WORDS = {
+    "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do",
+    "say", "says", "said", "tell", "told", "according", "article", "articles", "news", "recently",
+    "week", "new", "one", "many", "much",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _punkt() -> Any:
+    go_offline()
+    import nltk
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    nltk_data = os.environ.get("NLTK_DATA")
+    if nltk_data and nltk_data not in nltk.data.path:
+        nltk.data.path.insert(0, nltk_data)
+    return PunktTokenizer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    _punkt()  # sets the NLTK data path
+    from nltk.corpus import stopwords
+
+    return frozenset(stopwords.words("english"))
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in ``text``, whitespace trimmed, in order."""
+    spans: list[tuple[int, int]] = []
+    tokenizer = _punkt()
+    for line in _LINE.finditer(text):
+        offset = line.start()
+        for start, end in tokenizer.span_tokenize(line.group()):
+            piece = text[offset + start : offset + end]
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((offset + start + lead, offset + start + lead + len(stripped)))
+    return spans
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as written (letters, digits, inner apostrophes)."""
+    return _WORD.findall(text)
+
+
+def terms(text: str) -> list[str]:
+    """Content terms of ``text``: lower-cased, stop words dropped, Snowball-stemmed."""
+    stop = _stopwords()
+    kept = [w.lower().replace("’", "'") for w in words(text)]
+    kept = [w for w in kept if w not in stop]
+    return list(_stemmer().stemWords(kept))
+
+
+def question_terms(question: str) -> dict[str, float]:
+    """The question's content terms with weights: names and numbers count double.
+
+    A word is a name when it is capitalised anywhere but the start of the question.
+    """
+    weights: dict[str, float] = {}
+    stop = _stopwords()
+    stemmer = _stemmer()
+    for i, word in enumerate(words(question)):
+        lower = word.lower().replace("’", "'")
+        if lower in stop or lower in _QUESTION_WORDS:
+            continue
+        stem = stemmer.stemWord(lower)
+        salient = any(ch.isdigit() for ch in word) or (i > 0 and word[0].isupper())
+        weights[stem] = max(weights.get(stem, 0.0), 2.0 if salient else 1.0)
+    return weights
+
+
+def joined_names(question: str) -> dict[str, tuple[str, ...]]:
+    """Two-word names in the question written as one word ("Time Warner" as "TimeWarner").
+
+    Maps the joined form's term to the terms of its parts, so a sentence that writes the name
+    either way holds them.
+    """
+    stemmer = _stemmer()
+    found = words(question)
+    joined: dict[str, tuple[str, ...]] = {}
+    for a, b in itertools.pairwise(found):
+        if a[:1].isupper() and b[:1].isupper():
+            key = stemmer.stemWord((a + b).lower())
+            joined[key] = (stemmer.stemWord(a.lower()), stemmer.stemWord(b.lower()))
+    return joined
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers written in ``text`` (years, counts), as digit strings without separators."""
+    return {w.replace(",", "") for w in re.findall(r"\d[\d,]*", text) if len(w.replace(",", "")) >= 2}
+
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|"
+    "saturday|sunday|yesterday|today|week|month|year"
+)
+_EXPECTS = (
+    (
+        "quantity",
+        re.compile(
+            r"^\s*(how (much|many|long|far|old|big|large|often)|what (percentage|share|number|amount))\b",
+            re.I,
+        ),
+    ),
+    ("time", re.compile(r"^\s*(when|what (year|date|day|month|time))\b", re.I)),
+    ("person", re.compile(r"^\s*(who|whom|whose)\b", re.I)),
+)
+_HAS = {
+    "quantity": re.compile(
+        r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen|half)\b",
+        re.I,
+    ),
+    "time": re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTHS})\b", re.I),
+    "person": re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+"),
+}
+
+
+def expected_answer(question: str) -> str | None:
+    """What kind of answer the question asks for: ``quantity``, ``time``, ``person`` or None."""
+    for kind, pattern in _EXPECTS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds_answer_kind(kind: str | None, sentence: str) -> bool:
+    """Whether ``sentence`` contains something of the kind ``expected_answer`` names."""
+    return kind is not None and bool(_HAS[kind].search(sentence))

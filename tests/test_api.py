@@ -1,0 +1,51 @@
+"""The public surface and settings errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import rag
+from rag import ConfigError, Settings
+
+
+def test_public_names() -> None:
+    assert sorted(rag.__all__) == sorted(
+        [
+            "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Chunk", "Citation",
+            "CitewireError", "ConfigError", "Embedder", "ExtractiveAnswerer", "Hit", "InputError",
+            "Library", "ModelError", "Settings", "StoreError", "StoredArticle", "article_id_for",
+            "ask", "open",
+        ]
+    )  # fmt: skip
+    for name in rag.__all__:
+        assert hasattr(rag, name)
+
+
+def test_errors_derive_from_one_base() -> None:
+    for error in (rag.ConfigError, rag.InputError, rag.StoreError, rag.ModelError):
+        assert issubclass(error, rag.CitewireError)
+
+
+def test_settings_from_environment_and_overrides(tmp_path: object) -> None:
+    env = {"CITEWIRE_TOP_K": "7", "CITEWIRE_COLLECTION": "news", "CITEWIRE_DATA_DIR": "/tmp/x"}
+    settings = Settings.from_env(env, collection="other")
+    assert settings.top_k == 7 and settings.collection == "other" and str(settings.data_dir) == "/tmp/x"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"top_k": 0}, "top_k must be greater than 0. Currently, top_k is 0"),
+        ({"embed_dtype": "int8"}, "Currently, embed_dtype is 'int8'"),
+        ({"chunk_tokens": 400}, "Currently, chunk_tokens is 400"),
+        ({"collection": "a b"}, "Currently, collection is 'a b'"),
+    ],
+)
+def test_settings_errors_name_the_value(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings(**changes)  # type: ignore[arg-type]
+
+
+def test_environment_numbers_are_checked() -> None:
+    with pytest.raises(ConfigError, match="CITEWIRE_TOP_K must be a whole number"):
+        Settings.from_env({"CITEWIRE_TOP_K": "five"})

@@ -1,0 +1,63 @@
+"""Chunks are sentence-aligned, locate exactly in their article, and fit the model's input."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+
+from conftest import BBC_DIR, RTQA_DIR, bbc_slice, needs_shared
+
+from ingest.chunking import Chunker, embedding_text
+from ingest.readers import read_file
+from rag import Article, Embedder
+
+
+def chunker_for(embedder: Embedder, size: int = 180) -> Chunker:
+    return Chunker(embedder.count_tokens, embedder.max_tokens, size, 20)
+
+
+def check_chunks(article: Article, chunker: Chunker, embedder: Embedder) -> None:
+    chunks = chunker.chunk(article)
+    assert chunks, article.title
+    assert [c.chunk_index for c in chunks] == list(range(len(chunks)))
+    assert [c.id for c in chunks] == [f"{article.id}:{i}" for i in range(len(chunks))]
+    for chunk in chunks:
+        assert article.text[chunk.start : chunk.end] == chunk.text
+    counts = embedder.count_tokens([embedding_text(c) for c in chunks])
+    assert max(counts) <= embedder.max_tokens
+    # Together the chunks cover every word of the article.
+    covered = set()
+    for chunk in chunks:
+        covered.update(range(chunk.start, chunk.end))
+    uncovered = "".join(ch for i, ch in enumerate(article.text) if i not in covered)
+    assert not uncovered.strip(), uncovered[:80]
+
+
+def test_dense_text_is_split_until_it_fits(embedder: Embedder) -> None:
+    # Numbers and rare names cost the model far more tokens than tiktoken counts.
+    sentence = "Xq-7731 rose 4.25% to 9,876.54 at 03:15 GMT per the Zyxwvu index 2004-2005. "
+    text = "Dense figures\n\n" + sentence * 40 + "\n\n" + "x" * 3000
+    article = Article(id="a1", text=text, title="Dense figures " * 12)
+    check_chunks(article, chunker_for(embedder, 230), embedder)
+
+
+def test_chunks_end_at_sentence_boundaries(embedder: Embedder) -> None:
+    body = " ".join(f"Sentence number {i} says something about the weather today." for i in range(80))
+    article = Article(id="a2", text=body, title="Weather")
+    chunks = chunker_for(embedder).chunk(article)
+    assert len(chunks) > 2
+    assert all(c.text.endswith(".") for c in chunks)
+
+
+@needs_shared
+def test_real_articles_chunk_exactly(embedder: Embedder) -> None:
+    chunker = chunker_for(embedder)
+    for path in bbc_slice(4):
+        for item in read_file(path, BBC_DIR):
+            if isinstance(item, Article):
+                check_chunks(item, chunker, embedder)
+    with (RTQA_DIR / "articles.jsonl").open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in islice(lines, 40)]
+    for i, record in enumerate(records):
+        article = Article(id=f"r{i}", text=record["text"], title=record["title"])
+        check_chunks(article, chunker, embedder)

@@ -1,0 +1,63 @@
+"""The ``citewire`` command end to end, as a user runs it (separate processes, real model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import EXAMPLES, ROOT
+
+CLI = [sys.executable, "-m", "ui.cli"]
+
+
+def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CITEWIRE_DATA_DIR": str(data_dir)}
+    return subprocess.run([*CLI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
+    data = tmp_path / "lib"
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text('{"title": "no text here"}\n')
+    done = run("ingest", str(EXAMPLES), str(bad), "--quiet", data_dir=data)
+    assert done.returncode == 1, done.stderr  # one input was skipped
+    assert f"skipped: {bad}:1: not an article" in done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("5 articles (5 added, 0 updated, 0 unchanged, 1 skipped)")
+    assert "chunks/s" in last
+
+    asked = run("ask", "What did Xi say about multilateral governance?", "--json", data_dir=data)
+    assert asked.returncode == 0, asked.stderr
+    record = json.loads(asked.stdout)
+    assert set(record) >= {"answer", "refused", "citations"}
+    assert record["refused"] is False and "[1]" in record["answer"]
+    first = record["citations"][0]
+    assert set(first) >= {
+        "n", "article_id", "title", "url", "source_path", "published",
+        "quote", "passage", "start", "end", "score",
+    }  # fmt: skip
+    assert first["url"] == "https://example.org/citewire/xi-world-internet-conference-2015"
+    assert first["published"] == "2015-12-16"
+    assert "multilateral" in first["quote"]
+
+    listed = run("sources", "--json", data_dir=data)
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 5
+    pluto = next(r for r in rows if "Pluto" in r["title"])
+    assert run("forget", pluto["id"], data_dir=data).returncode == 0
+    missing = run("forget", pluto["id"], data_dir=data)
+    assert missing.returncode == 1 and "citewire sources" in missing.stderr
+    assert len(json.loads(run("sources", "--json", data_dir=data).stdout)) == 4
+
+
+def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
+    done = run("ask", "anything", "--top-k", "0", data_dir=tmp_path)
+    assert done.returncode == 1 and "--top-k must be greater than 0" in done.stderr
+    done = run("ask", "anything", "--since", "last week", data_dir=tmp_path)
+    assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
+    done = run("ask", "anything", "--chroma-url", "localhost:1234", data_dir=tmp_path)
+    assert done.returncode == 1 and "http://127.0.0.1:8000" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,93 @@
+"""Ingest into a real embedded Chroma: idempotence, updates, forgetting and bad input."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import EXAMPLES
+
+from ingest import ingest
+from rag import Library
+
+
+def stored_chunk_ids(library: Library) -> list[str]:
+    ids: list[str] = []
+    for article in library.sources():
+        ids.extend(f"{article.id}:{i}" for i in range(article.chunks))
+    return sorted(ids)
+
+
+def test_ingest_is_idempotent(make_library: Callable[..., Library]) -> None:
+    library = make_library()
+    first = ingest([EXAMPLES], library, progress=False)
+    assert (first.added, first.updated, first.unchanged, first.skipped) == (5, 0, 0, 0)
+    assert first.chunks == library.store.count_chunks() > 5
+    again = ingest([EXAMPLES], library, progress=False)
+    assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 5, 0)
+    assert library.store.count_chunks() == first.chunks
+    assert library.store.count_articles() == 5
+
+
+def test_changed_article_replaces_its_chunks(make_library: Callable[..., Library], tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    shutil.copytree(EXAMPLES, folder)
+    library = make_library()
+    ingest([folder], library, progress=False)
+    target = folder / "paris-climate-agreement-2015.md"
+    before = {a.id: a for a in library.sources()}
+    long_body = target.read_text() + "\n" + ("An added paragraph about the talks in Paris. " * 60) + "\n"
+    target.write_text(long_body)
+    report = ingest([folder], library, progress=False)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 4)
+    after = {a.id: a for a in library.sources()}
+    assert after.keys() == before.keys()
+    changed = [i for i in after if after[i].content_hash != before[i].content_hash]
+    assert len(changed) == 1 and after[changed[0]].chunks > before[changed[0]].chunks
+    assert library.store.count_chunks() == sum(a.chunks for a in after.values())
+    # Shrink it again: chunks past the new count are deleted, none left behind.
+    target.write_text(long_body[:600])
+    ingest([folder], library, progress=False)
+    final = {a.id: a for a in library.sources()}
+    assert final[changed[0]].chunks < before[changed[0]].chunks
+    assert library.store.count_chunks() == sum(a.chunks for a in final.values())
+
+
+def test_forget_removes_article_and_chunks(make_library: Callable[..., Library]) -> None:
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    victim = next(a for a in library.sources() if "Pluto" in a.title)
+    assert library.forget(victim.id)
+    assert victim.id not in {a.id for a in library.sources()}
+    assert library.store.count_chunks() == sum(a.chunks for a in library.sources())
+    assert not library.forget(victim.id)
+    hits = library.search("New Horizons flyby of Pluto", top_k=10)
+    assert all(h.chunk.article_id != victim.id for h in hits)
+
+
+def test_bad_input_is_reported_and_nothing_stored_is_lost(
+    make_library: Callable[..., Library], tmp_path: Path
+) -> None:
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    before = {a.id: a.content_hash for a in library.sources()}
+    chunks_before = library.store.count_chunks()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.md").write_text("")
+    (bad / "blob.txt").write_bytes(bytes(range(256)) * 4)
+    (bad / "lines.jsonl").write_text(
+        '{"url": "https://example.org/x", "text": "A short new article about a river festival."}\n'
+        "oops\n"
+        '{"url": "https://example.org/x", "text": "Same url again."}\n'
+    )
+    seen: list[str] = []
+    report = ingest([bad, EXAMPLES], library, progress=False, on_problem=lambda p: seen.append(str(p)))
+    assert report.added == 1 and report.unchanged == 5 and report.skipped == 4
+    assert any("empty.md" in s for s in seen) and any("blob.txt" in s for s in seen)
+    assert any("lines.jsonl:2" in s for s in seen)
+    assert any("https://example.org/x" in s and "kept the first" in s for s in seen)
+    after = {a.id: a.content_hash for a in library.sources()}
+    assert {k: after[k] for k in before} == before
+    assert library.store.count_chunks() == chunks_before + 1

@@ -1,0 +1,142 @@
+"""Reading article files: titles, dates, encodings and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import BBC_DIR, EXAMPLES, SEED_DIR, needs_shared
+
+from ingest.readers import Problem, decode, guess_title, read_file, read_paths
+from rag.errors import InputError
+from rag.records import Article
+
+
+def articles_and_problems(paths: list[Path]) -> tuple[list[Article], list[Problem]]:
+    items = list(read_paths(paths))
+    return (
+        [i for i in items if isinstance(i, Article)],
+        [i for i in items if isinstance(i, Problem)],
+    )
+
+
+def test_title_of_a_plain_article_is_its_first_line() -> None:
+    text = "Markets rally on rate hopes\n\nShares rose on Monday. Traders cheered.\n"
+    assert guess_title(text) == "Markets rally on rate hopes"
+
+
+def test_title_of_a_scraped_page_is_its_trailing_headline() -> None:
+    text = (
+        "Share\n\nLeaders Meet In Town, Talk Internet\n\nThe meeting opened on Wednesday.\n\n"
+        "Delegates spoke for hours.\n\nLeaders call for shared internet rules"
+    )
+    assert guess_title(text) == "Leaders call for shared internet rules"
+
+
+def test_title_skips_page_furniture_and_long_lines() -> None:
+    text = "Advertisement\n" + "This opening line is a long sentence that goes on. " * 5
+    assert guess_title(text).endswith("...")
+    assert "Advertisement" not in guess_title(text)
+
+
+@needs_shared
+def test_seed_title_is_its_headline_not_share() -> None:
+    (article,) = articles_and_problems([SEED_DIR])[0]
+    assert article.title == "China's Xi calls for cooperation on Internet regulation"
+    assert article.text.startswith("Share")
+
+
+@needs_shared
+def test_bbc_title_is_the_first_line() -> None:
+    (article,) = list(read_file(BBC_DIR / "business" / "001.txt", BBC_DIR))
+    assert isinstance(article, Article)
+    assert article.title == "Ad sales boost Time Warner profit"
+    assert article.source == "bbc"
+
+
+@needs_shared
+def test_legacy_encoding_is_read_with_a_warning_naming_the_file() -> None:
+    items = list(read_file(BBC_DIR / "sport" / "199.txt", BBC_DIR))
+    problems = [i for i in items if isinstance(i, Problem)]
+    articles = [i for i in items if isinstance(i, Article)]
+    assert len(articles) == 1 and "£15.8m" in articles[0].text
+    assert len(problems) == 1 and not problems[0].skipped
+    assert "sport/199.txt" in str(problems[0]) and "UTF-8" in problems[0].reason
+
+
+def test_markdown_front_matter_gives_metadata() -> None:
+    items = list(read_file(EXAMPLES / "xi-world-internet-conference-2015.md"))
+    (article,) = items
+    assert isinstance(article, Article)
+    assert article.published is not None and article.published.isoformat() == "2015-12-16"
+    assert article.url == "https://example.org/citewire/xi-world-internet-conference-2015"
+    assert article.source == "Citewire examples"
+    assert article.title.startswith("Xi urges a multilateral model")
+    assert not article.text.startswith("---")
+
+
+def test_published_line_in_plain_text_gives_the_date() -> None:
+    (article,) = list(read_file(EXAMPLES / "nepal-earthquake-2015.txt"))
+    assert isinstance(article, Article)
+    assert article.published is not None and article.published.isoformat() == "2015-04-25"
+    assert article.title == "Powerful earthquake strikes Nepal, toppling buildings in Kathmandu"
+
+
+def test_html_page_yields_main_text_and_metadata() -> None:
+    (article,) = list(read_file(EXAMPLES / "philae-comet-landing-2014.html"))
+    assert isinstance(article, Article)
+    assert article.title == "Philae lander touches down on a comet"
+    assert article.url == "https://example.org/citewire/philae-comet-landing-2014"
+    assert article.published is not None and article.published.isoformat() == "2014-11-12"
+    assert "Darmstadt" in article.text
+    assert "Home" not in article.text  # navigation is not article text
+
+
+def test_ids_are_deterministic() -> None:
+    first = list(read_paths([EXAMPLES]))
+    second = list(read_paths([EXAMPLES]))
+    assert [a.id for a in first] == [a.id for a in second]  # type: ignore[union-attr]
+    assert len({a.id for a in first}) == len(first)  # type: ignore[union-attr]
+
+
+def test_bad_files_are_named_and_skipped_while_good_ones_are_read(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Good headline here\n\nA fine article body. It has two sentences.\n")
+    (tmp_path / "empty.txt").write_text("  \n")
+    (tmp_path / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    lines = [
+        json.dumps({"url": "https://example.org/a", "title": "A", "text": "Alpha text here."}),
+        "{not json",
+        json.dumps({"title": "no text"}),
+        json.dumps(["a", "list"]),
+        json.dumps({"text": "Beta text.", "published": "yesterday"}),
+        json.dumps({"text": "Gamma text.", "published": None, "authors": ["X"]}),
+    ]
+    (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
+    articles, problems = articles_and_problems([tmp_path, tmp_path / "notes.pdf", tmp_path / "missing"])
+    assert sorted(a.title for a in articles) == ["A", "Gamma text.", "Good headline here"]
+    reasons = {p.location.removeprefix(str(tmp_path) + "/"): p.reason for p in problems}
+    assert all(p.skipped for p in problems)
+    assert "empty file" in reasons["empty.txt"]
+    assert "binary" in reasons["image.txt"]
+    assert "not valid JSON" in reasons["batch.jsonl:2"]
+    assert "'text'" in reasons["batch.jsonl:3"]
+    assert "JSON object" in reasons["batch.jsonl:4"]
+    assert "'published'" in reasons["batch.jsonl:5"] and "2015-12-16" in reasons["batch.jsonl:5"]
+    assert "unsupported file type .pdf" in reasons["notes.pdf"]
+    assert "no such file" in reasons["missing"]
+
+
+def test_decode_rejects_text_in_no_known_encoding() -> None:
+    # 0x81 is undefined in Windows-1252 and invalid as UTF-8.
+    try:
+        decode(b"caf\x81 au lait " * 10, "x.txt")
+    except InputError as exc:
+        assert exc.location == "x.txt" and "UTF-8" in exc.reason
+    else:
+        raise AssertionError("undecodable text was accepted")
+
+
+def test_windows_line_endings_are_normalised() -> None:
+    text, warning = decode(b"Title\r\n\r\nBody text.\r\n", "x.txt")
+    assert text == "Title\n\nBody text.\n" and warning is None

@@ -1,0 +1,174 @@
+"""The ``citewire`` command: a thin layer over ``rag`` and ``ingest``.
+
+Every command catches ``CitewireError`` and prints its message; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from rag.errors import CitewireError, ConfigError
+from rag.records import Answer
+from rag.settings import Settings
+
+
+def _date_arg(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2015-12-16") from None
+
+
+def _store_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="where the library lives (env CITEWIRE_DATA_DIR)")
+    parser.add_argument("--collection", help="Chroma collection name (env CITEWIRE_COLLECTION)")
+    parser.add_argument(
+        "--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (env CITEWIRE_CHROMA_URL)"
+    )
+
+
+def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from the environment, overridden by the flags given."""
+    return Settings.from_env(
+        data_dir=getattr(args, "data_dir", None),
+        collection=getattr(args, "collection", None),
+        chroma_url=getattr(args, "chroma_url", None),
+        **extra,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="citewire", description="Ask questions of news articles and get cited answers, offline."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="add article files and folders (.txt .md .html .jsonl)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _store_flags(p)
+
+    p = sub.add_parser("ask", help="answer a question with numbered citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer record as JSON")
+    p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("--since", type=_date_arg, help="only articles published on or after this date")
+    p.add_argument("--until", type=_date_arg, help="only articles published on or before this date")
+    _store_flags(p)
+
+    p = sub.add_parser("sources", help="list the stored articles")
+    p.add_argument("--json", action="store_true")
+    _store_flags(p)
+
+    p = sub.add_parser("forget", help="remove an article by id (see `citewire sources`)")
+    p.add_argument("article_id", metavar="ID")
+    _store_flags(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        handler = {"ingest": cmd_ingest, "ask": cmd_ask, "sources": cmd_sources, "forget": cmd_forget}
+        return handler[args.command](args)
+    except CitewireError as exc:
+        print(f"citewire: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stderr.close()
+        return 0
+
+
+def _open(args: argparse.Namespace, **extra: Any) -> Any:
+    import rag
+
+    return rag.open(settings=settings_from(args, **extra))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """``citewire ingest PATH...``: exit 1 if any input was skipped."""
+    from ingest import ingest
+
+    library = _open(args)
+    report = ingest(
+        args.paths,
+        library,
+        progress=not args.quiet,
+        on_problem=lambda p: print(p, file=sys.stderr),
+    )
+    print(report.summary())
+    return 1 if report.skipped else 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """``citewire ask QUESTION``: prints the answer and its sources, or the JSON record."""
+    if args.top_k is not None and args.top_k <= 0:
+        raise ConfigError(f"--top-k must be greater than 0. Currently, it is {args.top_k}")
+    library = _open(args)
+    answer = library.ask(args.question, top_k=args.top_k, since=args.since, until=args.until)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer: Answer) -> str:
+    """An answer for the terminal: the text, then one block per citation."""
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("")
+        lines.append("Sources:")
+    for c in answer.citations:
+        when = c.published.isoformat() if c.published else "undated"
+        lines.append(f"[{c.n}] {c.title} ({c.source or 'unknown source'}, {when})")
+        lines.append(f"    {c.url or c.source_path}")
+        lines.append(f"    > {c.quote}  (characters {c.start}-{c.end})")
+    return "\n".join(lines)
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    """``citewire sources``: one line per stored article."""
+    library = _open(args)
+    articles = library.sources()
+    if args.json:
+        rows = [
+            {
+                "id": a.id,
+                "title": a.title,
+                "published": a.published.isoformat() if a.published else None,
+                "source": a.source,
+                "url": a.url,
+                "source_path": a.source_path,
+                "chunks": a.chunks,
+            }
+            for a in articles
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for a in articles:
+        when = a.published.isoformat() if a.published else "undated"
+        print(f"{a.id}  {when:10}  {a.chunks:3} chunks  {a.title}  <{a.url or a.source_path}>")
+    print(f"{len(articles)} articles, {sum(a.chunks for a in articles)} chunks")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """``citewire forget ID``: exit 1 when no such article is stored."""
+    library = _open(args)
+    if not library.forget(args.article_id):
+        raise CitewireError(f"no article with id {args.article_id!r}; `citewire sources` lists the ids")
+    print(f"forgot {args.article_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
