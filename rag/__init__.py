@@ -7,6 +7,7 @@ library.ask("...").citations[0].quote
 """
 
 from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
+from rag.choice import Choice, choose
 from rag.embedding import Embedder
 from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
 from rag.library import Library, ask
@@ -21,6 +22,7 @@ __all__ = [
     "Answerer",
     "Article",
     "ArticleWrite",
+    "Choice",
     "Chunk",
     "Citation",
     "CitewireError",
@@ -36,5 +38,6 @@ __all__ = [
     "StoredArticle",
     "article_id_for",
     "ask",
+    "choose",
     "open",
 ]

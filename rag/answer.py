@@ -37,17 +37,98 @@ class Answerer(Protocol):
 
 
 @dataclass(frozen=True)
-class Sentence:
-    """A candidate sentence: where it is and how well it answers."""
+class Evidence:
+    """A sentence of a retrieved passage. ``start``/``end`` are offsets in the article text."""
 
     hit: Hit
     rank: int
-    start: int  # offsets in the article text
+    start: int
     end: int
     text: str
+    terms: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate answer sentence with how well it answers."""
+
+    evidence: Evidence
     coverage: float  # weighted share of the question's terms the sentence contains
     match: float  # the same share with rare terms weighing more
     score: float
+
+    @property
+    def hit(self) -> Hit:
+        return self.evidence.hit
+
+    @property
+    def rank(self) -> int:
+        return self.evidence.rank
+
+    @property
+    def start(self) -> int:
+        return self.evidence.start
+
+    @property
+    def text(self) -> str:
+        return self.evidence.text
+
+
+def evidence_sentences(question: str, hits: Sequence[Hit], min_words: int = 4) -> list[Evidence]:
+    """The sentences of ``hits`` in rank order, each once (overlapping chunks repeat some).
+
+    Terms include both parts of a two-word name the question writes apart and a sentence
+    writes joined ("Time Warner" / "TimeWarner").
+    """
+    joined = joined_names(question)
+    found: dict[tuple[str, int], Evidence] = {}
+    for rank, hit in enumerate(hits):
+        chunk = hit.chunk
+        for start, end in sentence_spans(chunk.text):
+            text = chunk.text[start:end]
+            key = (chunk.article_id, chunk.start + start)
+            if len(text.split()) < min_words or key in found:
+                continue
+            sentence_terms = set(terms(text))
+            for name, parts in joined.items():
+                if name in sentence_terms:
+                    sentence_terms.update(parts)
+            found[key] = Evidence(
+                hit, rank, chunk.start + start, chunk.start + end, text, frozenset(sentence_terms)
+            )
+    return list(found.values())
+
+
+def citation(n: int, evidence: Evidence) -> Citation:
+    """Citation ``n`` quoting ``evidence``."""
+    chunk = evidence.hit.chunk
+    return Citation(
+        n=n,
+        article_id=chunk.article_id,
+        title=chunk.title,
+        url=chunk.url,
+        source_path=chunk.source_path,
+        published=chunk.published,
+        source=chunk.source,
+        quote=evidence.text,
+        passage=chunk.text,
+        start=evidence.start,
+        end=evidence.end,
+        score=round(evidence.hit.score, 4),
+    )
+
+
+def rarity_weights(weights: dict[str, float], pool: Sequence[Evidence]) -> dict[str, float]:
+    """Question-term weights for ranking sentences: rarer among ``pool`` weighs more.
+
+    A term found in many candidate sentences (often the subject: "Xi") tells them apart less
+    than a rare one ("multilateral"); names weigh only a little more than other words here.
+    """
+    n = len(pool)
+    return {
+        t: (1 + 0.25 * (w - 1)) * math.log(1 + n / (1 + sum(1 for e in pool if t in e.terms)))
+        for t, w in weights.items()
+    }
 
 
 def coverage(weights: dict[str, float], found: set[str]) -> float:
@@ -81,58 +162,27 @@ class ExtractiveAnswerer:
     keep_ratio: float = 0.6
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
-        """Every sentence of the passages, scored, best first; duplicates from overlaps dropped."""
+        """Every sentence of the passages, scored, best first.
+
+        Ranking uses ``rarity_weights``; refusal uses the plain coverage.
+        """
         weights = question_terms(question)
+        pool = evidence_sentences(question, hits)
+        rarity = rarity_weights(weights, pool)
         best_hit = max((h.score for h in hits), default=0.0)
-        joined = joined_names(question)
-
-        def terms_of(text: str) -> set[str]:
-            found = set(terms(text))
-            for name, parts in joined.items():
-                if name in found:
-                    found.update(parts)
-            return found
-
-        spans: list[tuple[int, Hit, int, int, set[str]]] = []
-        for rank, hit in enumerate(hits):
-            for start, end in sentence_spans(hit.chunk.text):
-                if len(hit.chunk.text[start:end].split()) >= 4:
-                    spans.append((rank, hit, start, end, terms_of(hit.chunk.text[start:end])))
-        # A question term found in many candidate sentences (often the subject: "Xi") tells
-        # them apart less than a rare one ("multilateral"), so ranking weighs terms by how
-        # rare they are among the candidates, names only a little more than other words;
-        # refusal uses the plain weights.
-        n = len(spans)
-        rarity = {
-            t: (1 + 0.25 * (w - 1)) * math.log(1 + n / (1 + sum(1 for *_, found in spans if t in found)))
-            for t, w in weights.items()
-        }
         kind = expected_answer(question)
-        contexts = {id(hit): coverage(weights, terms_of(hit.chunk.text)) for hit in hits}
-        found: dict[tuple[str, int], Sentence] = {}
-        for rank, hit, start, end, sentence_terms in spans:
-            chunk = hit.chunk
-            relevance = hit.score / best_hit if best_hit > 0 else 0.0
-            text = chunk.text[start:end]
-            match = coverage(rarity, sentence_terms)
-            score = 0.55 * match + 0.15 * contexts[id(hit)] + 0.30 * relevance
+        contexts = {id(hit): coverage(weights, set(terms(hit.chunk.text))) for hit in hits}
+        ranked: list[Sentence] = []
+        for e in pool:
+            relevance = e.hit.score / best_hit if best_hit > 0 else 0.0
+            match = coverage(rarity, set(e.terms))
+            score = 0.55 * match + 0.15 * contexts[id(e.hit)] + 0.30 * relevance
             # A sentence holding the kind of thing asked for (a number for "how much") is
             # likelier the answer; a line with no closing punctuation is a headline or caption.
-            score += 0.12 if holds_answer_kind(kind, text) else 0.0
-            score -= 0.0 if text.endswith(_CLOSERS) else 0.1
-            key = (chunk.article_id, chunk.start + start)
-            if key not in found or found[key].score < score:
-                found[key] = Sentence(
-                    hit,
-                    rank,
-                    chunk.start + start,
-                    chunk.start + end,
-                    text,
-                    coverage(weights, sentence_terms),
-                    match,
-                    score,
-                )
-        return sorted(found.values(), key=lambda s: (-s.score, s.rank, s.start))
+            score += 0.12 if holds_answer_kind(kind, e.text) else 0.0
+            score -= 0.0 if e.text.endswith(_CLOSERS) else 0.1
+            ranked.append(Sentence(e, coverage(weights, set(e.terms)), match, score))
+        return sorted(ranked, key=lambda s: (-s.score, s.rank, s.start))
 
     def refusal_reason(self, question: str, hits: Sequence[Hit], best: Sentence | None) -> str | None:
         """Why the passages cannot answer ``question``, or None when they can."""
@@ -163,11 +213,10 @@ class ExtractiveAnswerer:
                 break
             if sentence.match < 0.5 * best.match:
                 continue
-            sentence_terms = set(terms(sentence.text))
-            if any(_similar(sentence_terms, other) for other in chosen_terms):
+            if any(_similar(set(sentence.evidence.terms), other) for other in chosen_terms):
                 continue
             chosen.append(sentence)
-            chosen_terms.append(sentence_terms)
+            chosen_terms.append(set(sentence.evidence.terms))
         return build_answer(question, chosen)
 
 
@@ -184,25 +233,6 @@ def build_answer(question: str, sentences: Sequence[Sentence]) -> Answer:
     for i, s in enumerate(rest):
         article_order.setdefault(s.hit.chunk.article_id, i)
     ordered = [lead, *sorted(rest, key=lambda s: (article_order[s.hit.chunk.article_id], s.start))]
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for n, s in enumerate(ordered, start=1):
-        chunk = s.hit.chunk
-        citations.append(
-            Citation(
-                n=n,
-                article_id=chunk.article_id,
-                title=chunk.title,
-                url=chunk.url,
-                source_path=chunk.source_path,
-                published=chunk.published,
-                source=chunk.source,
-                quote=s.text,
-                passage=chunk.text,
-                start=s.start,
-                end=s.end,
-                score=round(s.hit.score, 4),
-            )
-        )
-        parts.append(f"{s.text} [{n}]")
-    return Answer(question=question, answer=" ".join(parts), refused=False, citations=tuple(citations))
+    citations = tuple(citation(n, s.evidence) for n, s in enumerate(ordered, start=1))
+    text = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    return Answer(question=question, answer=text, refused=False, citations=citations)

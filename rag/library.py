@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer import Answerer, ExtractiveAnswerer
+from rag.choice import Choice, choose
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.offline import go_offline
@@ -79,6 +80,17 @@ class Library:
         """Answer ``question`` from the stored articles with numbered citations, or refuse."""
         hits = self.search(question, top_k=top_k, since=since, until=until)
         return self.answerer.compose(question, hits)
+
+    def choose(
+        self,
+        question: str,
+        choices: list[str],
+        top_k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Choice:
+        """Pick the option of ``choices`` that the retrieved passages support, with its citation."""
+        return choose(question, choices, self.search(question, top_k=top_k, since=since, until=until))
 
     def sources(self) -> list[StoredArticle]:
         """Every stored article, sorted by title."""

@@ -11,10 +11,10 @@ from rag import ConfigError, Settings
 def test_public_names() -> None:
     assert sorted(rag.__all__) == sorted(
         [
-            "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Chunk", "Citation",
+            "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Choice", "Chunk", "Citation",
             "CitewireError", "ConfigError", "Embedder", "ExtractiveAnswerer", "Hit", "InputError",
             "Library", "ModelError", "Settings", "StoreError", "StoredArticle", "article_id_for",
-            "ask", "open",
+            "ask", "choose", "open",
         ]
     )  # fmt: skip
     for name in rag.__all__:

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from rag.errors import CitewireError, ConfigError
@@ -67,17 +68,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _store_flags(p)
 
+    p = sub.add_parser(
+        "eval",
+        help="run an evaluation suite (`citewire eval compare RUN_A RUN_B` compares two runs)",
+    )
+    p.add_argument("--articles", required=True, type=Path, help="the suite's articles.jsonl")
+    p.add_argument("--questions", required=True, type=Path, help="the suite's questions.jsonl")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/latest"), help="output folder (default runs/latest)"
+    )
+    p.add_argument("--limit", type=int, help="ask only the first N questions")
+    p.add_argument("--top-k", type=int, help="passages per answer (default 5)")
+    p.add_argument(
+        "--as-of",
+        choices=("question", "none"),
+        default="question",
+        help="question: nothing published after a question's date may be cited (default)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _store_flags(p)
+
     p = sub.add_parser("forget", help="remove an article by id (see `citewire sources`)")
     p.add_argument("article_id", metavar="ID")
     _store_flags(p)
     return parser
 
 
+def build_compare_parser() -> argparse.ArgumentParser:
+    """``citewire eval compare RUN_A RUN_B``."""
+    parser = argparse.ArgumentParser(
+        prog="citewire eval compare", description="Compare two evaluation runs question by question."
+    )
+    parser.add_argument("run_a", type=Path, metavar="RUN_A")
+    parser.add_argument("run_b", type=Path, metavar="RUN_B")
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        handler = {"ingest": cmd_ingest, "ask": cmd_ask, "sources": cmd_sources, "forget": cmd_forget}
+        if argv[:2] == ["eval", "compare"]:
+            return cmd_compare(build_compare_parser().parse_args(argv[2:]))
+        args = build_parser().parse_args(argv)
+        handler = {
+            "ingest": cmd_ingest,
+            "ask": cmd_ask,
+            "sources": cmd_sources,
+            "forget": cmd_forget,
+            "eval": cmd_eval,
+        }
         return handler[args.command](args)
     except CitewireError as exc:
         print(f"citewire: {exc}", file=sys.stderr)
@@ -158,6 +199,58 @@ def cmd_sources(args: argparse.Namespace) -> int:
         when = a.published.isoformat() if a.published else "undated"
         print(f"{a.id}  {when:10}  {a.chunks:3} chunks  {a.title}  <{a.url or a.source_path}>")
     print(f"{len(articles)} articles, {sum(a.chunks for a in articles)} chunks")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``citewire eval``: run a suite and print the summary table's path and headline figures."""
+    from eval.runner import RunConfig, default_index_dir, run_eval
+
+    settings = settings_from(args)
+    if args.data_dir is None and args.chroma_url is None and args.articles.is_file():
+        settings = settings.with_changes(data_dir=default_index_dir(settings.data_dir, args.articles))
+    import rag
+
+    library = rag.open(settings=settings)
+    config = RunConfig(
+        articles=args.articles,
+        questions=args.questions,
+        out=args.out,
+        as_of=args.as_of,
+        limit=args.limit,
+        top_k=args.top_k,
+    )
+    _, summary = run_eval(
+        config, library, progress=not args.quiet, on_problem=lambda p: print(p, file=sys.stderr)
+    )
+    print(format_summary(summary))
+    print(f"wrote {args.out}/results.jsonl, summary.json, report.md and plots (index: {settings.data_dir})")
+    return 0
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The headline figures of an eval run, one metric a line."""
+    lines = []
+    for name, value in summary["metrics"].items():
+        if name == "refused_gold_retrieved":
+            lines.append(f"{name:24} {value['count']} of {value['of']}")
+        elif value["mean"] is not None:
+            low, high = value["ci95"]
+            lines.append(f"{name:24} {value['mean']:.3f}  [{low:.3f}, {high:.3f}]  n={value['count']}")
+    run = summary["run"]
+    lines.append(
+        f"ingest {run['ingest']['seconds']} s ({run['ingest']['chunks_added']} chunks added); "
+        f"answering {run['questions_asked']} questions took {run['answering_seconds']} s"
+    )
+    return "\n".join(lines)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``citewire eval compare RUN_A RUN_B``."""
+    from eval.compare import compare_runs, format_comparison
+
+    report = compare_runs(args.run_a, args.run_b)
+    print(json.dumps(report, indent=2) if args.json else format_comparison(report))
     return 0
 
 

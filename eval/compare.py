@@ -1,0 +1,81 @@
+"""``citewire eval compare RUN_A RUN_B``: each metric's change with its interval, and flips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eval import metrics as m
+from eval.runner import METRICS, read_run
+
+FLIP_METRICS = ("mc_accuracy", "contains_gold", "hit@5", "refused")
+
+
+def compare_runs(a: Path, b: Path) -> dict[str, Any]:
+    """Per-metric mean of A and B, mean difference (B - A) with a paired 95% interval over the
+    questions both runs scored, and the questions whose binary metrics flipped."""
+    results_a, _ = read_run(a)
+    results_b, _ = read_run(b)
+    by_id_a = {r["id"]: r for r in results_a}
+    by_id_b = {r["id"]: r for r in results_b}
+    common = [qid for qid in by_id_a if qid in by_id_b]
+    rows = []
+    for name in (*METRICS, "latency_ms"):
+        pairs = []
+        for qid in common:
+            va = by_id_a[qid]["latency_ms"] if name == "latency_ms" else by_id_a[qid]["metrics"].get(name)
+            vb = by_id_b[qid]["latency_ms"] if name == "latency_ms" else by_id_b[qid]["metrics"].get(name)
+            if va is not None and vb is not None:
+                pairs.append((float(va), float(vb)))
+        if not pairs:
+            continue
+        xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+        low, high = m.paired_bootstrap_ci(xs, ys)
+        rows.append(
+            {
+                "metric": name,
+                "a": sum(xs) / len(xs),
+                "b": sum(ys) / len(ys),
+                "diff": sum(ys) / len(ys) - sum(xs) / len(xs),
+                "ci95": [low, high],
+                "count": len(pairs),
+            }
+        )
+    flips = []
+    for qid in common:
+        for name in FLIP_METRICS:
+            va, vb = by_id_a[qid]["metrics"].get(name), by_id_b[qid]["metrics"].get(name)
+            if va is not None and vb is not None and va != vb:
+                flips.append(
+                    {"id": qid, "metric": name, "a": va, "b": vb, "question": by_id_a[qid]["question"]}
+                )
+    return {
+        "a": str(a),
+        "b": str(b),
+        "common_questions": len(common),
+        "only_a": len(by_id_a) - len(common),
+        "only_b": len(by_id_b) - len(common),
+        "metrics": rows,
+        "flips": flips,
+    }
+
+
+def format_comparison(report: dict[str, Any]) -> str:
+    """The comparison as a terminal table."""
+    lines = [
+        f"A = {report['a']}   B = {report['b']}   questions in both: {report['common_questions']}"
+        f" (only A: {report['only_a']}, only B: {report['only_b']})",
+        "",
+        f"{'metric':20} {'A':>10} {'B':>10} {'B - A':>10}   95% interval of B - A",
+    ]
+    for row in report["metrics"]:
+        low, high = row["ci95"]
+        figures = f"{row['a']:10.4f} {row['b']:10.4f} {row['diff']:+10.4f}"
+        lines.append(f"{row['metric']:20} {figures}   [{low:+.4f}, {high:+.4f}]")
+    changed = [r for r in report["metrics"] if r["metric"] != "latency_ms" and r["diff"] != 0]
+    lines.append("")
+    lines.append(f"metrics that differ (latency aside): {len(changed)}")
+    lines.append(f"questions that flipped: {len({f['id'] for f in report['flips']})}")
+    for flip in report["flips"]:
+        lines.append(f"  {flip['id']} {flip['metric']}: {flip['a']:g} -> {flip['b']:g}  {flip['question']}")
+    return "\n".join(lines)

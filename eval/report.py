@@ -1,0 +1,164 @@
+"""The human side of a run: PNG plots and ``report.md``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.runner import METRICS
+
+PROXY_NOTE = (
+    "Citation recall and precision follow ALCE, but with a **proxy** judge instead of an NLI "
+    "model (none ships offline here): a sentence counts as supported when at least 80% of its "
+    "content words, and every number in it, occur in the cited passages. Extractive answers "
+    "quote their passages, so they score 1.0 by construction; the proxy matters for generative "
+    "answers."
+)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_plots(out: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any]) -> list[str]:
+    """Metrics with intervals, latency distribution, accuracy by question source; returns file names."""
+    plt = _pyplot()
+    names = [n for n in METRICS if summary[n]["count"]]
+    means = [summary[n]["mean"] for n in names]
+    lows = [summary[n]["mean"] - summary[n]["ci95"][0] for n in names]
+    highs = [summary[n]["ci95"][1] - summary[n]["mean"] for n in names]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.bar(names, means, yerr=[lows, highs], capsize=4, color="#4c78a8")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("mean (95% bootstrap interval)")
+    ax.set_title("Citewire metrics")
+    ax.tick_params(axis="x", rotation=45)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    fig.tight_layout()
+    fig.savefig(out / "metrics.png", dpi=110)
+    plt.close(fig)
+
+    latencies = [r["latency_ms"] for r in results]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(latencies, bins=30, color="#72b7b2")
+    for q, style in ((50, "-"), (95, "--")):
+        value = summary[f"latency_p{q}_ms"]["mean"]
+        if value is not None:
+            ax.axvline(value, color="black", linestyle=style, label=f"p{q} = {value:.1f} ms")
+    ax.set_xlabel("latency per question (ms)")
+    ax.set_ylabel("questions")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=110)
+    plt.close(fig)
+
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        groups[r["source"] or "unknown"].append(r)
+    sources = sorted(groups)
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(sources) + 3), 4.5))
+    width = 0.4
+    for offset, metric, color in (
+        (-width / 2, "mc_accuracy", "#4c78a8"),
+        (width / 2, "contains_gold", "#f58518"),
+    ):
+        values = []
+        for s in sources:
+            scored = [r["metrics"][metric] for r in groups[s] if r["metrics"][metric] is not None]
+            values.append(sum(scored) / len(scored) if scored else 0.0)
+        ax.bar([i + offset for i in range(len(sources))], values, width, label=metric, color=color)
+    ax.set_xticks(range(len(sources)), [f"{s}\n(n={len(groups[s])})" for s in sources], fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy by question source")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "by_source.png", dpi=110)
+    plt.close(fig)
+    return ["metrics.png", "latency.png", "by_source.png"]
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def worst_questions(results: Sequence[dict[str, Any]], n: int = 10) -> list[dict[str, Any]]:
+    """The questions that went worst: wrong choice, gold answer missing, gold article not found."""
+
+    def badness(r: dict[str, Any]) -> tuple[float, ...]:
+        metric = r["metrics"]
+        return (
+            -(1 - (metric["mc_accuracy"] if metric["mc_accuracy"] is not None else 1)),
+            -(1 - (metric["contains_gold"] or 0)),
+            -(1 - (metric["hit@10"] if metric["hit@10"] is not None else 1)),
+            metric["f1"] or 0,
+        )
+
+    return sorted(results, key=badness)[:n]
+
+
+def write_report(
+    out: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any], plots: Sequence[str]
+) -> None:
+    """``report.md``: the summary table, the worst questions and the plots."""
+    run, metrics = summary["run"], summary["metrics"]
+    lines = [
+        "# Citewire evaluation report",
+        "",
+        f"- articles: `{run['articles']}`; questions: `{run['questions']}` "
+        f"({run['questions_asked']} asked, {run['questions_skipped']} skipped as invalid)",
+        f"- as of: {run['as_of']}; passages per answer: {run['top_k']}",
+        f"- ingest: {run['ingest']['articles']} articles, {run['ingest']['chunks_added']} chunks added "
+        f"in {run['ingest']['seconds']} s; answering took {run['answering_seconds']} s",
+        "",
+        "| metric | mean | 95% interval | questions |",
+        "|---|---|---|---|",
+    ]
+    for name, value in metrics.items():
+        if name == "refused_gold_retrieved":
+            continue
+        ci = value["ci95"]
+        interval = f"{_fmt(ci[0])} – {_fmt(ci[1])}" if ci else "n/a"
+        lines.append(f"| {name} | {_fmt(value['mean'])} | {interval} | {value['count']} |")
+    refused = metrics["refused_gold_retrieved"]
+    lines += [
+        "",
+        f"Refused questions with a gold article among the top 10 retrieved: {refused['count']} "
+        f"of {refused['of']} refused questions that name gold articles.",
+        "",
+        "Retrieval metrics count only questions with gold urls; `exact_match` and `f1` score the "
+        "chosen option for multiple-choice questions and the answer text otherwise; "
+        "`contains_gold` checks the answer text.",
+        "",
+        PROXY_NOTE,
+        "",
+        "## Worst questions",
+        "",
+        "| id | question | gold | chose | gold article rank | answer (start) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in worst_questions(results):
+        gold_rank = "n/a"
+        if r["gold_urls"]:
+            from eval.metrics import normalize_url
+
+            wanted = {normalize_url(u) for u in r["gold_urls"]}
+            ranks = [i for i, u in enumerate(r["retrieved_urls"], start=1) if u in wanted]
+            gold_rank = str(ranks[0]) if ranks else "not in top 10"
+        chose = r["choice"]["choice"] if r["choice"] else ""
+        text = r["answer"][:100].replace("|", "\\|").replace("\n", " ")
+        question = r["question"].replace("|", "\\|")
+        lines.append(
+            f"| {r['id']} | {question} | {'; '.join(r['answers'])} | {chose} | {gold_rank} | {text} |"
+        )
+    lines += ["", "## Plots", ""]
+    lines += [f"![{name}]({name})" for name in plots]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

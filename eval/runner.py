@@ -1,0 +1,225 @@
+"""Running a suite: ingest the corpus, ask every question, score it, write the outputs.
+
+Outputs in ``--out``: ``results.jsonl`` (one line per question: answer, citations, choice,
+ranked article urls, each metric, latency), ``summary.json`` (each metric's mean, count and 95%
+bootstrap interval), ``report.md`` and PNG plots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval import metrics as m
+from eval.suite import Question, load_questions
+from ingest import IngestReport, Problem, ingest
+from rag.choice import Choice
+from rag.errors import ConfigError
+from rag.library import Library
+from rag.records import Answer
+
+RETRIEVE_K = 30  # chunks searched per question: enough for 10 distinct articles
+METRICS = (
+    "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10",
+    "exact_match", "f1", "contains_gold", "mc_accuracy",
+    "quote_alignment", "citation_recall", "citation_precision", "refused",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What one evaluation run does."""
+
+    articles: Path
+    questions: Path
+    out: Path
+    as_of: str = "question"  # "question" or "none"
+    limit: int | None = None
+    top_k: int | None = None
+
+
+def default_index_dir(base: Path, articles: Path) -> Path:
+    """An index folder named for the corpus's content, so the same corpus reuses its index."""
+    digest = hashlib.sha256()
+    with articles.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return base / "eval" / f"{articles.stem}-{digest.hexdigest()[:12]}"
+
+
+def score_question(
+    question: Question,
+    answer: Answer,
+    choice: Choice | None,
+    ranked_urls: Sequence[str],
+    article_text: Callable[[str], str | None],
+) -> dict[str, float | None]:
+    """Every metric for one question; None where a metric does not apply."""
+    scores: dict[str, float | None] = dict.fromkeys(METRICS)
+    if question.gold_urls:
+        scores["hit@1"] = m.hit_at_k(ranked_urls, question.gold_urls, 1)
+        scores["hit@5"] = m.hit_at_k(ranked_urls, question.gold_urls, 5)
+        scores["hit@10"] = m.hit_at_k(ranked_urls, question.gold_urls, 10)
+        scores["mrr@10"] = m.mrr_at_k(ranked_urls, question.gold_urls, 10)
+        scores["ndcg@10"] = m.ndcg_at_k(ranked_urls, question.gold_urls, 10)
+    short = choice.choice if choice is not None else ("" if answer.refused else answer.answer)
+    scores["exact_match"] = m.exact_match(short, question.answers)
+    scores["f1"] = m.token_f1(short, question.answers)
+    scores["contains_gold"] = 0.0 if answer.refused else m.contains_gold(answer.answer, question.answers)
+    if choice is not None:
+        scores["mc_accuracy"] = m.exact_match(choice.choice, question.answers)
+    if not answer.refused:
+        texts = {c.article_id: article_text(c.article_id) for c in answer.citations}
+        scores["quote_alignment"] = m.quote_alignment(
+            [(c.quote, texts[c.article_id], c.start, c.end) for c in answer.citations]
+        )
+        cited = m.citation_scores([(c.quote, [c.passage]) for c in answer.citations])
+        if cited is not None:
+            scores["citation_recall"], scores["citation_precision"] = cited
+    scores["refused"] = float(answer.refused)
+    return scores
+
+
+def answer_question(library: Library, question: Question, as_of: str, top_k: int | None) -> dict[str, Any]:
+    """Ask one question the way ``rag`` does and time it; returns the result record (unscored)."""
+    until = question.date if as_of == "question" else None
+    k = top_k or library.settings.top_k
+    started = time.perf_counter()
+    hits = library.search(question.question, top_k=max(RETRIEVE_K, k), until=until)
+    answer = library.answerer.compose(question.question, hits[:k])
+    choice = None
+    if question.choices:
+        from rag.choice import choose
+
+        choice = choose(question.question, question.choices, hits[:k])
+    latency = (time.perf_counter() - started) * 1000
+    ranked = m.distinct(h.chunk.url or h.chunk.source_path or h.chunk.article_id for h in hits)
+    return {"answer": answer, "choice": choice, "ranked": ranked[:10], "latency_ms": latency}
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Each metric's mean, count and 95% bootstrap interval, from result records."""
+    summary: dict[str, Any] = {}
+    for name in METRICS:
+        values = [r["metrics"][name] for r in results if r["metrics"].get(name) is not None]
+        low, high = m.bootstrap_ci(values)
+        summary[name] = {
+            "mean": sum(values) / len(values) if values else None,
+            "count": len(values),
+            "ci95": [low, high] if values else None,
+        }
+    latencies = [r["latency_ms"] for r in results]
+    for q in (50, 95):
+        low, high = m.bootstrap_ci(latencies, f"p{q}")
+        summary[f"latency_p{q}_ms"] = {
+            "mean": m.percentile(latencies, q) if latencies else None,
+            "count": len(latencies),
+            "ci95": [low, high] if latencies else None,
+        }
+    refused_with_gold = [r for r in results if r["metrics"]["refused"] and r["gold_urls"]]
+    summary["refused_gold_retrieved"] = {
+        "mean": None,
+        "count": sum(1 for r in refused_with_gold if r["metrics"]["hit@10"]),
+        "of": len(refused_with_gold),
+        "ci95": None,
+    }
+    return summary
+
+
+def run_eval(
+    config: RunConfig,
+    library: Library,
+    *,
+    progress: bool = True,
+    on_problem: Callable[[Problem], None] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Ingest the suite's corpus into ``library``, answer its questions, write every output."""
+    if config.as_of not in ("question", "none"):
+        raise ConfigError(f"as_of must be 'question' or 'none'. Currently, it is {config.as_of!r}")
+    if config.limit is not None and config.limit <= 0:
+        raise ConfigError(f"limit must be greater than 0. Currently, limit is {config.limit}")
+    for path in (config.articles, config.questions):
+        if not path.is_file():
+            raise ConfigError(f"{path} is not a file; give the suite's articles.jsonl and questions.jsonl")
+    questions, problems = load_questions(config.questions)
+    for problem in problems:
+        if on_problem:
+            on_problem(problem)
+    questions = questions[: config.limit] if config.limit else questions
+    ingested: IngestReport = ingest([config.articles], library, progress=progress, on_problem=on_problem)
+
+    from tqdm import tqdm
+
+    results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for question in tqdm(questions, unit="q", disable=None if progress else True, dynamic_ncols=True):
+        asked = answer_question(library, question, config.as_of, config.top_k)
+        answer, choice = asked["answer"], asked["choice"]
+        results.append(
+            {
+                "id": question.id,
+                "question": question.question,
+                "date": question.date.isoformat() if question.date else None,
+                "source": question.source,
+                "answers": list(question.answers),
+                "choices": list(question.choices),
+                "gold_urls": list(question.gold_urls),
+                "answer": answer.answer,
+                "refused": answer.refused,
+                "citations": [c.to_dict() for c in answer.citations],
+                "choice": choice.to_dict() if choice else None,
+                "retrieved_urls": asked["ranked"],
+                "metrics": score_question(question, answer, choice, asked["ranked"], library.article_text),
+                "latency_ms": round(asked["latency_ms"], 3),
+            }
+        )
+    answering = time.perf_counter() - started
+    summary = summarize(results)
+    run_info = {
+        "articles": str(config.articles),
+        "questions": str(config.questions),
+        "as_of": config.as_of,
+        "limit": config.limit,
+        "top_k": config.top_k or library.settings.top_k,
+        "questions_asked": len(results),
+        "questions_skipped": len(problems),
+        "ingest": {
+            "articles": ingested.articles,
+            "added": ingested.added,
+            "chunks_added": ingested.chunks,
+            "seconds": round(ingested.seconds, 2),
+            "skipped": ingested.skipped,
+        },
+        "answering_seconds": round(answering, 2),
+        "index": library.settings.chroma_url or str(library.settings.data_dir),
+    }
+    write_outputs(config.out, results, {"run": run_info, "metrics": summary})
+    return results, {"run": run_info, "metrics": summary}
+
+
+def write_outputs(out: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Write results.jsonl, summary.json, the plots and report.md into ``out``."""
+    from eval.report import write_plots, write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "results.jsonl").open("w", encoding="utf-8") as handle:
+        for record in results:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    plots = write_plots(out, results, summary["metrics"])
+    write_report(out, results, summary, plots)
+
+
+def read_run(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Load a run's results and summary; raises ``ConfigError`` naming what is missing."""
+    results_path, summary_path = folder / "results.jsonl", folder / "summary.json"
+    for path in (results_path, summary_path):
+        if not path.is_file():
+            raise ConfigError(f"{path} not found; is {folder} the --out folder of a `citewire eval` run?")
+    results = [json.loads(line) for line in results_path.read_text(encoding="utf-8").splitlines() if line]
+    return results, json.loads(summary_path.read_text(encoding="utf-8"))

@@ -1,0 +1,99 @@
+"""Multiple choice grounded in retrieved passages: pick the option the evidence supports.
+
+For each option, every sentence of the retrieved passages is scored by how much of the option
+it holds (its distinctive words: those it does not share with the other options or the
+question) times how well the sentence matches the question. The option with the strongest
+evidence wins, and its best sentence is cited. With no evidence for any option, the option
+mentioned most often in the passages is taken and the choice is marked ungrounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.answer import Evidence, citation, coverage, evidence_sentences, rarity_weights
+from rag.errors import ConfigError
+from rag.records import Citation, Hit
+from rag.text import question_terms, terms, words
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The option picked for a multiple-choice question, with the sentence that grounds it."""
+
+    question: str
+    choices: tuple[str, ...]
+    index: int
+    scores: tuple[float, ...]
+    grounded: bool
+    citations: tuple[Citation, ...] = ()
+
+    @property
+    def choice(self) -> str:
+        """The text of the chosen option."""
+        return self.choices[self.index]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return {
+            "question": self.question,
+            "choices": list(self.choices),
+            "choice": self.choice,
+            "index": self.index,
+            "scores": [round(s, 4) for s in self.scores],
+            "grounded": self.grounded,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+def _option_terms(option: str) -> list[str]:
+    found = terms(option)
+    return found or [w.lower() for w in words(option)]
+
+
+def _phrase(text: str) -> str:
+    return " " + " ".join(w.lower() for w in words(text)) + " "
+
+
+def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice:
+    """Pick the option of ``choices`` best supported by ``hits``; raises ``ConfigError`` without options."""
+    options = tuple(choices)
+    if len(options) < 2:
+        raise ConfigError(f"choose needs at least two choices. Currently, there are {len(options)}")
+    pool = evidence_sentences(question, hits, min_words=3)
+    asked = question_terms(question)
+    rarity = rarity_weights(asked, pool)
+    option_terms = [_option_terms(o) for o in options]
+    # Weigh each option's words by how distinctive they are.
+    weights: list[dict[str, float]] = []
+    for i, own in enumerate(option_terms):
+        others = {t for j, ts in enumerate(option_terms) if j != i for t in ts}
+        weights.append({t: 0.1 if t in asked else 0.3 if t in others else 1.0 for t in dict.fromkeys(own)})
+    best_hit = max((h.score for h in hits), default=0.0)
+    scores: list[float] = []
+    best_evidence: list[Evidence | None] = []
+    for i, option in enumerate(options):
+        phrase = _phrase(option)
+        strongest: list[tuple[float, Evidence]] = []
+        for e in pool:
+            held = 1.0 if phrase.strip() and phrase in _phrase(e.text) else coverage(weights[i], set(e.terms))
+            if held == 0:
+                continue
+            relevance = e.hit.score / best_hit if best_hit > 0 else 0.0
+            strongest.append((held * (0.3 + coverage(rarity, set(e.terms))) * (0.5 + 0.5 * relevance), e))
+        strongest.sort(key=lambda pair: -pair[0])
+        top = [s for s, _ in strongest[:2]]
+        scores.append(top[0] + 0.25 * top[1] if len(top) == 2 else top[0] if top else 0.0)
+        best_evidence.append(strongest[0][1] if strongest else None)
+    grounded = max(scores) > 0
+    if grounded:
+        index = max(range(len(options)), key=lambda i: (scores[i], -i))
+    else:
+        passages = _phrase(" ".join(h.chunk.text for h in hits))
+        counts = [passages.count(_phrase(o)) for o in options]
+        index = max(range(len(options)), key=lambda i: (counts[i], -i))
+    chosen = best_evidence[index]
+    citations = (citation(1, chosen),) if grounded and chosen is not None else ()
+    return Choice(question, options, index, tuple(scores), grounded, citations)

@@ -1,0 +1,115 @@
+"""End-to-end evaluation on a small real slice of realtimeqa-dev."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import RTQA_DIR, needs_shared
+
+from eval.compare import compare_runs, format_comparison
+from eval.metrics import normalize_url
+from eval.runner import METRICS, RunConfig, run_eval, summarize
+from eval.suite import load_questions
+from rag import Library
+
+pytestmark = needs_shared
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Six gold questions, their gold articles and 24 distractor articles."""
+    folder = tmp_path_factory.mktemp("suite")
+    questions = [json.loads(line) for line in (RTQA_DIR / "questions.jsonl").read_text().splitlines()]
+    articles = [json.loads(line) for line in (RTQA_DIR / "articles.jsonl").read_text().splitlines()]
+    by_url = {normalize_url(a["url"]): a for a in articles}
+    chosen = [q for q in questions if any(normalize_url(u) in by_url for u in q["gold_urls"])][:6]
+    chosen.append(next(q for q in questions if not q["gold_urls"]))
+    gold = {normalize_url(u) for q in chosen for u in q["gold_urls"]}
+    picked = [by_url[u] for u in sorted(gold) if u in by_url]
+    picked += [a for a in articles if normalize_url(a["url"]) not in gold][:24]
+    (folder / "articles.jsonl").write_text("".join(json.dumps(a) + "\n" for a in picked))
+    (folder / "questions.jsonl").write_text(
+        "".join(json.dumps(q) + "\n" for q in chosen) + '{"id": "broken", "question": 3}\n'
+    )
+    return folder / "articles.jsonl", folder / "questions.jsonl"
+
+
+def test_eval_writes_every_output_and_summary_matches_results(
+    suite: tuple[Path, Path], make_library: object, tmp_path: Path
+) -> None:
+    articles, questions = suite
+    library: Library = make_library()  # type: ignore[operator]
+    out = tmp_path / "run"
+    problems: list[str] = []
+    results, _ = run_eval(
+        RunConfig(articles=articles, questions=questions, out=out),
+        library,
+        progress=False,
+        on_problem=lambda p: problems.append(str(p)),
+    )
+    assert any("questions.jsonl:8" in p and "'question'" in p for p in problems)
+    for name in ("results.jsonl", "summary.json", "report.md", "metrics.png", "latency.png", "by_source.png"):
+        assert (out / name).stat().st_size > 0, name
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 7 == len(results)
+    for record in lines:
+        assert {"answer", "citations", "retrieved_urls", "metrics", "latency_ms", "choice"} <= set(record)
+        assert set(record["metrics"]) == set(METRICS)
+    # The summary is what the per-question lines say.
+    written = json.loads((out / "summary.json").read_text())
+    recomputed = summarize(lines)
+    for name in METRICS:
+        values = [r["metrics"][name] for r in lines if r["metrics"][name] is not None]
+        assert written["metrics"][name]["count"] == len(values)
+        if values:
+            assert written["metrics"][name]["mean"] == pytest.approx(sum(values) / len(values))
+            assert written["metrics"][name]["ci95"] == pytest.approx(recomputed[name]["ci95"])
+    latencies = sorted(r["latency_ms"] for r in lines)
+    assert written["metrics"]["latency_p50_ms"]["mean"] == pytest.approx(latencies[3])
+    assert written["metrics"]["hit@10"]["count"] == 6
+    # Gold articles are in the corpus, so retrieval finds most of them.
+    assert written["metrics"]["hit@10"]["mean"] >= 0.5
+    # Extractive quotes sit exactly at their offsets.
+    assert written["metrics"]["quote_alignment"]["mean"] in (None, 1.0)
+    # --as-of question: nothing published after the question's date is cited or retrieved.
+    dates = {json.loads(a)["url"]: json.loads(a)["published"] for a in articles.read_text().splitlines()}
+    for record in lines:
+        for citation in record["citations"]:
+            assert citation["published"] <= record["date"]
+        for url in record["retrieved_urls"]:
+            match = [d for u, d in dates.items() if normalize_url(u) == url]
+            assert match and match[0] <= record["date"]
+    report = (out / "report.md").read_text()
+    assert "| hit@5 |" in report and "proxy" in report and "![metrics.png](metrics.png)" in report
+
+    # A second run reuses the index: nothing is ingested again.
+    _, second = run_eval(
+        RunConfig(articles=articles, questions=questions, out=tmp_path / "again"), library, progress=False
+    )
+    assert second["run"]["ingest"]["chunks_added"] == 0
+    comparison = compare_runs(out, out)
+    assert all(row["diff"] == 0 and row["ci95"] == [0.0, 0.0] for row in comparison["metrics"])
+    assert comparison["flips"] == []
+    assert "metrics that differ (latency aside): 0" in format_comparison(comparison)
+    assert not math.isnan(written["metrics"]["latency_p95_ms"]["mean"])
+
+
+def test_bad_question_lines_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        '{"id": "a", "question": "Q?", "answers": ["x"]}\n'
+        '{"id": "b", "question": "Q?", "answers": []}\n'
+        '{"id": "c", "question": "Q?", "answers": ["x"], "choices": ["only one"]}\n'
+        '{"id": "d", "question": "Q?", "answers": ["x"], "date": "June"}\n'
+        '{"id": "a", "question": "Again?", "answers": ["y"]}\n'
+    )
+    questions, problems = load_questions(path)
+    assert [q.id for q in questions] == ["a"]
+    reasons = {p.location.rsplit(":", 1)[1]: p.reason for p in problems}
+    assert "at least one answer" in reasons["2"]
+    assert "at least two options" in reasons["3"]
+    assert "'date'" in reasons["4"]
+    assert "duplicate question id 'a'" in reasons["5"]
