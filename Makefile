@@ -1,12 +1,14 @@
-# Two commands on a fresh machine: `make demo` runs the product, `make test` runs the checks.
+# Two commands on a fresh machine: `make chat` runs the product, `make test` runs the checks.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.citewire-installed
 DEMO_DIR ?= .citewire/demo
+CHAT_DIR ?= .citewire/library
+PORT ?= 7860
 QUESTION ?= What did Xi say about multilateral governance?
 
-.PHONY: install demo test lint clean
+.PHONY: install chat demo test lint browser clean
 
 install: $(STAMP)
 
@@ -18,6 +20,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+chat: install
+	$(BIN)/citewire chat --data-dir $(CHAT_DIR) --examples examples/articles --port $(PORT)
+
 demo: install
 	$(BIN)/citewire ingest examples/articles --data-dir $(DEMO_DIR)
 	$(BIN)/citewire ask "$(QUESTION)" --data-dir $(DEMO_DIR)
@@ -27,7 +32,13 @@ lint: install
 	$(BIN)/ruff format --check rag ingest ui eval tests
 	$(BIN)/mypy
 
-test: lint
+# The page's tests drive Debian's Chromium; install it when it is missing (needs root or sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$(command -v sudo || true); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+test: lint browser
 	$(BIN)/pytest
 
 clean:

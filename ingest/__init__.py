@@ -2,7 +2,7 @@
 
 from ingest.chunking import Chunker, embedding_text
 from ingest.pipeline import IngestReport, ingest, ingest_items
-from ingest.readers import SUFFIXES, Problem, read_file, read_paths
+from ingest.readers import SUFFIXES, Problem, read_file, read_paths, read_upload
 
 __all__ = [
     "SUFFIXES",
@@ -14,4 +14,5 @@ __all__ = [
     "ingest_items",
     "read_file",
     "read_paths",
+    "read_upload",
 ]

@@ -7,6 +7,7 @@ stops the others. Text that is not UTF-8 but decodes as Windows-1252 is read wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -79,20 +80,42 @@ def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | Problem]:
             yield from read_file(*item)
 
 
-def read_file(
-    path: Path, root: Path | None = None, display: str | None = None
-) -> Iterator[Article | Problem]:
+def read_file(path: Path, root: Path | None = None) -> Iterator[Article | Problem]:
     """The articles in one file (one, or one per JSONL line), and any problems.
 
-    ``display`` is the name shown in messages (an upload's original name); ``root`` is the folder
-    the file was found under, whose name serves as the source when the file names none.
+    ``root`` is the folder the file was found under; its name serves as the source when the
+    file names none. Without a url, an article's id comes from the file's resolved path.
     """
-    location = display or str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        yield Problem(location, f"cannot read the file ({exc.strerror}); check its permissions", True)
+        yield Problem(str(path), f"cannot read the file ({exc.strerror}); check its permissions", True)
         return
+    resolved = str(path.resolve())
+    folder = (root or path.parent).resolve().name or None
+    yield from read_bytes(data, path.suffix.lower(), str(path), resolved, resolved, folder)
+
+
+def read_upload(data: bytes, name: str) -> Iterator[Article | Problem]:
+    """The articles in an uploaded file's bytes. ``name`` is only shown, never used as a path.
+
+    Without a url, the id comes from the content, so the same file uploaded twice is one article.
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        yield Problem(
+            name, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}", True
+        )
+        return
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    yield from read_bytes(data, suffix, name, f"upload:{digest}", f"upload:{name}", "upload")
+
+
+def read_bytes(
+    data: bytes, suffix: str, location: str, locator: str, source_path: str, folder_source: str | None
+) -> Iterator[Article | Problem]:
+    """Articles from a file's bytes. ``location`` names it in messages; ``locator`` gives ids
+    to articles without a url; ``source_path`` is recorded as where they came from."""
     try:
         text, warning = decode(data, location)
     except InputError as exc:
@@ -100,17 +123,15 @@ def read_file(
         return
     if warning:
         yield Problem(location, warning, False)
-    suffix = path.suffix.lower()
-    resolved = str(path.resolve())
-    folder_source = (root or path.parent).resolve().name or None
     try:
         if suffix == ".jsonl":
-            yield from read_jsonl(text, location, resolved)
+            yield from read_jsonl(text, location, locator, source_path)
             return
         if suffix in (".html", ".htm"):
-            yield article_from_html(text, location, resolved)
+            yield article_from_html(text, location, locator, source_path)
         else:
-            yield article_from_text(text, location, resolved, folder_source, markdown=suffix == ".md")
+            markdown = suffix == ".md"
+            yield article_from_text(text, location, locator, source_path, folder_source, markdown)
     except InputError as exc:
         yield Problem(exc.location, exc.reason, True)
 
@@ -218,7 +239,7 @@ def _front_matter(text: str, location: str) -> tuple[dict[str, str], str]:
 
 
 def article_from_text(
-    text: str, location: str, resolved: str, folder_source: str | None, markdown: bool
+    text: str, location: str, locator: str, source_path: str, folder_source: str | None, markdown: bool
 ) -> Article:
     """An article from plain text or Markdown (with optional front matter)."""
     meta: dict[str, str] = {}
@@ -241,18 +262,18 @@ def article_from_text(
     url = meta.get("url") or None
     authors = tuple(a.strip() for a in meta.get("authors", meta.get("author", "")).split(";") if a.strip())
     return Article(
-        id=article_id_for(url or resolved),
+        id=article_id_for(url or locator),
         text=text,
         title=title,
         url=url,
-        source_path=resolved,
+        source_path=source_path,
         published=parse_date(published_raw, location),
         source=meta.get("source") or host_of(url) or folder_source,
         authors=authors,
     )
 
 
-def article_from_html(html: str, location: str, resolved: str) -> Article:
+def article_from_html(html: str, location: str, locator: str, source_path: str) -> Article:
     """An article from a news page: main text, title, date, author and canonical url via trafilatura."""
     import trafilatura
 
@@ -264,32 +285,32 @@ def article_from_html(html: str, location: str, resolved: str) -> Article:
     title = getattr(doc, "title", None) or guess_title(text)
     author = getattr(doc, "author", None) or ""
     return Article(
-        id=article_id_for(url or resolved),
+        id=article_id_for(url or locator),
         text=text,
         title=title,
         url=url,
-        source_path=resolved,
+        source_path=source_path,
         published=parse_date(getattr(doc, "date", None), location),
         source=getattr(doc, "sitename", None) or host_of(url),
         authors=tuple(a.strip() for a in author.split(";") if a.strip()),
     )
 
 
-def read_jsonl(text: str, location: str, resolved: str) -> Iterator[Article | Problem]:
+def read_jsonl(text: str, location: str, locator: str, source_path: str) -> Iterator[Article | Problem]:
     """Articles from JSON lines: ``url``, ``title``, ``published``, ``authors``, ``text`` (required)."""
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{location}:{number}"
         try:
-            yield article_from_record(json.loads(line), where, f"{resolved}#{number}")
+            yield article_from_record(json.loads(line), where, f"{locator}#{number}", source_path)
         except json.JSONDecodeError as exc:
             yield Problem(where, f"not valid JSON ({exc.msg}); each line must be one JSON object", True)
         except InputError as exc:
             yield Problem(exc.location, exc.reason, True)
 
 
-def article_from_record(record: Any, where: str, fallback_locator: str) -> Article:
+def article_from_record(record: Any, where: str, fallback_locator: str, source_path: str) -> Article:
     """An article from one JSONL record; the url (else file and line) gives its id."""
     if not isinstance(record, dict):
         raise InputError(where, "not an article: expected a JSON object with at least a 'text' field")
@@ -309,7 +330,7 @@ def article_from_record(record: Any, where: str, fallback_locator: str) -> Artic
         text=text,
         title=(record.get("title") or "").strip() or guess_title(text),
         url=url,
-        source_path=fallback_locator.rsplit("#", 1)[0],
+        source_path=source_path,
         published=parse_date(record.get("published"), where),
         source=host_of(url),
         authors=tuple(authors),

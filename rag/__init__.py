@@ -8,6 +8,7 @@ library.ask("...").citations[0].quote
 
 from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
 from rag.choice import Choice, choose
+from rag.conversation import Turn
 from rag.embedding import Embedder
 from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
 from rag.library import Library, ask
@@ -36,6 +37,7 @@ __all__ = [
     "Settings",
     "StoreError",
     "StoredArticle",
+    "Turn",
     "article_id_for",
     "ask",
     "choose",

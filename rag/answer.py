@@ -31,8 +31,14 @@ REFUSAL = "The articles do not contain an answer to this question."
 class Answerer(Protocol):
     """Turns a question and its retrieved passages into an ``Answer``."""
 
-    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
-        """Answer ``question`` from ``hits`` (best first), or refuse."""
+    def compose(
+        self, question: str, hits: Sequence[Hit], exclude: frozenset[tuple[str, int]] = frozenset()
+    ) -> Answer:
+        """Answer ``question`` from ``hits`` (best first), or refuse.
+
+        ``exclude`` names sentences (article id, start offset) already quoted in the
+        conversation; they are passed over while others remain.
+        """
         ...
 
 
@@ -200,12 +206,20 @@ class ExtractiveAnswerer:
             return f"no passage mentions {', '.join(sorted(missing))}"
         return None
 
-    def compose(self, question: str, hits: Sequence[Hit]) -> Answer:
-        """Quote the best sentences with ``[n]`` markers, or refuse."""
+    def compose(
+        self, question: str, hits: Sequence[Hit], exclude: frozenset[tuple[str, int]] = frozenset()
+    ) -> Answer:
+        """Quote the best sentences with ``[n]`` markers, or refuse.
+
+        Sentences in ``exclude`` (article id, start) are passed over unless nothing else answers.
+        """
         ranked = self.candidates(question, hits)
         best = ranked[0] if ranked else None
         if self.refusal_reason(question, hits, best) is not None or best is None:
             return Answer(question=question, answer=REFUSAL, refused=True)
+        fresh = [s for s in ranked if (s.hit.chunk.article_id, s.start) not in exclude]
+        if fresh and fresh[0].coverage >= self.min_coverage:
+            ranked, best = fresh, fresh[0]
         chosen: list[Sentence] = []
         chosen_terms: list[set[str]] = []
         for sentence in ranked:

@@ -9,12 +9,15 @@ quickly. ``rag.ask`` is the one-line form that opens a library for a single ques
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.answer import Answerer, ExtractiveAnswerer
 from rag.choice import Choice, choose
+from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.offline import go_offline
@@ -54,11 +57,13 @@ class Library:
         top_k: int | None = None,
         since: date | None = None,
         until: date | None = None,
+        sources: Sequence[str] | None = None,
     ) -> list[Hit]:
         """The passages most relevant to ``question``, best first.
 
         ``since``/``until`` keep passages published within those dates (inclusive); articles
-        with no published date are left out when either is given.
+        with no published date are left out when either is given. ``sources`` keeps only
+        articles from those sources (publishers, hosts or ingested folder names).
         """
         k = self.settings.top_k if top_k is None else top_k
         if k <= 0:
@@ -68,7 +73,7 @@ class Library:
         if not question.strip():
             raise ConfigError("The question is empty; type a question about the articles.")
         vector = self.embedder.embed_query(question)
-        return self.store.query(vector, k, since=since, until=until)
+        return self.store.query(vector, k, since=since, until=until, sources=sources)
 
     def ask(
         self,
@@ -76,10 +81,35 @@ class Library:
         top_k: int | None = None,
         since: date | None = None,
         until: date | None = None,
+        sources: Sequence[str] | None = None,
     ) -> Answer:
         """Answer ``question`` from the stored articles with numbered citations, or refuse."""
-        hits = self.search(question, top_k=top_k, since=since, until=until)
+        hits = self.search(question, top_k=top_k, since=since, until=until, sources=sources)
         return self.answerer.compose(question, hits)
+
+    def reply(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> tuple[Answer, Turn]:
+        """Answer ``question`` as the next turn of a conversation (see ``rag.conversation``).
+
+        A follow-up ("What else did he say about it?") is searched together with the question
+        it follows, prefers the articles just cited, and quotes sentences not quoted before.
+        """
+        follow = resolve(question, history)
+        k = self.settings.top_k if top_k is None else top_k
+        hits = self.search(
+            follow.query, top_k=2 * k if follow.prefer else k, since=since, until=until, sources=sources
+        )
+        hits = prefer_articles(hits, follow.prefer)[:k]
+        answer = self.answerer.compose(follow.query, hits, exclude=follow.seen)
+        answer = replace(answer, question=question)
+        return answer, Turn.of(question, follow.query, answer)
 
     def choose(
         self,

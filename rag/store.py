@@ -79,12 +79,17 @@ def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
-def date_filter(since: date | None, until: date | None) -> dict[str, Any] | None:
-    """Chroma ``where`` clause keeping chunks published within [since, until] (inclusive).
+def chunk_filter(
+    since: date | None, until: date | None, sources: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """Chroma ``where`` clause keeping chunks published within [since, until] (inclusive) and,
+    when ``sources`` is given, from those sources only.
 
-    Articles without a published date are left out whenever a bound is given.
+    Articles without a published date are left out whenever a date bound is given.
     """
     clauses: list[dict[str, Any]] = []
+    if sources:
+        clauses.append({"source": {"$in": list(sources)}})
     if since is not None:
         clauses.append({"published_day": {"$gte": _day(since)}})
     if until is not None:
@@ -183,7 +188,12 @@ class ChromaStore:
         return documents[0] if found["ids"] and documents else None
 
     def query(
-        self, vector: np.ndarray, n: int, since: date | None = None, until: date | None = None
+        self,
+        vector: np.ndarray,
+        n: int,
+        since: date | None = None,
+        until: date | None = None,
+        sources: Sequence[str] | None = None,
     ) -> list[Hit]:
         """The ``n`` chunks nearest to ``vector``, best first, score = cosine similarity."""
         if n <= 0 or self.count_chunks() == 0:
@@ -191,7 +201,7 @@ class ChromaStore:
         result = self._chunks.query(
             query_embeddings=[vector.tolist()],
             n_results=min(n, self.count_chunks()),
-            where=date_filter(since, until),
+            where=chunk_filter(since, until, sources),
             include=["documents", "metadatas", "distances"],
         )
         ids = result["ids"][0]

@@ -13,7 +13,7 @@ def test_public_names() -> None:
         [
             "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Choice", "Chunk", "Citation",
             "CitewireError", "ConfigError", "Embedder", "ExtractiveAnswerer", "Hit", "InputError",
-            "Library", "ModelError", "Settings", "StoreError", "StoredArticle", "article_id_for",
+            "Library", "ModelError", "Settings", "StoreError", "StoredArticle", "Turn", "article_id_for",
             "ask", "choose", "open",
         ]
     )  # fmt: skip

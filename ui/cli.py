@@ -88,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _store_flags(p)
 
+    p = sub.add_parser("chat", help="serve the chat page on this machine")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--auth", metavar="FILE", help="file of user:password lines (or env CITEWIRE_AUTH=user:password)"
+    )
+    p.add_argument("--no-auth", action="store_true", help="serve on a non-loopback address without login")
+    p.add_argument("--examples", metavar="PATH", help="ingest these articles first if the library is empty")
+    p.add_argument("--max-upload-mb", type=int, default=10, help="largest upload accepted (default 10)")
+    _store_flags(p)
+
     p = sub.add_parser("forget", help="remove an article by id (see `citewire sources`)")
     p.add_argument("article_id", metavar="ID")
     _store_flags(p)
@@ -118,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sources": cmd_sources,
             "forget": cmd_forget,
             "eval": cmd_eval,
+            "chat": cmd_chat,
         }
         return handler[args.command](args)
     except CitewireError as exc:
@@ -251,6 +263,58 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     report = compare_runs(args.run_a, args.run_b)
     print(json.dumps(report, indent=2) if args.json else format_comparison(report))
+    return 0
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def read_credentials(path: str | None, environ: dict[str, str]) -> list[tuple[str, str]] | None:
+    """Login pairs from a file of ``user:password`` lines, else from ``CITEWIRE_AUTH``."""
+    lines: list[str] = []
+    where = "CITEWIRE_AUTH"
+    if path:
+        where = path
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the --auth file {path}: {exc.strerror}") from exc
+    elif environ.get("CITEWIRE_AUTH"):
+        lines = environ["CITEWIRE_AUTH"].split(",")
+    pairs = []
+    for line in lines:
+        if not line.strip():
+            continue
+        user, sep, password = line.strip().partition(":")
+        if not sep or not user or not password:
+            raise ConfigError(f"{where}: each entry must be user:password (got an entry without one)")
+        pairs.append((user, password))
+    if (path or environ.get("CITEWIRE_AUTH")) and not pairs:
+        raise ConfigError(f"{where} holds no user:password entries")
+    return pairs or None
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """``citewire chat``: serve the page; a non-loopback address needs --auth or --no-auth."""
+    import os
+
+    credentials = read_credentials(args.auth, dict(os.environ))
+    if args.host not in LOOPBACK and credentials is None and not args.no_auth:
+        raise ConfigError(
+            f"--host {args.host} would open your library to the network. Give --auth FILE (lines of "
+            "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth to serve without login"
+        )
+    library = _open(args)
+    if args.examples and library.store.count_articles() == 0:
+        from ingest import ingest
+
+        report = ingest([args.examples], library, on_problem=lambda p: print(p, file=sys.stderr))
+        print(f"library was empty; ingested the examples: {report.summary()}")
+    from ui.app import build_app, launch
+
+    app = build_app(library, max_upload_mb=args.max_upload_mb)
+    print(f"Citewire chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
+    launch(app, host=args.host, port=args.port, auth=credentials, max_upload_mb=args.max_upload_mb)
     return 0
 
 

@@ -1,0 +1,91 @@
+"""What the chat page renders from article text is escaped; links are only http(s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag import ConfigError
+from ui.cli import LOOPBACK, main, read_credentials
+from ui.render import answer_markdown, escape_markdown, safe_url, source_card, sources_html
+
+PAYLOAD = '<img src=x onerror="alert(1)"> and <script>alert(2)</script> *bold* [link](javascript:x)'
+
+
+def record(quote: str, passage: str, url: str | None) -> dict[str, object]:
+    return {
+        "question": "q <b>",
+        "answer": f"{quote} [1]",
+        "refused": False,
+        "citations": [
+            {
+                "n": 1, "article_id": "a1", "title": "T <script>", "url": url, "source_path": None,
+                "published": "2015-12-16", "source": "S & Co", "quote": quote, "passage": passage,
+                "start": 0, "end": len(quote), "score": 0.5,
+            }
+        ],
+    }  # fmt: skip
+
+
+def test_markdown_escapes_html_and_markdown() -> None:
+    escaped = escape_markdown(PAYLOAD)
+    assert "<img" not in escaped and "<script>" not in escaped
+    assert "&lt;img" in escaped and r"\*bold\*" in escaped and r"\[link\]" in escaped
+
+
+def test_answer_message_links_each_citation_to_its_card() -> None:
+    text = answer_markdown(record(PAYLOAD, PAYLOAD, None), turn=2)
+    assert text.endswith("[\\[1\\]](#source-2-1)")
+    assert "<script>" not in text
+
+
+def test_refusal_reads_as_a_refusal() -> None:
+    text = answer_markdown({"refused": True, "citations": []}, turn=0)
+    assert text.startswith("**Not in the articles.**")
+
+
+def test_source_card_escapes_and_highlights() -> None:
+    quote = "A <b>bold</b> claim."
+    card = source_card(
+        record(quote, f"Before. {quote} After.", "https://example.org/x?a=1&b=2")["citations"][0], 0
+    )  # type: ignore[index]
+    assert '<mark class="cw-quote">A &lt;b&gt;bold&lt;/b&gt; claim.</mark>' in card
+    assert "T &lt;script&gt;" in card and "S &amp; Co" in card
+    assert 'href="https://example.org/x?a=1&amp;b=2"' in card
+    assert 'id="source-0-1"' in card
+
+
+def test_only_web_links_are_linked() -> None:
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url("data:text/html,x") is None
+    assert safe_url("https://example.org/a") == "https://example.org/a"
+    card = source_card(record("q", "q", "javascript:alert(1)")["citations"][0], 0)  # type: ignore[index]
+    assert "javascript:" not in card
+
+
+def test_sources_panel_keeps_every_turn() -> None:
+    html = sources_html([record("one", "one", None), {"question": "two", "refused": True, "citations": []}])
+    assert html.index("Q2: two") < html.index("Q1: q &lt;b&gt;")
+    assert "No sources" in html
+
+
+def test_credentials_from_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "auth"
+    path.write_text("ann:secret\n\nbob:pw:with:colons\n")
+    assert read_credentials(str(path), {}) == [("ann", "secret"), ("bob", "pw:with:colons")]
+    assert read_credentials(None, {"CITEWIRE_AUTH": "x:y"}) == [("x", "y")]
+    assert read_credentials(None, {}) is None
+    path.write_text("no-colon\n")
+    with pytest.raises(ConfigError, match="user:password"):
+        read_credentials(str(path), {})
+
+
+def test_chat_refuses_a_public_address_without_auth(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert "127.0.0.1" in LOOPBACK
+    status = main(["chat", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "--auth FILE" in err and "--no-auth" in err

@@ -1,0 +1,231 @@
+"""The chat page: served by Gradio on loopback, driven through its API and a real headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT, SEED_DIR, SEED_QUESTION, bbc_slice, needs_shared
+
+from ingest import ingest
+from rag import Embedder, Library, Settings
+from rag.library import open_library
+
+pytestmark = needs_shared
+SEED_TITLE = "China's Xi calls for cooperation on Internet regulation"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PAYLOAD_TITLE = "Harbour festival <script>window.__xss = 1</script> draws crowds"
+PAYLOAD_TEXT = (
+    PAYLOAD_TITLE + "\n\n"
+    "Published: 2015-06-01\n\n"
+    "The harbour festival opened with a parade of boats, and a banner read "
+    '<img src=x onerror="window.__xss = 2">.\n\n'
+    "Organisers said the lantern parade along the harbour festival route drew about 4,000 visitors.\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ui_library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Library:
+    folder = tmp_path_factory.mktemp("ui-articles")
+    (folder / "harbour.txt").write_text(PAYLOAD_TEXT)
+    library = open_library(settings=Settings(data_dir=tmp_path_factory.mktemp("ui-lib")), embedder=embedder)
+    report = ingest([SEED_DIR, folder, *bbc_slice(6)], library, progress=False)
+    assert report.skipped == 0
+    return library
+
+
+@pytest.fixture(scope="module")
+def served(ui_library: Library) -> Iterator[str]:
+    from ui.app import build_app, launch
+
+    app = build_app(ui_library, max_upload_mb=1)
+    port = free_port()
+    launch(app, host="127.0.0.1", port=port, max_upload_mb=1, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+def test_api_serves_the_answer_record(served: str) -> None:
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    record = client.predict(SEED_QUESTION, api_name="/ask")
+    assert set(record) >= {"answer", "refused", "citations"}
+    assert record["refused"] is False
+    assert record["citations"][0]["n"] == 1
+    assert record["citations"][0]["title"] == SEED_TITLE
+    assert "multilateral" in record["citations"][0]["quote"]
+    refused = client.predict("Who won the 2022 FIFA World Cup?", api_name="/ask")
+    assert refused["refused"] is True and refused["citations"] == []
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail(
+            "Debian's chromium and chromium-driver are needed: apt-get install chromium chromium-driver"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--window-size=1400,1000",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception:  # the page is still rendering
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+WATCH_BOT = """
+window.__seen = [];
+const chat = document.getElementById('chat');
+new MutationObserver(() => {
+  const bots = chat.querySelectorAll('.message.bot, [data-testid="bot"]');
+  if (bots.length) window.__seen.push(bots[bots.length - 1].innerText);
+}).observe(chat, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def bot_messages(driver: Any) -> list[str]:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#chat .message.bot, #chat [data-testid=\"bot\"]'))"
+        ".map(e => e.innerText)"
+    )
+
+
+def ask(driver: Any, question: str, count: int) -> str:
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.CSS_SELECTOR, "#question textarea")
+    box.clear()
+    box.send_keys(question)
+    driver.find_element(By.ID, "ask").click()
+
+    def settled() -> str | None:
+        messages = bot_messages(driver)
+        busy = ("Searching", "Loading content")
+        last = messages[-1] if len(messages) >= count else ""
+        if last and not any(b in last for b in busy) and not last.endswith("…"):
+            return last
+        return None
+
+    return str(wait_for(settled, what=f"answer to {question!r}"))
+
+
+def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver = browser
+    driver.get(served)
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#question textarea"), what="the page")
+    driver.execute_script(WATCH_BOT)
+
+    # The seed question: streamed answer with [1], source card 1 on the seed article.
+    answer = ask(driver, SEED_QUESTION, 1)
+    assert "[1]" in answer and "multilateral" in answer
+    seen = driver.execute_script("return window.__seen")
+    assert len(set(seen)) >= 2, "the answer did not stream in"
+    assert any("Searching" in s or s.endswith("…") for s in seen)
+    driver.save_screenshot(str(SCREENSHOTS / "answer.png"))
+    link = driver.find_element(By.CSS_SELECTOR, '#chat a[href$="#source-0-1"]')
+    link.click()
+    card = wait_for(
+        lambda: driver.execute_script(
+            "const c = document.getElementById('source-0-1'); return c && c.open && c"
+        ),
+        what="source card 1 to open",
+    )
+    assert SEED_TITLE in card.find_element(By.TAG_NAME, "summary").text
+    mark = card.find_element(By.CSS_SELECTOR, "mark.cw-quote")
+    assert mark.is_displayed() and "multilateral approach" in mark.text
+    driver.save_screenshot(str(SCREENSHOTS / "source-open.png"))
+
+    # A follow-up resolved against the conversation answers from the same article.
+    follow = ask(driver, "What else did he say about it?", 2)
+    assert "[1]" in follow
+    titles = driver.execute_script(
+        "return Array.from(document.querySelectorAll('details.cw-turn[data-turn=\"1\"] .cw-card summary'))"
+        ".map(s => s.innerText)"
+    )
+    assert titles and all(SEED_TITLE in t for t in titles), titles
+
+    # Article text is shown as text: the payloads appear and run nothing.
+    payload = ask(driver, "What happened at the harbour festival parade of boats?", 3)
+    assert "<img src=x onerror=" in payload
+    panel = driver.find_element(By.ID, "sources").text
+    assert "<script>window.__xss = 1</script>" in panel
+    assert driver.execute_script("return window.__xss") is None
+    driver.save_screenshot(str(SCREENSHOTS / "payload-as-text.png"))
+
+    # The conversation survives a reload.
+    driver.refresh()
+    restored = wait_for(
+        lambda: any("harbour" in m for m in bot_messages(driver)) and bot_messages(driver),
+        what="the restored conversation",
+    )
+    assert "multilateral" in restored[0]
+    assert "Q3:" in driver.find_element(By.ID, "sources").text
+
+    # Upload a file: it is listed; the same file again adds nothing.
+    article = tmp_path / "canal-boats.md"
+    article.write_text(
+        "---\ntitle: Canal boat owners celebrate restored locks\npublished: 2016-05-02\n---\n"
+        "Boat owners gathered on Saturday to celebrate the reopening of three restored canal locks.\n"
+    )
+    driver.execute_script(
+        "document.querySelector('#library-panel button, #library-panel .label-wrap').click()"
+    )
+    upload = wait_for(
+        lambda: driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]"), what="upload box"
+    )
+    upload.send_keys(str(article))
+    status = wait_for(
+        lambda: (
+            "Added" in driver.find_element(By.ID, "upload-status").text
+            and driver.find_element(By.ID, "upload-status").text
+        ),
+        what="the upload result",
+    )
+    assert "Added 1" in status
+    wait_for(lambda: "Canal boat owners" in driver.find_element(By.ID, "library").text, what="the listing")
+    driver.save_screenshot(str(SCREENSHOTS / "upload.png"))
+    upload = driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]")
+    upload.send_keys(str(article))
+    wait_for(
+        lambda: "already present 1" in driver.find_element(By.ID, "upload-status").text,
+        what="the second upload",
+    )

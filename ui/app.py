@@ -1,0 +1,282 @@
+"""The chat page: Gradio Blocks over a ``rag.Library``.
+
+Layout: the conversation and question box on the left, the sources of every answer on the
+right; filters, and the library (upload, list, delete) below. The conversation lives in the
+browser's local storage, so it survives a reload. The API endpoint ``/ask`` serves the same
+record as ``rag`` (``answer``, ``refused``, ``citations``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ingest import IngestReport, Problem, ingest_items, read_upload
+from rag.conversation import Turn
+from rag.errors import CitewireError, ConfigError
+from rag.library import Library
+from ui.render import (
+    CSS,
+    HEAD,
+    answer_markdown,
+    escape_markdown,
+    library_html,
+    sources_html,
+    upload_html,
+)
+
+UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".jsonl"]
+EMPTY_CHAT: dict[str, Any] = {"messages": [], "turns": [], "answers": []}
+STREAM_PAUSE_S = 0.04
+
+
+def parse_day(value: str | None, field: str) -> date | None:
+    """A date from a filter box; empty means no bound."""
+    if not value or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{field} must be a date like 2015-12-16. Currently, it is {value!r}") from None
+
+
+def _messages(chat: dict[str, Any]) -> list[dict[str, str]]:
+    return [dict(m) for m in chat["messages"]]
+
+
+class ChatPage:
+    """The page's event handlers, bound to one library."""
+
+    def __init__(self, library: Library, max_upload_bytes: int) -> None:
+        self.library = library
+        self.max_upload_bytes = max_upload_bytes
+
+    # -- chat -------------------------------------------------------------------------------
+
+    def respond(
+        self,
+        question: str,
+        chat: dict[str, Any] | None,
+        since: str,
+        until: str,
+        sources: list[str] | None,
+        top_k: float,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Answer the next question, streaming the answer into the conversation."""
+        chat = chat or EMPTY_CHAT
+        question = (question or "").strip()
+        if not question:
+            yield _messages(chat), sources_html(chat["answers"]), chat, ""
+            return
+        try:
+            bounds = parse_day(since, "Since"), parse_day(until, "Until")
+        except CitewireError as exc:
+            raise gr.Error(str(exc)) from exc
+        messages = [*_messages(chat), {"role": "user", "content": escape_markdown(question)}]
+        yield [*messages, {"role": "assistant", "content": "*Searching the articles…*"}], gr.skip(), chat, ""
+        history = [Turn.from_dict(t) for t in chat["turns"]]
+        try:
+            answer, turn = self.library.reply(
+                question, history, top_k=int(top_k), since=bounds[0], until=bounds[1], sources=sources or None
+            )
+        except CitewireError as exc:
+            raise gr.Error(str(exc)) from exc
+        record = answer.to_dict()
+        index = len(chat["answers"])
+        for shown in range(1, len(answer.citations)):
+            partial = answer_markdown(record, index, upto=shown) + " …"
+            yield [*messages, {"role": "assistant", "content": partial}], gr.skip(), chat, ""
+            time.sleep(STREAM_PAUSE_S)
+        messages.append({"role": "assistant", "content": answer_markdown(record, index)})
+        updated = {
+            "messages": messages,
+            "turns": [*chat["turns"], turn.to_dict()],
+            "answers": [*chat["answers"], record],
+        }
+        yield messages, sources_html(updated["answers"]), updated, ""
+
+    def restore(self, chat: dict[str, Any] | None) -> tuple[Any, ...]:
+        """Show the conversation kept in the browser after a reload."""
+        chat = chat or EMPTY_CHAT
+        return _messages(chat), sources_html(chat["answers"]), chat
+
+    def keep(self, chat: dict[str, Any]) -> dict[str, Any]:
+        """The conversation to store in the browser."""
+        return chat
+
+    def clear(self) -> tuple[Any, ...]:
+        """Start a new conversation."""
+        return [], sources_html([]), EMPTY_CHAT, EMPTY_CHAT
+
+    # -- library ----------------------------------------------------------------------------
+
+    def library_view(self) -> tuple[Any, ...]:
+        """Counts and list of articles, choices for deleting and for the source filter."""
+        articles = self.library.sources()
+        choices = [(f"{a.title[:80]} ({a.id})", a.id) for a in articles]
+        publishers = sorted({a.source for a in articles if a.source})
+        return (
+            library_html(articles),
+            gr.update(choices=choices, value=None),
+            gr.update(choices=publishers),
+        )
+
+    def upload(self, files: Sequence[str] | None, progress: gr.Progress | None = None) -> tuple[Any, ...]:
+        """Ingest uploaded files; each file's problem is listed, the others go in."""
+        progress = progress or gr.Progress()
+        report = IngestReport()
+        paths = [Path(f) for f in files or []]
+        for i, path in enumerate(paths):
+            # Gradio keeps uploads in its own temporary folder; the name is only displayed.
+            name = path.name
+            progress((i, len(paths)), desc=f"Adding {name}", unit="files")
+            size = path.stat().st_size
+            if size > self.max_upload_bytes:
+                limit = self.max_upload_bytes // 1_000_000
+                report.problems.append(
+                    Problem(
+                        name, f"file is {size / 1e6:.1f} MB, over the {limit} MB upload limit; split it", True
+                    )
+                )
+                continue
+            ingest_items(read_upload(path.read_bytes(), name), self.library, report=report)
+        progress((len(paths), len(paths)), desc="Done", unit="files")
+        summary = (
+            f"Added {report.added}, updated {report.updated}, already present {report.unchanged}, "
+            f"skipped {report.skipped}; {report.chunks} passages indexed."
+        )
+        return (upload_html(summary, report.problems), None, *self.library_view())
+
+    def delete(self, article_id: str | None) -> tuple[Any, ...]:
+        """Remove the chosen article."""
+        if not article_id:
+            raise gr.Error("Choose an article to delete first.")
+        removed = self.library.forget(article_id)
+        note = f"Deleted {article_id}." if removed else f"No article {article_id} (already deleted?)."
+        return (upload_html(note, []), *self.library_view())
+
+    # -- API --------------------------------------------------------------------------------
+
+    def ask_api(self, question: str, top_k: int = 5, since: str = "", until: str = "") -> dict[str, Any]:
+        """Answer ``question``: the same record as ``rag.ask`` (answer, refused, citations)."""
+        try:
+            answer = self.library.ask(
+                question, top_k=int(top_k), since=parse_day(since, "since"), until=parse_day(until, "until")
+            )
+        except CitewireError as exc:
+            raise gr.Error(str(exc)) from exc
+        return answer.to_dict()
+
+
+def build_app(library: Library, max_upload_mb: int = 10) -> gr.Blocks:
+    """The chat page for ``library``. Serve it with ``launch`` below."""
+    page = ChatPage(library, max_upload_mb * 1_000_000)
+    with gr.Blocks(title="Citewire") as app:
+        # The conversation: ``chat`` for this page's events, ``saved`` in the browser's storage.
+        # Streaming events do not write browser storage, so each answer is copied there after.
+        saved = gr.BrowserState(EMPTY_CHAT, storage_key="citewire-conversation")
+        chat_state = gr.State(EMPTY_CHAT)
+        gr.Markdown(
+            "## Citewire\nAsk about the news articles in your library; every claim cites its passage."
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="chat",
+                    label="Conversation",
+                    height=460,
+                    latex_delimiters=[],
+                    sanitize_html=True,
+                    feedback_options=None,
+                    placeholder="Ask a question about the articles.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        elem_id="question",
+                        show_label=False,
+                        placeholder="What did Xi say about multilateral governance?",
+                        scale=5,
+                        submit_btn=False,
+                    )
+                    ask = gr.Button("Ask", elem_id="ask", variant="primary", scale=1)
+                new_chat = gr.Button("New conversation", elem_id="new-chat", size="sm")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_html([]), elem_id="sources", js_on_load=None)
+        with gr.Accordion("Filters and settings (apply to the next question)", open=False):
+            with gr.Row():
+                since = gr.Textbox(label="Since (YYYY-MM-DD)", elem_id="since")
+                until = gr.Textbox(label="Until (YYYY-MM-DD)", elem_id="until")
+                source_filter = gr.Dropdown(
+                    label="Sources", multiselect=True, choices=[], elem_id="source-filter"
+                )
+                top_k = gr.Slider(
+                    1, 20, value=library.settings.top_k, step=1, label="Passages", elem_id="top-k"
+                )
+        with gr.Accordion("Library", open=False, elem_id="library-panel"):
+            uploads = gr.File(
+                label="Add articles (.txt, .md, .html, .jsonl)",
+                file_count="multiple",
+                file_types=UPLOAD_TYPES,
+                elem_id="upload",
+            )
+            upload_status = gr.HTML(elem_id="upload-status", js_on_load=None)
+            listing = gr.HTML(elem_id="library", js_on_load=None)
+            with gr.Row():
+                to_delete = gr.Dropdown(
+                    label="Article to delete", choices=[], elem_id="delete-choice", scale=4
+                )
+                delete = gr.Button("Delete", elem_id="delete", variant="stop", scale=1)
+
+        inputs = [question, chat_state, since, until, source_filter, top_k]
+        outputs = [chatbot, sources, chat_state, question]
+        for trigger in (ask.click, question.submit):
+            trigger(page.respond, inputs, outputs, api_visibility="private").then(
+                page.keep, chat_state, saved, api_visibility="private"
+            )
+        new_chat.click(page.clear, None, [chatbot, sources, chat_state, saved], api_visibility="private")
+        uploads.upload(
+            page.upload,
+            uploads,
+            [upload_status, uploads, listing, to_delete, source_filter],
+            api_visibility="private",
+        )
+        delete.click(
+            page.delete,
+            to_delete,
+            [upload_status, listing, to_delete, source_filter],
+            api_visibility="private",
+        )
+        app.load(page.restore, saved, [chatbot, sources, chat_state], api_visibility="private")
+        app.load(page.library_view, None, [listing, to_delete, source_filter], api_visibility="private")
+        gr.api(page.ask_api, api_name="ask")
+    return app
+
+
+def launch(
+    app: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: list[tuple[str, str]] | None = None,
+    max_upload_mb: int = 10,
+    block: bool = True,
+) -> None:
+    """Serve ``app``; ``block`` False returns at once (tests)."""
+    app.queue(default_concurrency_limit=1)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        max_file_size=f"{max_upload_mb}mb",
+        prevent_thread_lock=not block,
+        quiet=True,
+        footer_links=["api"],
+        css=CSS,
+        head=HEAD,
+        theme=gr.themes.Default(),
+    )

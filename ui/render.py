@@ -1,0 +1,178 @@
+"""HTML and Markdown for the chat page, built from answer records (``Answer.to_dict()``).
+
+Everything that came from an article (titles, quotes, passages, urls) is escaped here, so an
+article holding ``<script>`` or ``<img onerror=...>`` shows those characters and runs nothing.
+Only http(s) urls become links.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ingest.readers import Problem
+from rag.answer import REFUSAL
+from rag.records import StoredArticle
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+REFUSAL_LEAD = "Not in the articles."
+
+
+def escape_markdown(text: str) -> str:
+    """Text safe to put in a Markdown message: HTML escaped, Markdown syntax backslashed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def anchor(turn: int, n: int) -> str:
+    """The element id of citation ``n`` of conversation turn ``turn``."""
+    return f"source-{turn}-{n}"
+
+
+def answer_markdown(record: dict[str, Any], turn: int, upto: int | None = None) -> str:
+    """The chat message for an answer: each quote followed by a link to its source card.
+
+    ``upto`` renders only the first citations, for streaming.
+    """
+    if record["refused"]:
+        return f"**{REFUSAL_LEAD}** {escape_markdown(REFUSAL)}"
+    parts = [
+        f"{escape_markdown(c['quote'])} [\\[{c['n']}\\]](#{anchor(turn, c['n'])})"
+        for c in record["citations"][:upto]
+    ]
+    return " ".join(parts)
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an http(s) link, else None (no ``javascript:`` links from articles)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _highlighted(passage: str, quote: str) -> str:
+    at = passage.find(quote)
+    if at == -1:
+        return html.escape(passage)
+    return (
+        html.escape(passage[:at])
+        + f'<mark class="cw-quote">{html.escape(quote)}</mark>'
+        + html.escape(passage[at + len(quote) :])
+    )
+
+
+def source_card(citation: dict[str, Any], turn: int) -> str:
+    """One source card: title, publisher, date, link, and the passage with the quote marked."""
+    title = html.escape(citation["title"] or "(untitled)")
+    meta = [
+        html.escape(citation.get("source") or "unknown source"),
+        html.escape(citation["published"] or "undated"),
+    ]
+    url = safe_url(citation.get("url"))
+    if url:
+        meta.append(
+            f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">open article</a>'
+        )
+    elif citation.get("source_path"):
+        meta.append(html.escape(citation["source_path"]))
+    return (
+        f'<details class="cw-card" id="{anchor(turn, citation["n"])}">'
+        f'<summary><span class="cw-n">[{citation["n"]}]</span> {title}</summary>'
+        f'<div class="cw-meta">{" · ".join(meta)}</div>'
+        f'<p class="cw-passage">{_highlighted(citation["passage"], citation["quote"])}</p>'
+        "</details>"
+    )
+
+
+def sources_html(records: Sequence[dict[str, Any]]) -> str:
+    """The sources panel: every turn's cards, newest turn first and open, older ones folded."""
+    if not records:
+        return '<div class="cw-sources"><p class="cw-empty">Sources of answers appear here.</p></div>'
+    groups = []
+    for turn in range(len(records) - 1, -1, -1):
+        record = records[turn]
+        question = html.escape(record["question"])
+        if record["refused"]:
+            body = '<p class="cw-refusal">No sources: the articles do not answer this question.</p>'
+        else:
+            body = "".join(source_card(c, turn) for c in record["citations"])
+        is_open = " open" if turn == len(records) - 1 else ""
+        summary = f"<summary>Q{turn + 1}: {question}</summary>"
+        groups.append(f'<details class="cw-turn" data-turn="{turn}"{is_open}>{summary}{body}</details>')
+    return '<div class="cw-sources">' + "".join(groups) + "</div>"
+
+
+def library_html(articles: Sequence[StoredArticle]) -> str:
+    """Counts and a table of the stored articles."""
+    chunks = sum(a.chunks for a in articles)
+    rows = "".join(
+        "<tr>"
+        f"<td>{html.escape(a.title)}</td><td>{html.escape(a.source or '')}</td>"
+        f"<td>{a.published.isoformat() if a.published else ''}</td><td>{a.chunks}</td>"
+        f"<td><code>{html.escape(a.id)}</code></td>"
+        "</tr>"
+        for a in articles
+    )
+    return (
+        f'<div class="cw-library"><p class="cw-counts">{len(articles)} articles, {chunks} passages</p>'
+        "<table><thead><tr><th>title</th><th>source</th><th>published</th><th>passages</th><th>id</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
+def upload_html(summary: str, problems: Sequence[Problem]) -> str:
+    """The result of an upload: one line, then each file's problem in plain words."""
+    items = "".join(
+        f'<li class="{"cw-skipped" if p.skipped else "cw-warning"}">{html.escape(str(p))}</li>'
+        for p in problems
+    )
+    listing = f"<ul>{items}</ul>" if items else ""
+    return f'<div class="cw-upload"><p>{html.escape(summary)}</p>{listing}</div>'
+
+
+CSS = """
+.cw-sources details.cw-turn { margin-bottom: .6em; }
+.cw-sources summary { cursor: pointer; font-weight: 600; }
+.cw-card { border: 1px solid #d0d7de; border-radius: 6px; padding: .4em .6em; margin: .4em 0; }
+.cw-card.cw-focus { border-color: #0969da; box-shadow: 0 0 0 2px #0969da33; }
+.cw-meta { color: #57606a; font-size: .85em; margin: .3em 0; }
+.cw-passage { white-space: pre-wrap; font-size: .9em; }
+.cw-quote { background: #fff3b0; padding: 0 .1em; }
+.cw-refusal { color: #8a4b00; font-style: italic; }
+.cw-library table { font-size: .85em; width: 100%; }
+.cw-skipped { color: #b42318; }
+.cw-warning { color: #8a4b00; }
+"""
+
+# Clicking [n] in an answer opens source card n (and its turn) in the sources panel.
+HEAD = """
+<script>
+(() => {
+  let pending = null;
+  const openPending = () => {
+    if (!pending) return;
+    const card = document.getElementById(pending);
+    if (!card) return;
+    for (let node = card; node; node = node.parentElement) {
+      if (node.tagName === "DETAILS") node.open = true;
+    }
+    document.querySelectorAll(".cw-card.cw-focus").forEach((c) => c.classList.remove("cw-focus"));
+    card.classList.add("cw-focus");
+    card.scrollIntoView({ block: "nearest" });
+    pending = null;
+  };
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest ? event.target.closest('a[href*="#source-"]') : null;
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    pending = link.getAttribute("href").split("#").pop();
+    openPending();
+  }, true);
+  new MutationObserver(openPending).observe(document.documentElement, { childList: true, subtree: true });
+})();
+</script>
+"""
