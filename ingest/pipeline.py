@@ -166,6 +166,8 @@ def ingest_items(
         if group_size >= GROUP_CHUNKS:
             flush()
     flush()
+    if report.added or report.updated:
+        library.rebuild_lexical()
     report.seconds += time.perf_counter() - started
     return report
 

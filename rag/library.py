@@ -20,10 +20,14 @@ from rag.choice import Choice, choose
 from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
 from rag.errors import ConfigError
+from rag.fusion import asks_about_recent, by_recency, drop_near_duplicates, reciprocal_rank_fusion
+from rag.lexical import LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle
 from rag.settings import Settings
 from rag.store import ArticleWrite, ChromaStore
+
+RECENCY_WEIGHT = 0.5
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -42,6 +46,7 @@ class Library:
         self.settings = settings
         self.store = store
         self._embedder = embedder
+        self._lexical: LexicalIndex | None = None
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
 
     @property
@@ -50,6 +55,28 @@ class Library:
         if self._embedder is None:
             self._embedder = Embedder.load(self.settings.embed_dtype)
         return self._embedder
+
+    @property
+    def lexical_folder(self) -> Path:
+        """Where the BM25 index is kept."""
+        return Path(self.settings.data_dir) / "bm25" / self.settings.collection
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index, loaded on first use and rebuilt if it does not match the store."""
+        if self._lexical is None:
+            index = LexicalIndex.load(self.lexical_folder)
+            if index is None or len(index) != self.store.count_chunks():
+                index = self.rebuild_lexical()
+            self._lexical = index
+        return self._lexical
+
+    def rebuild_lexical(self) -> LexicalIndex:
+        """Rebuild the BM25 index from the stored chunks (after ingest or forget)."""
+        index = LexicalIndex.build(self.store.iter_chunks())
+        index.save(self.lexical_folder)
+        self._lexical = index
+        return index
 
     def search(
         self,
@@ -73,7 +100,26 @@ class Library:
         if not question.strip():
             raise ConfigError("The question is empty; type a question about the articles.")
         vector = self.embedder.embed_query(question)
-        return self.store.query(vector, k, since=since, until=until, sources=sources)
+        if self.settings.retrieval == "dense":
+            dense = self.store.query(vector, 2 * k, since=since, until=until, sources=sources)
+            return drop_near_duplicates(dense)[:k]
+        n = max(self.settings.candidates, k)
+        dense = self.store.query(vector, n, since=since, until=until, sources=sources)
+        keyword = self.lexical.search(question, n, since=since, until=until, sources=sources)
+        rankings = [[h.chunk.id for h in dense], [cid for cid, _ in keyword]]
+        weights = [1.0, 1.0]
+        if asks_about_recent(question):
+            # "This week" questions: among the candidates, newer passages rank higher.
+            days = {cid: self.lexical.day_of(cid) for ranking in rankings for cid in ranking}
+            rankings.append(by_recency(days))
+            weights.append(RECENCY_WEIGHT)
+        order = reciprocal_rank_fusion(rankings, weights)
+        found = {h.chunk.id: h for h in dense}
+        wanted = order[: 2 * k]
+        found.update(
+            {h.chunk.id: h for h in self.store.hits_for([c for c in wanted if c not in found], vector)}
+        )
+        return drop_near_duplicates([found[c] for c in wanted if c in found])[:k]
 
     def ask(
         self,
@@ -132,10 +178,16 @@ class Library:
 
     def forget(self, article_id: str) -> bool:
         """Remove an article and its passages; False when no such article is stored."""
-        return self.store.delete(article_id)
+        removed = self.store.delete(article_id)
+        if removed:
+            self.rebuild_lexical()
+        return removed
 
     def put(self, writes: list[ArticleWrite]) -> None:
-        """Store embedded articles (used by ingest), replacing older versions."""
+        """Store embedded articles (used by ingest), replacing older versions.
+
+        Call ``rebuild_lexical`` once the batch of writes is done.
+        """
         self.store.put(writes)
 
     def as_retriever(self, top_k: int | None = None) -> BaseRetriever:

@@ -15,6 +15,7 @@ from typing import Any
 from rag.errors import ConfigError
 
 EMBED_DTYPES = ("auto", "fp32", "bf16")
+RETRIEVALS = ("hybrid", "dense")
 
 
 def default_data_dir() -> Path:
@@ -47,6 +48,10 @@ class Settings:
     """Target chunk size in tiktoken ``cl100k_base`` tokens (checked again in the model's tokens)."""
     chunk_overlap: int = 20
     """Tokens shared by neighbouring chunks."""
+    retrieval: str = "hybrid"
+    """``hybrid`` (dense and BM25 fused by reciprocal rank) or ``dense`` (vectors only)."""
+    candidates: int = 40
+    """Passages each retriever proposes before fusion."""
 
     def __post_init__(self) -> None:
         if self.top_k <= 0:
@@ -56,6 +61,13 @@ class Settings:
                 f"embed_dtype must be one of {', '.join(EMBED_DTYPES)}. "
                 f"Currently, embed_dtype is {self.embed_dtype!r}"
             )
+        if self.retrieval not in RETRIEVALS:
+            raise ConfigError(
+                f"retrieval must be one of {', '.join(RETRIEVALS)}. "
+                f"Currently, retrieval is {self.retrieval!r}"
+            )
+        if self.candidates <= 0:
+            raise ConfigError(f"candidates must be greater than 0. Currently, it is {self.candidates}")
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be greater than 0. Currently, it is {self.batch_size}")
         if not 32 <= self.chunk_tokens <= 230:
@@ -95,7 +107,7 @@ class Settings:
 
 
 def _convert(name: str, raw: str) -> Any:
-    if name in ("top_k", "batch_size", "chunk_tokens", "chunk_overlap"):
+    if name in ("top_k", "batch_size", "chunk_tokens", "chunk_overlap", "candidates"):
         try:
             return int(raw)
         except ValueError:

@@ -22,6 +22,7 @@ from rag.records import Article, Chunk, Hit, StoredArticle
 from rag.settings import Settings
 
 _PAGE = 2000
+OVERFETCH = 5
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,15 @@ def chunk_filter(
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _passes(chunk: Chunk, since: date | None, until: date | None, sources: Sequence[str] | None) -> bool:
+    """The same test as ``chunk_filter``, on a chunk in hand."""
+    if sources and chunk.source not in sources:
+        return False
+    if since is not None and (chunk.published is None or chunk.published < since):
+        return False
+    return until is None or (chunk.published is not None and chunk.published <= until)
 
 
 def _client(settings: Settings) -> Any:
@@ -195,13 +205,29 @@ class ChromaStore:
         until: date | None = None,
         sources: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """The ``n`` chunks nearest to ``vector``, best first, score = cosine similarity."""
-        if n <= 0 or self.count_chunks() == 0:
+        """The ``n`` chunks nearest to ``vector`` that pass the filters, best first, score = cosine.
+
+        Chroma's filtered search is several times slower than its plain one, so a filtered
+        query first searches unfiltered for ``OVERFETCH`` times as many and filters here; only
+        when too few pass does it ask Chroma to filter. Both give the same top ``n``.
+        """
+        total = self.count_chunks()
+        if n <= 0 or total == 0:
             return []
+        where = chunk_filter(since, until, sources)
+        if where is None:
+            return self._query(vector, min(n, total), None)
+        wide = self._query(vector, min(max(OVERFETCH * n, 100), total), None)
+        kept = [h for h in wide if _passes(h.chunk, since, until, sources)]
+        if len(kept) >= n or len(wide) == total:
+            return kept[:n]
+        return self._query(vector, min(n, total), where)
+
+    def _query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None) -> list[Hit]:
         result = self._chunks.query(
             query_embeddings=[vector.tolist()],
-            n_results=min(n, self.count_chunks()),
-            where=chunk_filter(since, until, sources),
+            n_results=n,
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         ids = result["ids"][0]
@@ -212,6 +238,28 @@ class ChromaStore:
             Hit(_chunk_from(cid, doc, dict(meta)), 1.0 - float(dist))
             for cid, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
         ]
+
+    def iter_chunks(self) -> Iterable[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk as (id, text, metadata), page by page."""
+        total = self.count_chunks()
+        for offset in range(0, total, _PAGE):
+            page = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
+
+    def hits_for(self, chunk_ids: Sequence[str], vector: np.ndarray) -> list[Hit]:
+        """The chunks with these ids, scored by cosine similarity to ``vector``; unknown ids are left out."""
+        if not chunk_ids:
+            return []
+        found = self._chunks.get(ids=list(chunk_ids), include=["documents", "metadatas", "embeddings"])
+        embeddings = np.asarray(found["embeddings"], dtype=np.float32)
+        scores: Any = embeddings @ vector.astype(np.float32) if len(embeddings) else []
+        by_id = {
+            cid: Hit(_chunk_from(cid, doc, dict(meta)), float(score))
+            for cid, doc, meta, score in zip(
+                found["ids"], found["documents"] or [], found["metadatas"] or [], scores, strict=True
+            )
+        }
+        return [by_id[c] for c in chunk_ids if c in by_id]
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -72,6 +72,8 @@ def test_server_mode_matches_embedded(
     for question in (SEED_QUESTION, "When did Philae land on the comet?", "Who won the 2022 FIFA World Cup?"):
         a, b = embedded.ask(question), remote.ask(question)
         assert a.to_dict() == b.to_dict()
-    assert not (tmp_path / "unused").exists()
+    # Vectors live on the server; only the BM25 index is kept locally.
+    assert not (tmp_path / "unused" / "chroma").exists()
+    assert (tmp_path / "unused" / "bm25" / "citewire").is_dir()
     assert remote.forget(remote.sources()[0].id)
     assert remote.store.count_articles() == 4

@@ -1,0 +1,68 @@
+"""Query benchmark: warm `ask` latency over a question set, with peak memory.
+
+    python bench/query.py --data-dir DIR --questions ../shared/data/realtimeqa-dev/questions.jsonl
+
+DIR must already hold the questions' corpus (for example the index `citewire eval` built, shown
+on its last line). Each question is asked once as a warm-up pass, then timed: `ask` with the
+question's date as `until`, the way `citewire eval --as-of question` asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument(
+        "--questions", type=Path, default=ROOT.parent / "shared/data/realtimeqa-dev/questions.jsonl"
+    )
+    parser.add_argument("--retrieval", choices=("hybrid", "dense"), default="hybrid")
+    args = parser.parse_args()
+
+    import rag
+
+    library = rag.open(settings=rag.Settings(data_dir=args.data_dir, retrieval=args.retrieval))
+    if library.store.count_chunks() == 0:
+        raise SystemExit(f"{args.data_dir} holds no articles; run `citewire eval` or `citewire ingest` first")
+    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    asks = [(q["question"], date.fromisoformat(q["date"]) if q.get("date") else None) for q in questions]
+    for question, until in asks:  # warm-up: model, index, caches
+        library.ask(question, until=until)
+    timings = []
+    for question, until in asks:
+        started = time.perf_counter()
+        library.ask(question, until=until)
+        timings.append((time.perf_counter() - started) * 1000)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"questions: {len(timings)}; chunks in the index: {library.store.count_chunks()}; "
+        f"retrieval: {args.retrieval}"
+    )
+    print(
+        f"warm ask latency: p50 {np.percentile(timings, 50):.1f} ms, "
+        f"p95 {np.percentile(timings, 95):.1f} ms, max {max(timings):.1f} ms"
+    )
+    print(f"peak memory of this process: {peak_mb:.0f} MB")
+    print(
+        f"command: python bench/query.py --data-dir {args.data_dir} --questions {args.questions}"
+        + (" --retrieval dense" if args.retrieval == "dense" else "")
+    )
+
+
+if __name__ == "__main__":
+    main()
