@@ -1,0 +1,80 @@
+"""Refusal calibration: how often Citewire answers what it can and refuses what it cannot.
+
+    python bench/refusal.py --answerable-dir RTQA_INDEX --unanswerable-dir BBC_INDEX
+
+Answerable: the realtimeqa-dev questions whose gold article is in the corpus, asked of an index
+of that corpus (as of each question's date). Unanswerable: every realtimeqa-dev question (2022
+news) asked of an index of the BBC corpus (2004-05 news). Prints the share answered and refused
+for a grid of the two thresholds of `ExtractiveAnswerer` (best passage score, best sentence's
+share of question terms); the defaults are marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data" / "realtimeqa-dev"
+
+
+def features(library: object, questions: list[dict[str, object]], as_of: bool) -> np.ndarray:
+    rows = []
+    for q in questions:
+        until = date.fromisoformat(str(q["date"])) if as_of else None
+        hits = library.search(str(q["question"]), until=until)  # type: ignore[attr-defined]
+        ranked = library.answerer.candidates(str(q["question"]), hits)  # type: ignore[attr-defined]
+        best = ranked[0] if ranked else None
+        reason = library.answerer.refusal_reason(str(q["question"]), hits, best)  # type: ignore[attr-defined]
+        number_missing = reason is not None and "mentions" in reason
+        rows.append(
+            (max((h.score for h in hits), default=0.0), best.coverage if best else 0.0, number_missing)
+        )
+    return np.asarray(rows, dtype=float)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--answerable-dir", type=Path, required=True, help="index of realtimeqa-dev articles")
+    parser.add_argument("--unanswerable-dir", type=Path, required=True, help="index of the BBC articles")
+    args = parser.parse_args()
+
+    import rag
+    from eval.metrics import normalize_url
+
+    questions = [json.loads(line) for line in (DATA / "questions.jsonl").read_text().splitlines() if line]
+    corpus = {
+        normalize_url(json.loads(line)["url"]) for line in (DATA / "articles.jsonl").read_text().splitlines()
+    }
+    answerable = [q for q in questions if any(normalize_url(u) in corpus for u in q["gold_urls"])]
+    embedder = rag.Embedder.load()
+    yes = features(rag.open(args.answerable_dir, embedder=embedder), answerable, as_of=True)
+    no = features(rag.open(args.unanswerable_dir, embedder=embedder), questions, as_of=False)
+    default = rag.ExtractiveAnswerer()
+    print(f"answerable questions: {len(yes)}; unanswerable questions: {len(no)}")
+    print(f"{'min_score':>9} {'min_coverage':>12} {'answered':>9} {'refused':>8} {'balanced':>9}")
+    for score in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55):
+        for share in (0.25, 0.3, 0.34, 0.4):
+            answered = ((yes[:, 0] >= score) & (yes[:, 1] >= share) & (yes[:, 2] == 0)).mean()
+            refused = 1 - ((no[:, 0] >= score) & (no[:, 1] >= share) & (no[:, 2] == 0)).mean()
+            mark = "  <- default" if (score, share) == (default.min_score, default.min_coverage) else ""
+            print(
+                f"{score:9.2f} {share:12.2f} {answered:9.3f} {refused:8.3f} "
+                f"{(answered + refused) / 2:9.3f}{mark}"
+            )
+    print(
+        f"command: python bench/refusal.py --answerable-dir {args.answerable_dir} "
+        f"--unanswerable-dir {args.unanswerable_dir}"
+    )
+
+
+if __name__ == "__main__":
+    main()
