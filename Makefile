@@ -28,8 +28,8 @@ demo: install
 	$(BIN)/citewire ask "$(QUESTION)" --data-dir $(DEMO_DIR)
 
 lint: install
-	$(BIN)/ruff check rag ingest ui eval tests
-	$(BIN)/ruff format --check rag ingest ui eval tests
+	$(BIN)/ruff check rag ingest ui eval tests bench
+	$(BIN)/ruff format --check rag ingest ui eval tests bench
 	$(BIN)/mypy
 
 # The page's tests drive Debian's Chromium; install it when it is missing (needs root or sudo).

@@ -94,9 +94,7 @@ def answer_question(library: Library, question: Question, as_of: str, top_k: int
     answer = library.answerer.compose(question.question, hits[:k])
     choice = None
     if question.choices:
-        from rag.choice import choose
-
-        choice = choose(question.question, question.choices, hits[:k])
+        choice = library.choose(question.question, question.choices, top_k=k, until=until, hits=hits[:k])
     latency = (time.perf_counter() - started) * 1000
     ranked = m.distinct(h.chunk.url or h.chunk.source_path or h.chunk.article_id for h in hits)
     return {"answer": answer, "choice": choice, "ranked": ranked[:10], "latency_ms": latency}

@@ -57,6 +57,19 @@ def _phrase(text: str) -> str:
     return " " + " ".join(w.lower() for w in words(text)) + " "
 
 
+def _held(weights: dict[str, float], found: frozenset[str]) -> float:
+    """Weighted share of an option's terms in a sentence; a term also matches as a word's
+    stem-prefix ("europ" in "european"), since options and articles inflect names differently."""
+    total = sum(weights.values())
+    if total == 0:
+        return 0.0
+    hit = 0.0
+    for term, weight in weights.items():
+        if term in found or (len(term) >= 4 and any(word.startswith(term) for word in found)):
+            hit += weight
+    return hit / total
+
+
 def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice:
     """Pick the option of ``choices`` best supported by ``hits``; raises ``ConfigError`` without options."""
     options = tuple(choices)
@@ -78,7 +91,7 @@ def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice
         phrase = _phrase(option)
         strongest: list[tuple[float, Evidence]] = []
         for e in pool:
-            held = 1.0 if phrase.strip() and phrase in _phrase(e.text) else coverage(weights[i], set(e.terms))
+            held = 1.0 if phrase.strip() and phrase in _phrase(e.text) else _held(weights[i], e.terms)
             if held == 0:
                 continue
             relevance = e.hit.score / best_hit if best_hit > 0 else 0.0

@@ -160,13 +160,18 @@ class Library:
     def choose(
         self,
         question: str,
-        choices: list[str],
+        choices: Sequence[str],
         top_k: int | None = None,
         since: date | None = None,
         until: date | None = None,
+        hits: Sequence[Hit] | None = None,
     ) -> Choice:
-        """Pick the option of ``choices`` that the retrieved passages support, with its citation."""
-        return choose(question, choices, self.search(question, top_k=top_k, since=since, until=until))
+        """Pick the option of ``choices`` that the retrieved passages support, with its citation.
+
+        ``hits`` are the question's passages if already retrieved.
+        """
+        found = hits if hits is not None else self.search(question, top_k=top_k, since=since, until=until)
+        return choose(question, choices, found)
 
     def sources(self) -> list[StoredArticle]:
         """Every stored article, sorted by title."""
