@@ -1,0 +1,116 @@
+"""Scale benchmark: search latency and memory as the store grows (synthetic vectors and text).
+
+    python bench/scale.py --sizes 100000 1000000 [--dir /tmp/citewire-scale]
+
+Grows one embedded library to each size in turn (articles of 10 chunks, random unit vectors,
+random words, dates spread over a year), then times, over 50 random queries: Chroma's nearest
+neighbour search unfiltered and with a date filter, BM25 search, and the BM25 rebuild. Peak
+memory is this process's high-water mark so far. No model is loaded: the vectors are synthetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHUNKS_PER_ARTICLE = 10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/citewire-scale"))
+    args = parser.parse_args()
+
+    from rag import Article, Chunk, Settings
+    from rag.lexical import LexicalIndex
+    from rag.offline import go_offline
+    from rag.store import ArticleWrite, ChromaStore
+
+    go_offline()
+    shutil.rmtree(args.dir, ignore_errors=True)
+    store = ChromaStore.open(Settings(data_dir=args.dir))
+    rng = np.random.default_rng(0)
+    vocab = np.array([f"w{i}" for i in range(50_000)])
+    start_day = date(2022, 1, 1)
+    print(
+        f"{'chunks':>9} {'insert/s':>9} {'knn p50':>8} {'knn p95':>8} {'dated p50':>9} "
+        f"{'bm25 p50':>9} {'bm25 build':>10} {'peak MB':>8} {'disk MB':>8}"
+    )
+    made = 0
+    for size in sorted(args.sizes):
+        started, before = time.perf_counter(), made
+        while made < size:
+            writes = []
+            for _ in range(200):
+                a = made // CHUNKS_PER_ARTICLE
+                published = start_day + timedelta(days=int(rng.integers(0, 365)))
+                texts = [" ".join(rng.choice(vocab, 40)) for _ in range(CHUNKS_PER_ARTICLE)]
+                article = Article(
+                    id=f"s{a}", text=" ".join(texts), title=f"Synthetic {a}", published=published
+                )
+                chunks, at = [], 0
+                for i, text in enumerate(texts):
+                    chunks.append(
+                        Chunk(
+                            f"s{a}:{i}",
+                            article.id,
+                            i,
+                            text,
+                            at,
+                            at + len(text),
+                            article.title,
+                            published=published,
+                        )
+                    )
+                    at += len(text) + 1
+                vectors = rng.standard_normal((CHUNKS_PER_ARTICLE, 384)).astype(np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                writes.append(ArticleWrite(article, chunks, vectors))
+                made += CHUNKS_PER_ARTICLE
+            store.put(writes)
+        insert_rate = (made - before) / (time.perf_counter() - started)
+        queries = rng.standard_normal((50, 384)).astype(np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        knn, dated = [], []
+        for q in queries:
+            t = time.perf_counter()
+            store.query(q, 40)
+            knn.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            store.query(q, 40, until=date(2022, 2, 1))
+            dated.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        lexical = LexicalIndex.build(store.iter_chunks())
+        build_s = time.perf_counter() - t
+        bm25 = []
+        for _ in range(50):
+            words = " ".join(rng.choice(vocab, 6))
+            t = time.perf_counter()
+            lexical.search(words, 40)
+            bm25.append((time.perf_counter() - t) * 1000)
+        del lexical
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        disk = sum(p.stat().st_size for p in args.dir.rglob("*") if p.is_file()) / 1e6
+        print(
+            f"{size:9d} {insert_rate:9.0f} {np.percentile(knn, 50):8.1f} {np.percentile(knn, 95):8.1f} "
+            f"{np.percentile(dated, 50):9.1f} {np.percentile(bm25, 50):9.1f} {build_s:9.1f}s "
+            f"{peak:8.0f} {disk:8.0f}"
+        )
+    print("latencies in ms; dated = with a date filter keeping about 1/12 of the chunks")
+    print(f"command: python bench/scale.py --sizes {' '.join(map(str, args.sizes))} --dir {args.dir}")
+
+
+if __name__ == "__main__":
+    main()
