@@ -109,7 +109,7 @@ def main() -> None:
         f"{'(a) sentence-transformers fp32, encode only':42} {len(texts):7d} {plain_s:8.1f} {plain_rate:9.1f}"
     )
     print(f"{'(b) naive llama-index pipeline':42} {naive_chunks:7d} {naive_s:8.1f} {naive_rate:9.1f}")
-    label = f"(c) citewire ingest ({library.embedder.dtype}, {library.embedder.backend})"
+    label = f"(c) citewire ingest ({library.embedder.dtype})"
     print(f"{label:42} {report.chunks:7d} {citewire_s:8.1f} {citewire_rate:9.1f}")
     print(f"citewire / plain fp32: {citewire_rate / plain_rate:.2f}x")
     print(f"citewire / naive llama-index: {citewire_rate / naive_rate:.2f}x")
