@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.store import day_number
+
 _META = "citewire.json"
 
 
@@ -24,10 +26,6 @@ def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
-
-
-def _day(value: date) -> int:
-    return value.year * 10000 + value.month * 100 + value.day
 
 
 class LexicalIndex:
@@ -108,12 +106,12 @@ class LexicalIndex:
         if not query.vocab:
             return []
         allowed = np.ones(len(self.ids), dtype=bool)
+        if since is not None or until is not None:
+            allowed &= self._days > 0  # undated chunks are left out whenever a bound is given
         if since is not None:
-            allowed &= self._days >= _day(since)
+            allowed &= self._days >= day_number(since)
         if until is not None:
-            allowed &= (self._days > 0) & (self._days <= _day(until))
-        if since is not None:
-            allowed &= self._days > 0
+            allowed &= self._days <= day_number(until)
         if sources:
             allowed &= np.isin(self._sources, list(sources))
         if not allowed.any():

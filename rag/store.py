@@ -34,7 +34,8 @@ class ArticleWrite:
     vectors: np.ndarray
 
 
-def _day(value: date) -> int:
+def day_number(value: date) -> int:
+    """A date as the integer YYYYMMDD, the form dates take in metadata filters."""
     return value.year * 10000 + value.month * 100 + value.day
 
 
@@ -58,7 +59,7 @@ def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
             "url": chunk.url,
             "source_path": chunk.source_path,
             "published": chunk.published.isoformat() if chunk.published else None,
-            "published_day": _day(chunk.published) if chunk.published else None,
+            "published_day": day_number(chunk.published) if chunk.published else None,
             "source": chunk.source,
         }
     )
@@ -92,9 +93,9 @@ def chunk_filter(
     if sources:
         clauses.append({"source": {"$in": list(sources)}})
     if since is not None:
-        clauses.append({"published_day": {"$gte": _day(since)}})
+        clauses.append({"published_day": {"$gte": day_number(since)}})
     if until is not None:
-        clauses.append({"published_day": {"$lte": _day(until)}})
+        clauses.append({"published_day": {"$lte": day_number(until)}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -325,7 +326,7 @@ def _article_meta(article: Article, chunks: int) -> dict[str, Any]:
             "url": article.url,
             "source_path": article.source_path,
             "published": article.published.isoformat() if article.published else None,
-            "published_day": _day(article.published) if article.published else None,
+            "published_day": day_number(article.published) if article.published else None,
             "source": article.source,
             "authors": "; ".join(article.authors) or None,
             "content_hash": article.content_hash,
