@@ -229,3 +229,24 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
         lambda: "already present 1" in driver.find_element(By.ID, "upload-status").text,
         what="the second upload",
     )
+
+
+def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library, tmp_path: Path) -> None:
+    from ui.app import ChatPage
+
+    page = ChatPage(ui_library, max_upload_bytes=2_000)
+    good = tmp_path / "market.md"
+    good.write_text(
+        "---\ntitle: Farmers market moves indoors\n---\nThe weekly market moved into the old hall.\n"
+    )
+    big = tmp_path / "huge.txt"
+    big.write_text("word " * 1_000)
+    status = page.upload([str(good), str(big)])[0]
+    assert "Added 1" in status and "skipped 1" in status
+    assert "huge.txt: file is 0.005 MB, over the 0.002 MB upload limit" in status
+    assert "Added 0" in page.upload([str(good)])[0]
+    listed = {a.title: a.id for a in ui_library.sources()}
+    assert "Farmers market moves indoors" in listed
+    status, listing, *_ = page.delete(listed["Farmers market moves indoors"])
+    assert "Deleted" in status and "Farmers market" not in listing
+    assert "Farmers market moves indoors" not in {a.title for a in ui_library.sources()}

@@ -137,12 +137,9 @@ class ChatPage:
             progress((i, len(paths)), desc=f"Adding {name}", unit="files")
             size = path.stat().st_size
             if size > self.max_upload_bytes:
-                limit = self.max_upload_bytes // 1_000_000
-                report.problems.append(
-                    Problem(
-                        name, f"file is {size / 1e6:.1f} MB, over the {limit} MB upload limit; split it", True
-                    )
-                )
+                limit = f"{self.max_upload_bytes / 1e6:.3g} MB"
+                message = f"file is {size / 1e6:.3g} MB, over the {limit} upload limit; split it"
+                report.problems.append(Problem(name, message, True))
                 continue
             ingest_items(read_upload(path.read_bytes(), name), self.library, report=report)
         progress((len(paths), len(paths)), desc="Done", unit="files")
