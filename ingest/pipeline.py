@@ -120,6 +120,7 @@ def ingest_items(
     chunker: Chunker | None = None
     group: list[tuple[Article, list[Chunk]]] = []
     group_size = 0
+    changed = False  # this call's own writes; ``report`` may carry counts from earlier calls
 
     def problem(p: Problem) -> None:
         report.problems.append(p)
@@ -161,12 +162,13 @@ def ingest_items(
             report.added += 1
         else:
             report.updated += 1
+        changed = True
         group.append((item, chunks))
         group_size += len(chunks)
         if group_size >= GROUP_CHUNKS:
             flush()
     flush()
-    if report.added or report.updated:
+    if changed:
         library.rebuild_lexical()
     report.seconds += time.perf_counter() - started
     return report

@@ -20,6 +20,7 @@ from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import CitewireError, ConfigError
 from rag.library import Library
+from rag.records import Article
 from ui.render import (
     CSS,
     HEAD,
@@ -131,17 +132,23 @@ class ChatPage:
         progress = progress or gr.Progress()
         report = IngestReport()
         paths = [Path(f) for f in files or []]
-        for i, path in enumerate(paths):
-            # Gradio keeps uploads in its own temporary folder; the name is only displayed.
-            name = path.name
-            progress((i, len(paths)), desc=f"Adding {name}", unit="files")
-            size = path.stat().st_size
-            if size > self.max_upload_bytes:
-                limit = f"{self.max_upload_bytes / 1e6:.3g} MB"
-                message = f"file is {size / 1e6:.3g} MB, over the {limit} upload limit; split it"
-                report.problems.append(Problem(name, message, True))
-                continue
-            ingest_items(read_upload(path.read_bytes(), name), self.library, report=report)
+
+        def items() -> Iterator[Article | Problem]:
+            for i, path in enumerate(paths):
+                # Gradio keeps uploads in its own temporary folder; the name is only displayed.
+                name = path.name
+                progress((i, len(paths)), desc=f"Adding {name}", unit="files")
+                size = path.stat().st_size
+                if size > self.max_upload_bytes:
+                    limit = f"{self.max_upload_bytes / 1e6:.3g} MB"
+                    yield Problem(
+                        name, f"file is {size / 1e6:.3g} MB, over the {limit} upload limit; split it", True
+                    )
+                    continue
+                yield from read_upload(path.read_bytes(), name)
+
+        # One ingest for all files: stored hashes are read and the BM25 index rebuilt once.
+        ingest_items(items(), self.library, report=report)
         progress((len(paths), len(paths)), desc="Done", unit="files")
         summary = (
             f"Added {report.added}, updated {report.updated}, already present {report.unchanged}, "
