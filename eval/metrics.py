@@ -56,10 +56,12 @@ def contains_gold(text: str, golds: Sequence[str]) -> float:
 
 
 def normalize_url(url: str) -> str:
-    """A url reduced for comparison: no scheme, ``www.``, query, fragment or trailing slash."""
+    """A url reduced for comparison: no scheme, ``www.``, query, fragment, trailing slash or
+    default document (``/index.html`` names the same page as ``/``)."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").removeprefix("www.")
-    return f"{host}{parts.path.rstrip('/')}"
+    path = re.sub(r"/index\.html?$", "", parts.path, flags=re.IGNORECASE)
+    return f"{host}{path.rstrip('/')}"
 
 
 def distinct(urls: Iterable[str]) -> list[str]:

@@ -87,14 +87,14 @@ def score_question(
 
 def answer_question(library: Library, question: Question, as_of: str, top_k: int | None) -> dict[str, Any]:
     """Ask one question the way ``rag`` does and time it; returns the result record (unscored)."""
-    until = question.date if as_of == "question" else None
+    today = question.date if as_of == "question" else None
     k = top_k or library.settings.top_k
     started = time.perf_counter()
-    hits = library.search(question.question, top_k=max(RETRIEVE_K, k), until=until)
+    hits = library.search(question.question, top_k=max(RETRIEVE_K, k), as_of=today)
     answer = library.answerer.compose(question.question, hits[:k])
     choice = None
     if question.choices:
-        choice = library.choose(question.question, question.choices, top_k=k, until=until, hits=hits[:k])
+        choice = library.choose(question.question, question.choices, top_k=k, as_of=today, hits=hits[:k])
     latency = (time.perf_counter() - started) * 1000
     ranked = m.distinct(h.chunk.url or h.chunk.source_path or h.chunk.article_id for h in hits)
     return {"answer": answer, "choice": choice, "ranked": ranked[:10], "latency_ms": latency}

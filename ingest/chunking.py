@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from rag.offline import go_offline
-from rag.records import Article, Chunk
+from rag.records import Article, Chunk, chunk_id_for
 
 HEADER_MAX_CHARS = 120
 
@@ -131,7 +131,7 @@ class Chunker:
     @staticmethod
     def _make(article: Article, index: int, start: int, end: int) -> Chunk:
         return Chunk(
-            id=f"{article.id}:{index}",
+            id=chunk_id_for(article.id, index),
             article_id=article.id,
             chunk_index=index,
             text=article.text[start:end],

@@ -25,6 +25,8 @@ SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 _CHROME = {"share", "advertisement", "advert", "related", "menu", "skip to content", "print", "email"}
 # A corpus folder's own documentation is not news: left out of folder walks, with a note.
 _NOT_ARTICLES = {"readme", "license", "licence", "copying", "changelog", "notice", "authors"}
+# A dateline opening a wire story ("Washington CNN —", "LONDON (Reuters) -"): not a headline.
+_DATELINE = re.compile(r"^[^.!?]{0,80}\s[—–-]+$")
 _DATE_LINE = re.compile(r"^(?:published|date|updated)\s*:\s*(\S.*)$", re.IGNORECASE)
 
 
@@ -195,26 +197,43 @@ def _headline_shaped(line: str, allow_question: bool) -> bool:
     return 2 <= n <= 20 and len(line) <= 160 and not line.endswith(endings)
 
 
-def guess_title(text: str) -> str:
-    """A headline for plain text, not blindly its first line.
+def title_from_url(url: str | None) -> str | None:
+    """A title from a url's slug ("/2022/06/19/saudi-toys-ban/index.html" gives "Saudi toys
+    ban"), or None when the url has no slug of three or more words."""
+    if not url:
+        return None
+    slugs = [re.sub(r"\.[a-z]{2,5}$", "", part) for part in urlsplit(url).path.split("/")]
+    slugs = [part for part in slugs if part.count("-") >= 2 and not part.replace("-", "").isdigit()]
+    if not slugs:
+        return None
+    words = max(slugs, key=len).replace("-", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else None
 
-    Lines of page furniture ("Share", "Advertisement") are passed over. When the text opens with
-    such furniture it is a scraped page, and scrapers append the page's headline as the last
-    line: a last line shaped like a headline (short, no closing punctuation) wins then.
-    Otherwise the first headline-shaped line wins, else the start of the first sentence.
+
+def guess_title(text: str, url: str | None = None) -> str:
+    """A headline for text that came without one, not blindly its first line.
+
+    Lines of page furniture ("Share", "Advertisement") and datelines ("Washington CNN —") are
+    passed over. When the text opens with furniture it is a scraped page, and scrapers append
+    the page's headline as the last line: a last line shaped like a headline (short, no closing
+    punctuation) wins then. Otherwise the first headline-shaped line wins, else the words of the
+    url's slug, else the start of the first sentence.
     """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     if not lines:
-        return ""
+        return title_from_url(url) or ""
     scraped = lines[0].lower() in _CHROME
-    content = [line for line in lines if line.lower() not in _CHROME]
+    content = [line for line in lines if line.lower() not in _CHROME and not _DATELINE.match(line)]
     if not content:
-        return lines[0][:120]
+        return title_from_url(url) or lines[0][:120]
     if scraped and len(content) > 2 and _headline_shaped(content[-1], allow_question=False):
         return content[-1]
     for line in content[:3]:
         if _headline_shaped(line, allow_question=True):
             return line
+    from_url = title_from_url(url)
+    if from_url:
+        return from_url
     first = content[0]
     return first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "..."
 
@@ -251,7 +270,7 @@ def article_from_text(
     if not title and markdown:
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
         title = heading.group(1).strip() if heading else ""
-    title = title or guess_title(text)
+    title = title or guess_title(text, meta.get("url"))
     published_raw: str | None = meta.get("published") or meta.get("date")
     if not published_raw:
         for line in text.split("\n")[:8]:
@@ -282,7 +301,7 @@ def article_from_html(html: str, location: str, locator: str, source_path: str) 
     if not text or not text.strip():
         raise InputError(location, "no article text found in this HTML page; is it a news article?")
     url = getattr(doc, "url", None) or None
-    title = getattr(doc, "title", None) or guess_title(text)
+    title = getattr(doc, "title", None) or guess_title(text, url)
     author = getattr(doc, "author", None) or ""
     return Article(
         id=article_id_for(url or locator),
@@ -328,7 +347,7 @@ def article_from_record(record: Any, where: str, fallback_locator: str, source_p
     return Article(
         id=article_id_for(url or fallback_locator),
         text=text,
-        title=(record.get("title") or "").strip() or guess_title(text),
+        title=(record.get("title") or "").strip() or guess_title(text, url),
         url=url,
         source_path=source_path,
         published=parse_date(record.get("published"), where),

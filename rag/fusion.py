@@ -1,9 +1,12 @@
-"""Combining and cleaning ranked passages: reciprocal rank fusion and near-duplicate removal."""
+"""Combining and cleaning ranked passages: reciprocal rank fusion, freshness, article support and
+near-duplicate removal."""
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 
 from rag.records import Hit
 
@@ -11,34 +14,64 @@ RRF_K = 60
 _WORD = re.compile(r"\w+")
 
 
-_RECENT = re.compile(
-    r"\b(recent|recently|latest|newest|this (week|month|year)|last (week|month)|past (week|few days)|"
-    r"so far this|currently|now|today|yesterday|upcoming|just)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_about_recent(question: str) -> bool:
-    """Whether the question is about recent events ("this week", "recently", "latest" ...)."""
-    return bool(_RECENT.search(question))
+FRESHNESS_DAYS = 7.0  # a passage's freshness halves in about five days (e-folding time 7 days)
+FRESHNESS_WEIGHT = 2.0  # in first places: a day-old story gains about what topping both rankings gives
+SUPPORT_WEIGHT = 0.3  # how much an article's next-best passages lift its best one
 
 
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = None, k: int = RRF_K
-) -> list[str]:
-    """Ids ordered by the weighted sum over rankings of 1 / (k + rank), rank from 1
-    (Cormack et al. 2009)."""
+) -> dict[str, float]:
+    """Each id's weighted sum over rankings of 1 / (k + rank), rank from 1 (Cormack et al. 2009)."""
     weights = weights or [1.0] * len(rankings)
     scores: dict[str, float] = {}
     for ranking, weight in zip(rankings, weights, strict=True):
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return scores
+
+
+def add_freshness(
+    scores: dict[str, float],
+    published: Callable[[str], date | None],
+    as_of: date,
+    weight: float = FRESHNESS_WEIGHT,
+    days: float = FRESHNESS_DAYS,
+    k: int = RRF_K,
+) -> dict[str, float]:
+    """``scores`` with a bonus for passages published shortly before ``as_of``.
+
+    The bonus is ``weight`` first places (``weight / (k + 1)``) times ``exp(-age / days)``: a
+    story from the day before gets almost all of it, one from a month before almost none, and
+    undated passages none. News questions asked "as of" a day are mostly about that week.
+    """
+    top = weight / (k + 1)
+    fresh: dict[str, float] = {}
+    for item, score in scores.items():
+        day = published(item)
+        age = (as_of - day).days if day is not None else None
+        fresh[item] = score + (top * math.exp(-max(age, 0) / days) if age is not None else 0.0)
+    return fresh
+
+
+def add_article_support(
+    scores: dict[str, float], article_of: Callable[[str], str], weight: float = SUPPORT_WEIGHT
+) -> dict[str, float]:
+    """``scores`` where each article's best passage is lifted by ``weight`` times the scores of
+    the article's next two best: an article that matches in several places outranks a single
+    lucky passage. Other passages keep their scores, so one article does not crowd out the rest."""
+    by_article: dict[str, list[str]] = {}
+    for item in ranked(scores):
+        by_article.setdefault(article_of(item), []).append(item)
+    lifted = dict(scores)
+    for items in by_article.values():
+        lifted[items[0]] += weight * sum(scores[i] for i in items[1:3])
+    return lifted
+
+
+def ranked(scores: dict[str, float]) -> list[str]:
+    """Ids by score, best first (ties keep insertion order)."""
     return sorted(scores, key=lambda item: -scores[item])
-
-
-def by_recency(days: dict[str, int]) -> list[str]:
-    """Ids newest first (``days`` maps id to YYYYMMDD; undated ids, 0, are left out)."""
-    return sorted((i for i, d in days.items() if d > 0), key=lambda i: -days[i])
 
 
 def _shingles(text: str, size: int = 5) -> frozenset[int]:

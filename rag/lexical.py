@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -89,22 +89,10 @@ class LexicalIndex:
         retriever = bm25s.BM25.load(str(folder), show_progress=False) if meta["ids"] else bm25s.BM25()
         return cls(retriever, meta["ids"], np.asarray(meta["days"], dtype=np.int32), meta["sources"])
 
-    def search(
-        self,
-        question: str,
-        k: int,
-        since: date | None = None,
-        until: date | None = None,
-        sources: Sequence[str] | None = None,
-    ) -> list[tuple[str, float]]:
-        """The ``k`` best chunk ids for ``question`` with their BM25 scores, best first."""
-        import bm25s
-
-        if not self.ids or k <= 0:
-            return []
-        query = bm25s.tokenize([question], stopwords="en", stemmer=self._stem, show_progress=False)
-        if not query.vocab:
-            return []
+    def allowed(
+        self, since: date | None = None, until: date | None = None, sources: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """A mask over ``ids``: the chunks that pass the filters (the store's ``chunk_filter``)."""
         allowed = np.ones(len(self.ids), dtype=bool)
         if since is not None or until is not None:
             allowed &= self._days > 0  # undated chunks are left out whenever a bound is given
@@ -114,6 +102,37 @@ class LexicalIndex:
             allowed &= self._days <= day_number(until)
         if sources:
             allowed &= np.isin(self._sources, list(sources))
+        return allowed
+
+    def passes(self, allowed: np.ndarray) -> Callable[[str], bool]:
+        """A test of chunk ids against an ``allowed`` mask; unknown ids fail."""
+
+        def test(chunk_id: str) -> bool:
+            at = self._position.get(chunk_id)
+            return at is not None and bool(allowed[at])
+
+        return test
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        since: date | None = None,
+        until: date | None = None,
+        sources: Sequence[str] | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> list[tuple[str, float]]:
+        """The ``k`` best chunk ids for ``question`` with their BM25 scores, best first
+        (``allowed``: a mask from ``allowed``, instead of the filters)."""
+        import bm25s
+
+        if not self.ids or k <= 0:
+            return []
+        query = bm25s.tokenize([question], stopwords="en", stemmer=self._stem, show_progress=False)
+        if not query.vocab:
+            return []
+        if allowed is None:
+            allowed = self.allowed(since, until, sources)
         if not allowed.any():
             return []
         found, scores = self._retriever.retrieve(

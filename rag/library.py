@@ -20,14 +20,18 @@ from rag.choice import Choice, choose
 from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
 from rag.errors import ConfigError
-from rag.fusion import asks_about_recent, by_recency, drop_near_duplicates, reciprocal_rank_fusion
+from rag.fusion import (
+    add_article_support,
+    add_freshness,
+    drop_near_duplicates,
+    ranked,
+    reciprocal_rank_fusion,
+)
 from rag.lexical import LexicalIndex
 from rag.offline import go_offline
-from rag.records import Answer, Hit, StoredArticle
+from rag.records import Answer, Hit, StoredArticle, article_of
 from rag.settings import Settings
 from rag.store import ArticleWrite, ChromaStore
-
-RECENCY_WEIGHT = 0.5
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -85,41 +89,44 @@ class Library:
         since: date | None = None,
         until: date | None = None,
         sources: Sequence[str] | None = None,
+        as_of: date | None = None,
     ) -> list[Hit]:
         """The passages most relevant to ``question``, best first.
 
         ``since``/``until`` keep passages published within those dates (inclusive); articles
         with no published date are left out when either is given. ``sources`` keeps only
-        articles from those sources (publishers, hosts or ingested folder names).
+        articles from those sources (publishers, hosts or ingested folder names). ``as_of`` is
+        the reader's "today": later articles are left out and those published in the days just
+        before it rank higher (see ``rag.fusion.add_freshness``).
         """
         k = self.settings.top_k if top_k is None else top_k
         if k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {k}")
+        if as_of is not None:
+            until = min(until, as_of) if until is not None else as_of
         if since and until and since > until:
             raise ConfigError(f"since ({since}) is after until ({until}); swap them")
         if not question.strip():
             raise ConfigError("The question is empty; type a question about the articles.")
         vector = self.embedder.embed_query(question)
-        if self.settings.retrieval == "dense":
-            dense = self.store.query(vector, 2 * k, since=since, until=until, sources=sources)
-            return drop_near_duplicates(dense)[:k]
         n = max(self.settings.candidates, k)
-        dense = self.store.query(vector, n, since=since, until=until, sources=sources)
-        keyword = self.lexical.search(question, n, since=since, until=until, sources=sources)
-        rankings = [[h.chunk.id for h in dense], [cid for cid, _ in keyword]]
-        weights = [1.0, 1.0]
-        if asks_about_recent(question):
-            # "This week" questions: among the candidates, newer passages rank higher.
-            days = {cid: self.lexical.day_of(cid) for ranking in rankings for cid in ranking}
-            rankings.append(by_recency(days))
-            weights.append(RECENCY_WEIGHT)
-        order = reciprocal_rank_fusion(rankings, weights)
-        found = {h.chunk.id: h for h in dense}
-        wanted = order[: 2 * k]
-        found.update(
-            {h.chunk.id: h for h in self.store.hits_for([c for c in wanted if c not in found], vector)}
+        allowed = self.lexical.allowed(since, until, sources)
+        dense = self.store.nearest(
+            vector, n, since=since, until=until, sources=sources, keep=self.lexical.passes(allowed)
         )
-        return drop_near_duplicates([found[c] for c in wanted if c in found])[:k]
+        rankings = [[cid for cid, _ in dense]]
+        if self.settings.retrieval == "hybrid":
+            rankings.append([cid for cid, _ in self.lexical.search(question, n, allowed=allowed)])
+        scores = reciprocal_rank_fusion(rankings)
+        if as_of is not None:
+            scores = add_freshness(scores, self._published, as_of)
+        scores = add_article_support(scores, article_of)
+        wanted = ranked(scores)[: 2 * k]
+        return drop_near_duplicates(self.store.hits_for(wanted, vector))[:k]
+
+    def _published(self, chunk_id: str) -> date | None:
+        day = self.lexical.day_of(chunk_id)
+        return date(day // 10000, day // 100 % 100, day % 100) if day else None
 
     def ask(
         self,
@@ -128,9 +135,10 @@ class Library:
         since: date | None = None,
         until: date | None = None,
         sources: Sequence[str] | None = None,
+        as_of: date | None = None,
     ) -> Answer:
         """Answer ``question`` from the stored articles with numbered citations, or refuse."""
-        hits = self.search(question, top_k=top_k, since=since, until=until, sources=sources)
+        hits = self.search(question, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of)
         return self.answerer.compose(question, hits)
 
     def reply(
@@ -141,6 +149,7 @@ class Library:
         since: date | None = None,
         until: date | None = None,
         sources: Sequence[str] | None = None,
+        as_of: date | None = None,
     ) -> tuple[Answer, Turn]:
         """Answer ``question`` as the next turn of a conversation (see ``rag.conversation``).
 
@@ -150,7 +159,12 @@ class Library:
         follow = resolve(question, history)
         k = self.settings.top_k if top_k is None else top_k
         hits = self.search(
-            follow.query, top_k=2 * k if follow.prefer else k, since=since, until=until, sources=sources
+            follow.query,
+            top_k=2 * k if follow.prefer else k,
+            since=since,
+            until=until,
+            sources=sources,
+            as_of=as_of,
         )
         hits = prefer_articles(hits, follow.prefer)[:k]
         answer = self.answerer.compose(follow.query, hits, exclude=follow.seen)
@@ -165,12 +179,17 @@ class Library:
         since: date | None = None,
         until: date | None = None,
         hits: Sequence[Hit] | None = None,
+        as_of: date | None = None,
     ) -> Choice:
         """Pick the option of ``choices`` that the retrieved passages support, with its citation.
 
         ``hits`` are the question's passages if already retrieved.
         """
-        found = hits if hits is not None else self.search(question, top_k=top_k, since=since, until=until)
+        found = (
+            hits
+            if hits is not None
+            else self.search(question, top_k=top_k, since=since, until=until, as_of=as_of)
+        )
         return choose(question, choices, found)
 
     def sources(self) -> list[StoredArticle]:
@@ -227,6 +246,7 @@ def ask(
     top_k: int | None = None,
     since: date | None = None,
     until: date | None = None,
+    as_of: date | None = None,
 ) -> Answer:
     """Answer one question from the library in ``data_dir`` (loads the model: use ``open`` for many)."""
-    return open_library(data_dir).ask(question, top_k=top_k, since=since, until=until)
+    return open_library(data_dir).ask(question, top_k=top_k, since=since, until=until, as_of=as_of)

@@ -19,6 +19,16 @@ def article_id_for(locator: str) -> str:
     return "a" + hashlib.sha256(locator.encode("utf-8")).hexdigest()[:16]
 
 
+def chunk_id_for(article_id: str, index: int) -> str:
+    """The id of an article's ``index``-th chunk."""
+    return f"{article_id}:{index}"
+
+
+def article_of(chunk_id: str) -> str:
+    """The article id inside a chunk id (the inverse of ``chunk_id_for``)."""
+    return chunk_id.rpartition(":")[0]
+
+
 @dataclass(frozen=True)
 class Article:
     """One news article as read from a file or a JSONL line."""

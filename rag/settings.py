@@ -50,7 +50,7 @@ class Settings:
     """Tokens shared by neighbouring chunks."""
     retrieval: str = "hybrid"
     """``hybrid`` (dense and BM25 fused by reciprocal rank) or ``dense`` (vectors only)."""
-    candidates: int = 40
+    candidates: int = 100
     """Passages each retriever proposes before fusion."""
 
     def __post_init__(self) -> None:

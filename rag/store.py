@@ -8,7 +8,7 @@ interrupted write leaves the old hash and the next ingest redoes that article.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,6 +23,7 @@ from rag.settings import Settings
 
 _PAGE = 2000
 OVERFETCH = 5
+MIN_WIDE = 1000  # also widens Chroma's HNSW search (its ef is at least n): better recall
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,14 @@ def chunk_filter(
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _passes(chunk: Chunk, since: date | None, until: date | None, sources: Sequence[str] | None) -> bool:
-    """The same test as ``chunk_filter``, on a chunk in hand."""
-    if sources and chunk.source not in sources:
+def _meta_passes(meta: Any, since: date | None, until: date | None, sources: Sequence[str] | None) -> bool:
+    """The same test as ``chunk_filter``, on a chunk's stored metadata."""
+    if sources and meta.get("source") not in sources:
         return False
-    if since is not None and (chunk.published is None or chunk.published < since):
+    day = int(meta.get("published_day") or 0)
+    if since is not None and (day == 0 or day < day_number(since)):
         return False
-    return until is None or (chunk.published is not None and chunk.published <= until)
+    return until is None or (day != 0 and day <= day_number(until))
 
 
 def _client(settings: Settings) -> Any:
@@ -206,39 +208,60 @@ class ChromaStore:
         until: date | None = None,
         sources: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """The ``n`` chunks nearest to ``vector`` that pass the filters, best first, score = cosine.
+        """The ``n`` chunks nearest to ``vector`` that pass the filters, best first, score = cosine."""
+        nearest = self.nearest(vector, n, since=since, until=until, sources=sources)
+        return self.hits_for([cid for cid, _ in nearest], vector)
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        n: int,
+        since: date | None = None,
+        until: date | None = None,
+        sources: Sequence[str] | None = None,
+        keep: Callable[[str], bool] | None = None,
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine) of the ``n`` chunks nearest to ``vector`` that pass the filters,
+        best first; texts are not fetched (see ``hits_for``).
 
         Chroma's filtered search is several times slower than its plain one, so a filtered
-        query first searches unfiltered for ``OVERFETCH`` times as many and filters here; only
-        when too few pass does it ask Chroma to filter. Both give the same top ``n``.
+        query first searches unfiltered for ``OVERFETCH`` times as many (at least
+        ``MIN_WIDE``) and filters here, with ``keep`` (the same filters as a test of chunk
+        ids, kept in memory) or else with the chunks' metadata; only when too few pass does it
+        ask Chroma to filter. Both give the same top ``n``.
         """
         total = self.count_chunks()
         if n <= 0 or total == 0:
             return []
         where = chunk_filter(since, until, sources)
         if where is None:
-            return self._query(vector, min(n, total), None)
-        wide = self._query(vector, min(max(OVERFETCH * n, 100), total), None)
-        kept = [h for h in wide if _passes(h.chunk, since, until, sources)]
+            return self._nearest(vector, min(n, total), None)
+        wide_n = min(max(OVERFETCH * n, MIN_WIDE), total)
+        if keep is not None:
+            wide = self._nearest(vector, wide_n, None)
+            kept = [(cid, score) for cid, score in wide if keep(cid)]
+        else:
+            wide = self._nearest(vector, wide_n, None, with_meta=True)
+            kept = [(cid, score) for cid, score, meta in wide if _meta_passes(meta, since, until, sources)]
         if len(kept) >= n or len(wide) == total:
             return kept[:n]
-        return self._query(vector, min(n, total), where)
+        return self._nearest(vector, min(n, total), where)
 
-    def _query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None) -> list[Hit]:
+    def _nearest(
+        self, vector: np.ndarray, n: int, where: dict[str, Any] | None, with_meta: bool = False
+    ) -> list[Any]:
         result = self._chunks.query(
             query_embeddings=[vector.tolist()],
             n_results=n,
             where=where,
-            include=["documents", "metadatas", "distances"],
+            include=["metadatas", "distances"] if with_meta else ["distances"],
         )
         ids = result["ids"][0]
-        documents = (result["documents"] or [[]])[0]
+        scores = [1.0 - float(d) for d in (result["distances"] or [[]])[0]]
+        if not with_meta:
+            return list(zip(ids, scores, strict=True))
         metadatas = (result["metadatas"] or [[]])[0]
-        distances = (result["distances"] or [[]])[0]
-        return [
-            Hit(_chunk_from(cid, doc, dict(meta)), 1.0 - float(dist))
-            for cid, doc, meta, dist in zip(ids, documents, metadatas, distances, strict=True)
-        ]
+        return list(zip(ids, scores, metadatas, strict=True))
 
     def iter_chunks(self) -> Iterable[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk as (id, text, metadata), page by page."""
