@@ -4,7 +4,7 @@
 
 DIR must already hold the questions' corpus (for example the index `citewire eval` built, shown
 on its last line). Each question is asked once as a warm-up pass, then timed: `ask` with the
-question's date as `until`, the way `citewire eval --as-of question` asks.
+question's date as `as_of`, the way `citewire eval --as-of question` asks.
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ def main() -> None:
     questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     asks = [(q["question"], date.fromisoformat(q["date"]) if q.get("date") else None) for q in questions]
     for question, until in asks:  # warm-up: model, index, caches
-        library.ask(question, until=until)
+        library.ask(question, as_of=until)
     timings = []
     for question, until in asks:
         started = time.perf_counter()
-        library.ask(question, until=until)
+        library.ask(question, as_of=until)
         timings.append((time.perf_counter() - started) * 1000)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.fusion import FRESHNESS_WEIGHT, SUPPORT_WEIGHT
 
 EMBED_DTYPES = ("auto", "fp32", "bf16")
 RETRIEVALS = ("hybrid", "dense")
@@ -52,6 +53,12 @@ class Settings:
     """``hybrid`` (dense and BM25 fused by reciprocal rank) or ``dense`` (vectors only)."""
     candidates: int = 100
     """Passages each retriever proposes before fusion."""
+    freshness: float = FRESHNESS_WEIGHT
+    """With an as-of date: the bonus, in first places, of a story from just before it (0: none)."""
+    article_support: float = SUPPORT_WEIGHT
+    """How much an article's next two best passages lift its best one (0: none)."""
+    near_duplicates: float = 0.8
+    """Word 5-gram overlap (Jaccard) at which a passage repeating a better one is dropped (1: keep all)."""
 
     def __post_init__(self) -> None:
         if self.top_k <= 0:
@@ -68,6 +75,13 @@ class Settings:
             )
         if self.candidates <= 0:
             raise ConfigError(f"candidates must be greater than 0. Currently, it is {self.candidates}")
+        for name in ("freshness", "article_support"):
+            if not 0 <= getattr(self, name) <= 10:
+                raise ConfigError(f"{name} must be between 0 and 10. Currently, it is {getattr(self, name)}")
+        if not 0 < self.near_duplicates <= 1:
+            raise ConfigError(
+                f"near_duplicates must be over 0 and at most 1. Currently, it is {self.near_duplicates}"
+            )
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be greater than 0. Currently, it is {self.batch_size}")
         if not 32 <= self.chunk_tokens <= 230:
@@ -114,4 +128,9 @@ def _convert(name: str, raw: str) -> Any:
             raise ConfigError(
                 f"CITEWIRE_{name.upper()} must be a whole number. Currently, it is {raw!r}"
             ) from None
+    if name in ("freshness", "article_support", "near_duplicates"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"CITEWIRE_{name.upper()} must be a number. Currently, it is {raw!r}") from None
     return raw
