@@ -23,7 +23,7 @@ from rag.settings import Settings
 
 _PAGE = 2000
 OVERFETCH = 5
-MIN_WIDE = 1000  # also widens Chroma's HNSW search (its ef is at least n): better recall
+MIN_WIDE = 100  # Chroma's HNSW search widens with n (its ef is at least n): better recall too
 
 
 @dataclass(frozen=True)
@@ -230,22 +230,22 @@ class ChromaStore:
         ids, kept in memory) or else with the chunks' metadata; only when too few pass does it
         ask Chroma to filter. Both give the same top ``n``.
         """
-        total = self.count_chunks()
-        if n <= 0 or total == 0:
+        if n <= 0:
             return []
+        # Chroma answers an n larger than the collection with all it has: no count needed.
         where = chunk_filter(since, until, sources)
         if where is None:
-            return self._nearest(vector, min(n, total), None)
-        wide_n = min(max(OVERFETCH * n, MIN_WIDE), total)
+            return self._nearest(vector, n, None)
+        wide_n = max(OVERFETCH * n, MIN_WIDE)
         if keep is not None:
             wide = self._nearest(vector, wide_n, None)
             kept = [(cid, score) for cid, score in wide if keep(cid)]
         else:
             wide = self._nearest(vector, wide_n, None, with_meta=True)
             kept = [(cid, score) for cid, score, meta in wide if _meta_passes(meta, since, until, sources)]
-        if len(kept) >= n or len(wide) == total:
+        if len(kept) >= n or len(wide) < wide_n:
             return kept[:n]
-        return self._nearest(vector, min(n, total), where)
+        return self._nearest(vector, n, where)
 
     def _nearest(
         self, vector: np.ndarray, n: int, where: dict[str, Any] | None, with_meta: bool = False

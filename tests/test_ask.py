@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
 
@@ -65,6 +66,42 @@ def test_date_filters_apply_to_published_dates(make_library: Callable[..., Libra
     assert library.search("anything", since=date(2030, 1, 1)) == []
     answer = library.ask(SEED_QUESTION, until=date(2015, 1, 1))
     assert answer.refused or all(c.published and c.published <= date(2015, 1, 1) for c in answer.citations)
+
+
+def test_as_of_leaves_out_later_articles_and_prefers_recent_ones(
+    make_library: Callable[..., Library],
+) -> None:
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    question = "What happened in the mission?"
+    # As of mid-July 2015 the Pluto fly-by is days old and ranks first; nothing later is found.
+    hits = library.search(question, top_k=5, as_of=date(2015, 7, 16))
+    assert hits[0].chunk.published == date(2015, 7, 14)
+    assert all(h.chunk.published and h.chunk.published <= date(2015, 7, 16) for h in hits)
+    # As of late 2014 only the comet landing exists.
+    hits = library.search(question, top_k=5, as_of=date(2014, 12, 31))
+    assert {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
+
+
+def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Library) -> None:
+    store, lexical = news_library.store, news_library.lexical
+    vector = news_library.embedder.embed_query("Which company reported higher profits?")
+    # The BBC folder's articles, not the seed's: a filter that leaves most chunks in.
+    source = Counter(a.source for a in news_library.sources()).most_common(1)[0][0]
+    assert source is not None
+    allowed = lexical.allowed(sources=[source])
+    in_memory = store.nearest(vector, 8, sources=[source], keep=lexical.passes(allowed))
+    by_metadata = store.nearest(vector, 8, sources=[source])
+    by_chroma = store._nearest(vector, 8, {"source": source})
+    assert [c for c, _ in in_memory] == [c for c, _ in by_metadata] == [c for c, _ in by_chroma]
+    assert len(in_memory) == 8
+
+
+def test_question_vector_equals_the_batch_encoding(news_library: Library) -> None:
+    embedder = news_library.embedder
+    question = "What did Xi say about multilateral governance?"
+    single, batch = embedder.embed_query(question), embedder.embed([question])[0]
+    assert single.shape == (384,) and abs(float(single @ batch) - 1.0) < 1e-4
 
 
 def test_retriever_works_through_llama_index_api(news_library: Library) -> None:
