@@ -52,7 +52,7 @@ def main() -> None:
 
     # (a) plain fp32 encoding of the same chunks
     fp32 = Embedder.load("fp32")
-    chunker = Chunker(fp32.count_tokens, fp32.max_tokens, settings.chunk_tokens, settings.chunk_overlap)
+    chunker = Chunker(fp32.tokenize, fp32.max_tokens, settings.chunk_tokens, settings.chunk_overlap)
     texts = [
         embedding_text(c)
         for path, root in files

@@ -74,18 +74,19 @@ def _locate(text: str, piece: str, previous: tuple[int, int] | None) -> tuple[in
 class Chunker:
     """Splits articles into ``Chunk``s that fit the model's input with their header.
 
-    ``count_tokens`` measures texts in the model's tokens (special tokens included) and
-    ``max_tokens`` is the model's limit.
+    ``tokenize`` turns texts into the model's token ids (special tokens included) and
+    ``max_tokens`` is the model's limit. ``split`` keeps the ids of each chunk's embedding text,
+    measured for the length check, so the model never tokenizes a chunk again.
     """
 
     def __init__(
         self,
-        count_tokens: Callable[[Sequence[str]], list[int]],
+        tokenize: Callable[[Sequence[str]], list[list[int]]],
         max_tokens: int,
         chunk_tokens: int = 180,
         overlap: int = 20,
     ) -> None:
-        self._count = count_tokens
+        self._tokenize = tokenize
         self.max_tokens = max_tokens
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
@@ -104,22 +105,35 @@ class Chunker:
 
     def chunk(self, article: Article) -> list[Chunk]:
         """The article's chunks in order, each fitting the model with its header."""
+        return [chunk for chunk, _ in self.split(article)]
+
+    def split(self, article: Article) -> list[tuple[Chunk, list[int]]]:
+        """The article's chunks in order, each with the token ids of its ``embedding_text``."""
         pending = self.spans(article.text, self.chunk_tokens)
         size = self.chunk_tokens
-        fitted: list[tuple[int, int]] = []
+        fitted: dict[tuple[int, int], list[int]] = {}
         while pending:
-            drafts = [self._make(article, 0, a, b) for a, b in pending]
-            counts = self._count([embedding_text(c) for c in drafts])
-            too_long = [(a, b) for (a, b), n in zip(pending, counts, strict=True) if n > self.max_tokens]
-            fitted.extend(p for p, n in zip(pending, counts, strict=True) if n <= self.max_tokens)
+            # A chunk's embedding text does not depend on its index: draft them all as 0.
+            tokens = self._tokenize([embedding_text(self._make(article, 0, a, b)) for a, b in pending])
+            fitted.update(
+                (span, ids) for span, ids in zip(pending, tokens, strict=True) if len(ids) <= self.max_tokens
+            )
+            too_long = [span for span, ids in zip(pending, tokens, strict=True) if len(ids) > self.max_tokens]
             size = max(16, int(size * 0.7))
             pending = [s for a, b in too_long for s in self.spans(article.text, size, a, b)]
             if size == 16 and pending:
                 # A single unbroken run of characters longer than the model input: hard-cut it.
-                fitted.extend(self._hard_cut(article, pending))
+                cut = self._hard_cut(article, pending)
+                cut_texts = [embedding_text(self._make(article, 0, a, b)) for a, b in cut]
+                # Its header may still overflow a 200-character piece of dense symbols: the
+                # model sees the first max_tokens then, as it would have anyway.
+                limit = self.max_tokens
+                fitted.update(
+                    (span, ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:])
+                    for span, ids in zip(cut, self._tokenize(cut_texts), strict=True)
+                )
                 pending = []
-        fitted.sort()
-        return [self._make(article, i, a, b) for i, (a, b) in enumerate(fitted)]
+        return [(self._make(article, i, a, b), fitted[(a, b)]) for i, (a, b) in enumerate(sorted(fitted))]
 
     def _hard_cut(self, article: Article, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         cut: list[tuple[int, int]] = []

@@ -7,20 +7,26 @@ chunks, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import numpy as np
 
-from ingest.chunking import Chunker, embedding_text
+from ingest.chunking import Chunker
 from ingest.readers import Problem, iter_files, read_file
 from rag.library import Library
 from rag.records import Article, Chunk
 from rag.store import ArticleWrite
 
 GROUP_CHUNKS = 256
+PREFETCH = 64  # articles read and chunked ahead of the embedding
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -112,26 +118,53 @@ def ingest_items(
 
     An article already stored with the same content hash is left alone; a changed one replaces
     its old chunks. An id seen twice in one run (the same url on two JSONL lines) keeps the first.
+    Reading and chunking run in a background thread, up to ``PREFETCH`` articles ahead, while
+    this thread embeds and stores (the model releases the interpreter lock as it computes).
     """
     report = report if report is not None else IngestReport()
     started = time.perf_counter()
+    group: list[Prepared] = []
+    group_size = 0
+    changed = False  # this call's own writes; ``report`` may carry counts from earlier calls
+    for prepared in prefetch(_prepare(items, library, report, on_problem), PREFETCH):
+        changed = True
+        group.append(prepared)
+        group_size += len(prepared.chunks)
+        if group_size >= GROUP_CHUNKS:
+            report.chunks += _embed_and_store(library, group)
+            group, group_size = [], 0
+    if group:
+        report.chunks += _embed_and_store(library, group)
+    if changed:
+        library.rebuild_lexical()
+    report.seconds += time.perf_counter() - started
+    return report
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An article to store, split into chunks, with each chunk's token ids."""
+
+    article: Article
+    chunks: list[Chunk]
+    tokens: list[list[int]]
+
+
+def _prepare(
+    items: Iterable[Article | Problem],
+    library: Library,
+    report: IngestReport,
+    on_problem: Callable[[Problem], None] | None,
+) -> Iterator[Prepared]:
+    """The new and changed articles of ``items``, chunked; problems and skips go to ``report``."""
     stored = {a.id: a.content_hash for a in library.store.articles()}
     seen: dict[str, str] = {}
     chunker: Chunker | None = None
-    group: list[tuple[Article, list[Chunk]]] = []
-    group_size = 0
-    changed = False  # this call's own writes; ``report`` may carry counts from earlier calls
 
     def problem(p: Problem) -> None:
         report.problems.append(p)
         if on_problem is not None:
             on_problem(p)
-
-    def flush() -> None:
-        nonlocal group, group_size
-        if group:
-            report.chunks += _embed_and_store(library, group)
-        group, group_size = [], 0
 
     for item in items:
         if isinstance(item, Problem):
@@ -149,38 +182,70 @@ def ingest_items(
         if chunker is None:
             embedder = library.embedder
             chunker = Chunker(
-                embedder.count_tokens,
+                embedder.tokenize,
                 embedder.max_tokens,
                 library.settings.chunk_tokens,
                 library.settings.chunk_overlap,
             )
-        chunks = chunker.chunk(item)
-        if not chunks:
+        split = chunker.split(item)
+        if not split:
             problem(Problem(where, "no text left to index after splitting", True))
             continue
         if previous is None:
             report.added += 1
         else:
             report.updated += 1
-        changed = True
-        group.append((item, chunks))
-        group_size += len(chunks)
-        if group_size >= GROUP_CHUNKS:
-            flush()
-    flush()
-    if changed:
-        library.rebuild_lexical()
-    report.seconds += time.perf_counter() - started
-    return report
+        yield Prepared(item, [c for c, _ in split], [ids for _, ids in split])
 
 
-def _embed_and_store(library: Library, group: list[tuple[Article, list[Chunk]]]) -> int:
-    texts = [embedding_text(c) for _, chunks in group for c in chunks]
-    vectors = library.embedder.embed(texts, batch_size=library.settings.batch_size)
+def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
+    """``items``, produced in a background thread up to ``depth`` ahead of the consumer.
+
+    An exception in the producer is raised here; a consumer that stops early stops the producer.
+    """
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="citewire-prepare", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _embed_and_store(library: Library, group: list[Prepared]) -> int:
+    tokens = [ids for p in group for ids in p.tokens]
+    vectors = library.embedder.embed_tokens(tokens, batch_size=library.settings.batch_size)
     writes: list[ArticleWrite] = []
     offset = 0
-    for article, chunks in group:
-        writes.append(ArticleWrite(article, chunks, np.asarray(vectors[offset : offset + len(chunks)])))
-        offset += len(chunks)
+    for p in group:
+        writes.append(ArticleWrite(p.article, p.chunks, np.asarray(vectors[offset : offset + len(p.chunks)])))
+        offset += len(p.chunks)
     library.put(writes)
-    return len(texts)
+    return len(tokens)

@@ -13,7 +13,7 @@ from rag import Article, Embedder
 
 
 def chunker_for(embedder: Embedder, size: int = 180) -> Chunker:
-    return Chunker(embedder.count_tokens, embedder.max_tokens, size, 20)
+    return Chunker(embedder.tokenize, embedder.max_tokens, size, 20)
 
 
 def check_chunks(article: Article, chunker: Chunker, embedder: Embedder) -> None:
@@ -25,6 +25,9 @@ def check_chunks(article: Article, chunker: Chunker, embedder: Embedder) -> None
         assert article.text[chunk.start : chunk.end] == chunk.text
     counts = embedder.count_tokens([embedding_text(c) for c in chunks])
     assert max(counts) <= embedder.max_tokens
+    # The ids kept for embedding are exactly the chunk's embedding text, tokenized.
+    kept = [ids for _, ids in chunker.split(article)]
+    assert kept == embedder.tokenize([embedding_text(c) for c in chunks])
     # Together the chunks cover every word of the article.
     covered = set()
     for chunk in chunks:
@@ -61,3 +64,14 @@ def test_real_articles_chunk_exactly(embedder: Embedder) -> None:
     for i, record in enumerate(records):
         article = Article(id=f"r{i}", text=record["text"], title=record["title"])
         check_chunks(article, chunker, embedder)
+
+
+def test_embedding_kept_token_ids_equals_the_models_own_encoding(embedder: Embedder) -> None:
+    # Texts of very different lengths share padded batches; each vector must match encoding
+    # the text on its own with sentence-transformers.
+    texts = ["Short one.", "A somewhat longer sentence about the harbour reopening after the storm. " * 3]
+    texts += ["Markets rallied on Tuesday as rate hopes grew among traders in several cities. " * 12]
+    vectors = embedder.embed_tokens(embedder.tokenize(texts), batch_size=2)
+    reference = embedder._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert vectors.shape == (3, 384)
+    assert min(float(a @ b) for a, b in zip(vectors, reference, strict=True)) > 0.9999

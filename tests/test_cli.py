@@ -43,6 +43,12 @@ def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
     assert first["published"] == "2015-12-16"
     assert "multilateral" in first["quote"]
 
+    # As of a day before the conference, its article cannot be cited.
+    earlier = run("ask", "What did Xi say about multilateral governance?", "--as-of", "2015-12-15", "--json",
+                  data_dir=data)  # fmt: skip
+    assert earlier.returncode == 0, earlier.stderr
+    assert all(c["published"] <= "2015-12-15" for c in json.loads(earlier.stdout)["citations"])
+
     listed = run("sources", "--json", data_dir=data)
     rows = json.loads(listed.stdout)
     assert len(rows) == 5
@@ -57,6 +63,8 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     done = run("ask", "anything", "--top-k", "0", data_dir=tmp_path)
     assert done.returncode == 1 and "--top-k must be greater than 0" in done.stderr
     done = run("ask", "anything", "--since", "last week", data_dir=tmp_path)
+    assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
+    done = run("ask", "anything", "--as-of", "yesterday", data_dir=tmp_path)
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
     done = run("ask", "anything", "--chroma-url", "localhost:1234", data_dir=tmp_path)
     assert done.returncode == 1 and "http://127.0.0.1:8000" in done.stderr

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLES
 
 from ingest import ingest
@@ -91,3 +92,33 @@ def test_bad_input_is_reported_and_nothing_stored_is_lost(
     after = {a.id: a.content_hash for a in library.sources()}
     assert {k: after[k] for k in before} == before
     assert library.store.count_chunks() == chunks_before + 1
+
+
+def test_prefetch_keeps_order_raises_producer_errors_and_stops_early() -> None:
+    from ingest.pipeline import prefetch
+
+    assert list(prefetch(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad line 2")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="bad line 2"):
+        for item in prefetch(failing(), depth=2):
+            got.append(item)
+    assert got == [1]
+
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    for item in prefetch(endless(), depth=2):
+        if item == 5:
+            break
+    assert len(produced) <= 5 + 2 + 2  # the producer stopped within a queue's length

@@ -83,7 +83,12 @@ class ChatPage:
         history = [Turn.from_dict(t) for t in chat["turns"]]
         try:
             answer, turn = self.library.reply(
-                question, history, top_k=int(top_k), since=bounds[0], until=bounds[1], sources=sources or None
+                question,
+                history,
+                top_k=int(top_k),
+                since=bounds[0],
+                sources=sources or None,
+                as_of=bounds[1] or date.today(),
             )
         except CitewireError as exc:
             raise gr.Error(str(exc)) from exc
@@ -167,10 +172,14 @@ class ChatPage:
     # -- API --------------------------------------------------------------------------------
 
     def ask_api(self, question: str, top_k: int = 5, since: str = "", until: str = "") -> dict[str, Any]:
-        """Answer ``question``: the same record as ``rag.ask`` (answer, refused, citations)."""
+        """Answer ``question``: the same record as ``rag.ask`` (answer, refused, citations), as of
+        ``until`` (else today), as the chat does."""
         try:
             answer = self.library.ask(
-                question, top_k=int(top_k), since=parse_day(since, "since"), until=parse_day(until, "until")
+                question,
+                top_k=int(top_k),
+                since=parse_day(since, "since"),
+                as_of=parse_day(until, "until") or date.today(),
             )
         except CitewireError as exc:
             raise gr.Error(str(exc)) from exc

@@ -26,6 +26,10 @@ def _date_arg(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2015-12-16") from None
 
 
+def _as_of_arg(value: str) -> date:
+    return date.today() if value.lower() == "today" else _date_arg(value)
+
+
 def _store_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="where the library lives (env CITEWIRE_DATA_DIR)")
     parser.add_argument("--collection", help="Chroma collection name (env CITEWIRE_COLLECTION)")
@@ -62,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--since", type=_date_arg, help="only articles published on or after this date")
     p.add_argument("--until", type=_date_arg, help="only articles published on or before this date")
+    p.add_argument(
+        "--as-of",
+        type=_as_of_arg,
+        help="answer as of this date (or 'today'): later articles are left out, the days just "
+        "before it rank higher",
+    )
     _store_flags(p)
 
     p = sub.add_parser("sources", help="list the stored articles")
@@ -166,7 +176,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.top_k <= 0:
         raise ConfigError(f"--top-k must be greater than 0. Currently, it is {args.top_k}")
     library = _open(args)
-    answer = library.ask(args.question, top_k=args.top_k, since=args.since, until=args.until)
+    answer = library.ask(
+        args.question, top_k=args.top_k, since=args.since, until=args.until, as_of=args.as_of
+    )
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
