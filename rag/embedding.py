@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+WIDTH_STEP = 16
 
 
 def native_bf16() -> bool:
@@ -115,7 +116,9 @@ class Embedder:
         vectors = np.zeros((len(token_ids), self.dimensions), dtype=np.float32)
         for at in range(0, len(order), batch_size):
             batch = order[at : at + batch_size]
-            width = len(token_ids[batch[0]])
+            # Widths rounded up to a multiple of WIDTH_STEP: a few shapes only, so the math
+            # library's per-shape caches stay small and memory does not creep up batch by batch.
+            width = min(-(-len(token_ids[batch[0]]) // WIDTH_STEP) * WIDTH_STEP, self.max_tokens)
             ids = torch.zeros((len(batch), width), dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             for row, i in enumerate(batch):
