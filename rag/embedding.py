@@ -111,7 +111,7 @@ class Embedder:
         """Length of each text in the model's own tokens, [CLS] and [SEP] included."""
         return [len(ids) for ids in self.tokenize(texts)]
 
-    def embed(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int = 8) -> np.ndarray:
         """Embed texts; returns float32 (n, 384), unit length. Longer texts are truncated to
         ``max_tokens`` (ingest's chunks never are)."""
         return self.embed_tokens(
@@ -120,7 +120,7 @@ class Embedder:
             batch_size=batch_size,
         )  # fmt: skip
 
-    def embed_tokens(self, token_ids: Sequence[Sequence[int]], batch_size: int = 16) -> np.ndarray:
+    def embed_tokens(self, token_ids: Sequence[Sequence[int]], batch_size: int = 8) -> np.ndarray:
         """Embed texts already tokenized with ``tokenize`` (ingest keeps the ids its length check
         made, so nothing is tokenized twice); returns float32 (n, 384), unit length.
 

@@ -43,8 +43,8 @@ class Settings:
     """How many passages a question retrieves."""
     embed_dtype: str = "auto"
     """``auto`` (bf16 where the CPU has native bf16, else fp32), ``fp32`` or ``bf16``."""
-    batch_size: int = 16
-    """Chunks per embedding batch."""
+    batch_size: int = 8
+    """Chunks per embedding batch (each worker thread embeds one batch at a time)."""
     chunk_tokens: int = 180
     """Target chunk size in tiktoken ``cl100k_base`` tokens (checked again in the model's tokens)."""
     chunk_overlap: int = 20
