@@ -1,0 +1,76 @@
+"""Embedding throughput by batch size and worker threads, on the same chunks, in one process.
+
+    python bench/batching.py [--corpus ../shared/data/bbc] [--chunks 512]
+
+Chunks a few BBC articles the way ingest does, then embeds them: sentence-transformers
+``encode`` at batch 32 (its default) and 16, and Citewire's ``embed_tokens`` with one worker
+(torch's threads on one batch) or one worker per core (one single-threaded batch per core).
+Each vector is checked against ``encode``'s (lowest cosine printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "bbc")
+    parser.add_argument("--chunks", type=int, default=512)
+    args = parser.parse_args()
+
+    from ingest.chunking import Chunker, embedding_text
+    from ingest.readers import Problem, read_paths
+    from rag import Embedder
+    from rag.embedding import default_workers
+
+    embedder = Embedder.load("fp32")
+    chunker = Chunker(embedder.tokenize, embedder.max_tokens)
+    texts: list[str] = []
+    tokens: list[list[int]] = []
+    for article in read_paths([args.corpus]):
+        if isinstance(article, Problem):
+            continue
+        for chunk, ids in chunker.split(article):
+            texts.append(embedding_text(chunk))
+            tokens.append(ids)
+        if len(texts) >= args.chunks:
+            break
+    texts, tokens = texts[: args.chunks], tokens[: args.chunks]
+    model = embedder._model
+    reference = model.encode(texts, batch_size=32, normalize_embeddings=True)  # also warms up
+
+    def timed(label: str, run: Callable[[], Any]) -> None:
+        started = time.perf_counter()
+        vectors = run()
+        rate = len(texts) / (time.perf_counter() - started)
+        low = float(np.min(np.sum(np.asarray(vectors) * reference, axis=1)))
+        print(f"{label:52} {rate:7.1f} chunks/s   lowest cosine {low:.5f}", flush=True)
+
+    print(f"{len(texts)} chunks from {args.corpus}; {default_workers()} workers = one per core")
+    for size in (32, 16):
+        timed(f"encode, batch {size}", lambda size=size: model.encode(texts, batch_size=size))
+    for workers in sorted({1, default_workers()}):
+        embedder.workers = workers
+        for size in (16, 8):
+            timed(
+                f"embed_tokens, batch {size}, {workers} worker(s)",
+                lambda size=size: embedder.embed_tokens(tokens, batch_size=size),
+            )
+    print(f"command: python bench/batching.py --corpus {args.corpus} --chunks {args.chunks}")
+
+
+if __name__ == "__main__":
+    main()
