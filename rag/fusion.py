@@ -16,7 +16,7 @@ _WORD = re.compile(r"\w+")
 
 FRESHNESS_DAYS = 7.0  # a passage's freshness halves in about five days (e-folding time 7 days)
 FRESHNESS_WEIGHT = 2.0  # in first places: a day-old story gains about what topping both rankings gives
-SUPPORT_WEIGHT = 0.3  # how much an article's next-best passages lift its best one
+SUPPORT_WEIGHT = 0.3  # how much an article's next-best passages lift its best one, when turned on
 
 
 def reciprocal_rank_fusion(

@@ -90,10 +90,17 @@ class LexicalIndex:
         return cls(retriever, meta["ids"], np.asarray(meta["days"], dtype=np.int32), meta["sources"])
 
     def allowed(
-        self, since: date | None = None, until: date | None = None, sources: Sequence[str] | None = None
+        self,
+        since: date | None = None,
+        until: date | None = None,
+        sources: Sequence[str] | None = None,
+        as_of: date | None = None,
     ) -> np.ndarray:
-        """A mask over ``ids``: the chunks that pass the filters (the store's ``chunk_filter``)."""
+        """A mask over ``ids``: the chunks that pass the filters (the store's ``chunk_filter``)
+        and, with ``as_of``, were not published after it (undated chunks pass that test)."""
         allowed = np.ones(len(self.ids), dtype=bool)
+        if as_of is not None:
+            allowed &= (self._days == 0) | (self._days <= day_number(as_of))
         if since is not None or until is not None:
             allowed &= self._days > 0  # undated chunks are left out whenever a bound is given
         if since is not None:

@@ -96,24 +96,23 @@ class Library:
         ``since``/``until`` keep passages published within those dates (inclusive); articles
         with no published date are left out when either is given. ``sources`` keeps only
         articles from those sources (publishers, hosts or ingested folder names). ``as_of`` is
-        the reader's "today": later articles are left out and those published in the days just
-        before it rank higher (see ``rag.fusion.add_freshness``).
+        the reader's "today": later articles are left out, undated ones kept, and those
+        published in the days just before it rank higher (see ``rag.fusion.add_freshness``).
         """
         k = self.settings.top_k if top_k is None else top_k
         if k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {k}")
-        if as_of is not None:
-            until = min(until, as_of) if until is not None else as_of
-        if since and until and since > until:
-            raise ConfigError(f"since ({since}) is after until ({until}); swap them")
+        latest = min((d for d in (until, as_of) if d is not None), default=None)
+        if since and latest and since > latest:
+            raise ConfigError(f"since ({since}) is after until or as-of ({latest}); swap them")
         if not question.strip():
             raise ConfigError("The question is empty; type a question about the articles.")
         vector = self.embedder.embed_query(question)
         n = max(self.settings.candidates, k)
-        allowed = self.lexical.allowed(since, until, sources)
+        allowed = self.lexical.allowed(since, until, sources, as_of=as_of)
         dense = self.store.nearest(
             vector, n, since=since, until=until, sources=sources, keep=self.lexical.passes(allowed)
-        )
+        )  # the filters go to Chroma too, for when too few pass in memory
         rankings = [[cid for cid, _ in dense]]
         if self.settings.retrieval == "hybrid":
             rankings.append([cid for cid, _ in self.lexical.search(question, n, allowed=allowed)])

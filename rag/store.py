@@ -224,28 +224,35 @@ class ChromaStore:
         """(chunk id, cosine) of the ``n`` chunks nearest to ``vector`` that pass the filters,
         best first; texts are not fetched (see ``hits_for``).
 
+        ``keep`` is a test of chunk ids held in memory: the same filters (then the chunks'
+        metadata is not fetched) and any more (an as-of date that keeps undated articles).
         Chroma's filtered search is several times slower than its plain one, so a filtered
         query first searches unfiltered for ``OVERFETCH`` times as many (at least
-        ``MIN_WIDE``) and filters here, with ``keep`` (the same filters as a test of chunk
-        ids, kept in memory) or else with the chunks' metadata; only when too few pass does it
-        ask Chroma to filter. Both give the same top ``n``.
+        ``MIN_WIDE``) and filters here; when too few pass it asks Chroma to filter, and when
+        ``keep`` still leaves too few it searches wider. All give the same top ``n``.
         """
         if n <= 0:
             return []
         # Chroma answers an n larger than the collection with all it has: no count needed.
         where = chunk_filter(since, until, sources)
-        if where is None:
+        if where is None and keep is None:
             return self._nearest(vector, n, None)
         wide_n = max(OVERFETCH * n, MIN_WIDE)
-        if keep is not None:
-            wide = self._nearest(vector, wide_n, None)
-            kept = [(cid, score) for cid, score in wide if keep(cid)]
-        else:
-            wide = self._nearest(vector, wide_n, None, with_meta=True)
-            kept = [(cid, score) for cid, score, meta in wide if _meta_passes(meta, since, until, sources)]
-        if len(kept) >= n or len(wide) < wide_n:
-            return kept[:n]
-        return self._nearest(vector, n, where)
+        while True:
+            if keep is not None:
+                wide = self._nearest(vector, wide_n, None)
+                kept = [(cid, score) for cid, score in wide if keep(cid)]
+            else:
+                wide = self._nearest(vector, wide_n, None, with_meta=True)
+                kept = [(c, score) for c, score, meta in wide if _meta_passes(meta, since, until, sources)]
+            if len(kept) >= n or len(wide) < wide_n:
+                return kept[:n]
+            if where is not None:
+                narrowed = self._nearest(vector, wide_n, where)
+                kept = [(cid, score) for cid, score in narrowed if keep is None or keep(cid)]
+                if len(kept) >= n or len(narrowed) < wide_n:
+                    return kept[:n]
+            wide_n *= 4
 
     def _nearest(
         self, vector: np.ndarray, n: int, where: dict[str, Any] | None, with_meta: bool = False

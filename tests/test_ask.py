@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, SEED_QUESTION
@@ -83,6 +84,30 @@ def test_as_of_leaves_out_later_articles_and_prefers_recent_ones(
     assert {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
 
 
+def test_as_of_keeps_undated_articles_and_until_does_not(news_library: Library) -> None:
+    # The seed and BBC files carry no date: "as of today" (the chat's default) must still find
+    # them, while an explicit Until filter leaves undated articles out.
+    answer = news_library.ask(SEED_QUESTION, as_of=date(2026, 11, 26))
+    assert not answer.refused and "multilateral" in answer.citations[0].quote
+    assert news_library.search(SEED_QUESTION, until=date(2026, 11, 26)) == []
+
+
+def test_a_lone_answering_passage_beats_long_unrelated_articles(
+    news_library: Library, tmp_path: Path
+) -> None:
+    # In a small library every chunk is a candidate; nothing may let a long article that merely
+    # ranks second everywhere outrank the one passage that answers.
+    note = tmp_path / "ferry.txt"
+    note.write_text("Ferry strike ends\n\nThe harbour ferry strike ended on Monday after a pay deal.\n")
+    ingest([note], news_library, progress=False)
+    added = next(a.id for a in news_library.sources() if a.title == "Ferry strike ends")
+    try:
+        hits = news_library.search("When did the harbour ferry strike end?")
+        assert hits[0].chunk.article_id == added
+    finally:
+        news_library.forget(added)
+
+
 def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Library) -> None:
     store, lexical = news_library.store, news_library.lexical
     vector = news_library.embedder.embed_query("Which company reported higher profits?")
@@ -95,6 +120,10 @@ def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Libr
     by_chroma = store._nearest(vector, 8, {"source": source})
     assert [c for c, _ in in_memory] == [c for c, _ in by_metadata] == [c for c, _ in by_chroma]
     assert len(in_memory) == 8
+    # A test in memory alone (no filter Chroma knows) is applied too, searching wider as needed.
+    rare = {cid for cid, _ in store.nearest(vector, 2000)[-3:]}
+    found = store.nearest(vector, 3, keep=rare.__contains__)
+    assert {c for c, _ in found} == rare
 
 
 def test_question_vector_equals_the_batch_encoding(news_library: Library) -> None:
