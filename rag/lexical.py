@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.store import day_number
+from rag.store import day_date, day_number
 
 _META = "citewire.json"
 
@@ -39,10 +39,10 @@ class LexicalIndex:
         self._stem = _stemmer()
         self._position = {chunk_id: i for i, chunk_id in enumerate(ids)}
 
-    def day_of(self, chunk_id: str) -> int:
-        """The chunk's published day as YYYYMMDD, 0 when undated or unknown."""
+    def published(self, chunk_id: str) -> date | None:
+        """The chunk's published date; None when undated or unknown."""
         at = self._position.get(chunk_id)
-        return int(self._days[at]) if at is not None else 0
+        return day_date(int(self._days[at])) if at is not None else None
 
     def __len__(self) -> int:
         return len(self.ids)

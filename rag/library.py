@@ -118,7 +118,7 @@ class Library:
             rankings.append([cid for cid, _ in self.lexical.search(question, n, allowed=allowed)])
         scores = reciprocal_rank_fusion(rankings)
         if as_of is not None and self.settings.freshness > 0:
-            scores = add_freshness(scores, self._published, as_of, weight=self.settings.freshness)
+            scores = add_freshness(scores, self.lexical.published, as_of, weight=self.settings.freshness)
         if self.settings.article_support > 0:
             scores = add_article_support(scores, article_of, weight=self.settings.article_support)
         wanted = ranked(scores)[: 2 * k]
@@ -126,10 +126,6 @@ class Library:
         if self.settings.near_duplicates < 1:
             hits = drop_near_duplicates(hits, self.settings.near_duplicates)
         return hits[:k]
-
-    def _published(self, chunk_id: str) -> date | None:
-        day = self.lexical.day_of(chunk_id)
-        return date(day // 10000, day // 100 % 100, day % 100) if day else None
 
     def ask(
         self,

@@ -40,6 +40,11 @@ def day_number(value: date) -> int:
     return value.year * 10000 + value.month * 100 + value.day
 
 
+def day_date(day: int) -> date | None:
+    """The date of a ``day_number``; None for 0 (undated)."""
+    return date(day // 10000, day // 100 % 100, day % 100) if day else None
+
+
 def _clean(meta: dict[str, Any]) -> dict[str, Any]:
     # Chroma metadata values cannot be None.
     return {k: v for k, v in meta.items() if v is not None}

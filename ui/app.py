@@ -36,6 +36,11 @@ EMPTY_CHAT: dict[str, Any] = {"messages": [], "turns": [], "answers": []}
 STREAM_PAUSE_S = 0.04
 
 
+def chat_as_of(until: date | None) -> date:
+    """The page's "today" for a question: the Until filter, else today's date."""
+    return until or date.today()
+
+
 def parse_day(value: str | None, field: str) -> date | None:
     """A date from a filter box; empty means no bound."""
     if not value or not value.strip():
@@ -88,7 +93,7 @@ class ChatPage:
                 top_k=int(top_k),
                 since=bounds[0],
                 sources=sources or None,
-                as_of=bounds[1] or date.today(),
+                as_of=chat_as_of(bounds[1]),
             )
         except CitewireError as exc:
             raise gr.Error(str(exc)) from exc
@@ -179,7 +184,7 @@ class ChatPage:
                 question,
                 top_k=int(top_k),
                 since=parse_day(since, "since"),
-                as_of=parse_day(until, "until") or date.today(),
+                as_of=chat_as_of(parse_day(until, "until")),
             )
         except CitewireError as exc:
             raise gr.Error(str(exc)) from exc
