@@ -7,9 +7,12 @@ chunks, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
@@ -25,6 +28,7 @@ from rag.store import ArticleWrite
 
 GROUP_CHUNKS = 256
 PREFETCH = 64  # articles read and chunked ahead of the embedding
+RECENT_VECTORS = 4096  # identical passages embedded this recently reuse the vector (~6 MB)
 
 T = TypeVar("T")
 
@@ -118,23 +122,41 @@ def ingest_items(
 
     An article already stored with the same content hash is left alone; a changed one replaces
     its old chunks. An id seen twice in one run (the same url on two JSONL lines) keeps the first.
-    Reading and chunking run in a background thread, up to ``PREFETCH`` articles ahead, while
-    this thread embeds and stores (the model releases the interpreter lock as it computes).
+    Reading and chunking run in a background thread, up to ``PREFETCH`` articles ahead, and
+    storing in another, one group behind, while this thread embeds (the model releases the
+    interpreter lock as it computes). A passage identical to one embedded in the last
+    ``RECENT_VECTORS`` reuses its vector.
     """
     report = report if report is not None else IngestReport()
     started = time.perf_counter()
     group: list[Prepared] = []
     group_size = 0
     changed = False  # this call's own writes; ``report`` may carry counts from earlier calls
-    for prepared in prefetch(_prepare(items, library, report, on_problem), PREFETCH):
-        changed = True
-        group.append(prepared)
-        group_size += len(prepared.chunks)
-        if group_size >= GROUP_CHUNKS:
-            report.chunks += _embed_and_store(library, group)
+    recent = RecentVectors(RECENT_VECTORS)
+    # One group is written to the store while the next is embedded; at most one write is in
+    # flight, so memory stays at two groups and writes land in order.
+    with ThreadPoolExecutor(1, thread_name_prefix="citewire-store") as writer:
+        writing: Future[None] | None = None
+
+        def flush() -> None:
+            nonlocal writing, group, group_size
+            writes = _embed(library, group, recent)
+            if writing is not None:
+                writing.result()
+            writing = writer.submit(library.put, writes)
+            report.chunks += group_size
             group, group_size = [], 0
-    if group:
-        report.chunks += _embed_and_store(library, group)
+
+        for prepared in prefetch(_prepare(items, library, report, on_problem), PREFETCH):
+            changed = True
+            group.append(prepared)
+            group_size += len(prepared.chunks)
+            if group_size >= GROUP_CHUNKS:
+                flush()
+        if group:
+            flush()
+        if writing is not None:
+            writing.result()
     if changed:
         library.rebuild_lexical()
     report.seconds += time.perf_counter() - started
@@ -239,13 +261,56 @@ def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
         worker.join()
 
 
-def _embed_and_store(library: Library, group: list[Prepared]) -> int:
+class RecentVectors:
+    """The vectors of the last ``capacity`` passages embedded, by their token ids.
+
+    News repeats itself: the same wire story filed twice, a file copied into two folders.
+    Identical model input gives the identical vector, so it is looked up, not computed again.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+    @staticmethod
+    def key(token_ids: Sequence[int]) -> bytes:
+        return hashlib.blake2b(np.asarray(token_ids, dtype=np.int32).tobytes(), digest_size=16).digest()
+
+    def get(self, key: bytes) -> np.ndarray | None:
+        vector = self._vectors.get(key)
+        if vector is not None:
+            self._vectors.move_to_end(key)
+        return vector
+
+    def put(self, key: bytes, vector: np.ndarray) -> None:
+        self._vectors[key] = vector
+        self._vectors.move_to_end(key)
+        while len(self._vectors) > self.capacity:
+            self._vectors.popitem(last=False)
+
+
+def _embed(library: Library, group: list[Prepared], recent: RecentVectors) -> list[ArticleWrite]:
+    """The group's articles with a vector per chunk; only passages not seen lately are embedded."""
     tokens = [ids for p in group for ids in p.tokens]
-    vectors = library.embedder.embed_tokens(tokens, batch_size=library.settings.batch_size)
+    keys = [RecentVectors.key(ids) for ids in tokens]
+    vectors = np.zeros((len(tokens), library.embedder.dimensions), dtype=np.float32)
+    todo: dict[bytes, list[int]] = {}
+    for i, key in enumerate(keys):
+        known = recent.get(key)
+        if known is not None:
+            vectors[i] = known
+        else:
+            todo.setdefault(key, []).append(i)
+    if todo:
+        fresh = library.embedder.embed_tokens(
+            [tokens[rows[0]] for rows in todo.values()], batch_size=library.settings.batch_size
+        )
+        for (key, rows), vector in zip(todo.items(), fresh, strict=True):
+            vectors[rows] = vector
+            recent.put(key, vector)
     writes: list[ArticleWrite] = []
     offset = 0
     for p in group:
-        writes.append(ArticleWrite(p.article, p.chunks, np.asarray(vectors[offset : offset + len(p.chunks)])))
+        writes.append(ArticleWrite(p.article, p.chunks, vectors[offset : offset + len(p.chunks)]))
         offset += len(p.chunks)
-    library.put(writes)
-    return len(tokens)
+    return writes

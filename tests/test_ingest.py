@@ -122,3 +122,37 @@ def test_prefetch_keeps_order_raises_producer_errors_and_stops_early() -> None:
         if item == 5:
             break
     assert len(produced) <= 5 + 2 + 2  # the producer stopped within a queue's length
+
+
+def test_copies_reuse_vectors_and_small_groups_all_land(
+    make_library: Callable[..., Library], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from ingest import pipeline
+
+    folder = tmp_path / "news"
+    shutil.copytree(EXAMPLES, folder)
+    original = folder / "nepal-earthquake-2015.txt"
+    (folder / "copy").mkdir()
+    shutil.copy(original, folder / "copy" / original.name)  # the same story filed twice
+    monkeypatch.setattr(pipeline, "GROUP_CHUNKS", 3)  # many groups: writes overlap embedding
+    library = make_library()
+    embedded: list[int] = []
+    real = library.embedder.embed_tokens
+
+    def counting(tokens, batch_size=8):  # type: ignore[no-untyped-def]
+        embedded.append(len(tokens))
+        return real(tokens, batch_size=batch_size)
+
+    monkeypatch.setattr(library.embedder, "embed_tokens", counting)
+    report = ingest([folder], library, progress=False)
+    assert (report.added, report.skipped) == (6, 0)
+    assert report.chunks == library.store.count_chunks() == len(stored_chunk_ids(library))
+    copies = [a for a in library.sources() if (a.source_path or "").endswith(original.name)]
+    assert len(copies) == 2 and copies[0].chunks == copies[1].chunks
+    assert sum(embedded) == report.chunks - copies[0].chunks  # the copy's passages were not embedded
+    got = library.store._chunks.get(ids=[f"{a.id}:0" for a in copies], include=["embeddings"])
+    first, second = np.asarray(got["embeddings"])
+    assert np.array_equal(first, second)
+    assert library.search("earthquake in Nepal", top_k=1)[0].chunk.article_id in {a.id for a in copies}
