@@ -158,7 +158,7 @@ def ingest_items(
         if writing is not None:
             writing.result()
     if changed:
-        library.rebuild_lexical()
+        library.save_lexical()
     report.seconds += time.perf_counter() - started
     return report
 

@@ -1,93 +1,187 @@
-"""BM25 over chunk texts: the keyword half of hybrid search (bm25s with a Snowball stemmer).
+"""BM25 over chunk texts: the keyword half of hybrid search.
 
 News questions are full of names and numbers that a small embedding model blurs; BM25 matches
-them exactly. The index lives beside the library in ``<data_dir>/bm25/<collection>/`` (also
-when the vectors live on a Chroma server) and is rebuilt from the store after every ingest or
-forget that changed it; an index whose chunk count differs from the store's is rebuilt on open.
+them exactly. bm25s's tokenizer (English stop words, a Snowball stemmer) turns each chunk's
+title and text into term ids, and the scores are bm25s's default BM25 (Lucene's, k1=1.5,
+b=0.75), computed at query time from term counts so that they stay exact as the index changes.
+
+The index is kept in segments, so an ingest or a forget costs in proportion to what it changed,
+not to the library: an ingest adds a segment (small ones are merged, as in Lucene, so there are
+few), a forget marks rows deleted (dropped when segments merge). An index is a value: ``add`` and
+``remove`` return a new one that shares the unchanged segments, so a search running meanwhile
+keeps a consistent view. On disk, in ``<data_dir>/bm25/<collection>/`` (also when the vectors
+live on a Chroma server): ``citewire.json`` names the segments and deleted rows, each segment is
+one ``.npz``; a segment is written before the manifest that names it.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import math
+import os
+import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.segments import Segment, Vocabulary
 from rag.store import day_date, day_number
 
 _META = "citewire.json"
+_FORMAT = 2
+K1 = 1.5
+B = 0.75
+BATCH = 20_000  # chunks tokenized into one segment at a time when building from scratch
+COMPACT_DELETED = 0.25  # merge everything once this share of the rows is deleted
 
-
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+Entry = tuple[str, str, dict[str, Any]]  # (chunk id, text, metadata with title, published_day, source)
 
 
 class LexicalIndex:
-    """A BM25 index of chunks, with each chunk's published day and source for filtering."""
+    """A BM25 index of chunks, with each chunk's published day and source for filtering.
 
-    def __init__(self, retriever: Any, ids: list[str], days: np.ndarray, sources: list[str]) -> None:
-        self._retriever = retriever
-        self.ids = ids
-        self._days = days
-        self._sources = np.asarray(sources, dtype=object)
-        self._stem = _stemmer()
-        self._position = {chunk_id: i for i, chunk_id in enumerate(ids)}
+    Rows are the segments' chunks one after another; deleted rows stay until a merge drops them
+    and never match.
+    """
+
+    def __init__(
+        self,
+        segments: Sequence[Segment] = (),
+        vocabulary: Vocabulary | None = None,
+        document_frequencies: np.ndarray | None = None,
+    ) -> None:
+        self.segments = tuple(segments)
+        self.vocabulary = vocabulary or Vocabulary(stem for s in self.segments for stem in s.stems)
+        self.ids = [chunk_id for s in self.segments for chunk_id in s.ids]
+        self._offsets = np.cumsum([0] + [len(s) for s in self.segments])
+        self._days = np.concatenate([s.days for s in self.segments] or [np.zeros(0, np.int32)])
+        self._sources = np.asarray([x for s in self.segments for x in s.sources], dtype=object)
+        self._live = np.concatenate([s.live() for s in self.segments] or [np.zeros(0, bool)])
+        self._position = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        for row in np.flatnonzero(~self._live).tolist():
+            if self._position.get(self.ids[row]) == row:
+                del self._position[self.ids[row]]
+        if document_frequencies is None:
+            document_frequencies = np.zeros(len(self.vocabulary), dtype=np.int64)
+            for s in self.segments:
+                document_frequencies[: len(s.starts) - 1] += s.document_frequencies()
+        self._df = document_frequencies
+        lengths = np.concatenate([s.lengths for s in self.segments] or [np.zeros(0, np.float32)])
+        average = float(lengths[self._live].mean()) if self._live.any() else 1.0
+        self._norm = (K1 * ((1 - B) + B * lengths / max(average, 1e-9))).astype(np.float32)
+
+    def __len__(self) -> int:
+        """Live chunks."""
+        return len(self._position)
 
     def published(self, chunk_id: str) -> date | None:
         """The chunk's published date; None when undated or unknown."""
         at = self._position.get(chunk_id)
         return day_date(int(self._days[at])) if at is not None else None
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     @classmethod
-    def build(cls, chunks: Iterable[tuple[str, str, dict[str, Any]]]) -> LexicalIndex:
-        """Index (chunk id, text, metadata) triples."""
-        import bm25s
+    def build(cls, chunks: Iterable[Entry]) -> LexicalIndex:
+        """Index (chunk id, text, metadata) triples from scratch, a batch at a time."""
+        index = cls()
+        batch: list[Entry] = []
+        for entry in chunks:
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                index, batch = index.add(batch), []
+        return index.add(batch) if batch else index
 
-        ids: list[str] = []
-        texts: list[str] = []
-        days: list[int] = []
-        sources: list[str] = []
-        for chunk_id, text, meta in chunks:
-            ids.append(chunk_id)
-            texts.append(f"{meta.get('title', '')}\n{text}")
-            days.append(int(meta.get("published_day", 0) or 0))
-            sources.append(str(meta.get("source", "")))
-        retriever = bm25s.BM25()
-        if texts:
-            tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False)
-            retriever.index(tokens, show_progress=False)
-        return cls(retriever, ids, np.asarray(days, dtype=np.int32), sources)
+    def add(self, chunks: Sequence[Entry]) -> LexicalIndex:
+        """This index with ``chunks`` added as a new segment; chunks with an id already here
+        replace the old ones. Small segments are merged into their neighbour."""
+        if not chunks:
+            return self
+        segments, df = self._without(c[0] for c in chunks)
+        recorded = sum(len(s.stems) for s in segments)  # stems past these get written with this segment
+        terms = self.vocabulary.terms(
+            [f"{meta.get('title', '')}\n{text}" for _, text, meta in chunks], grow=True
+        )
+        entries = [
+            (chunk_id, int(meta.get("published_day", 0) or 0), str(meta.get("source", "")))
+            for chunk_id, _, meta in chunks
+        ]
+        size = len(self.vocabulary)
+        fresh = Segment.make(self._next_name(), entries, terms, size, self.vocabulary.stems[recorded:size])
+        df = np.concatenate([df, np.zeros(size - len(df), dtype=np.int64)]) + fresh.document_frequencies()
+        segments.append(fresh)
+        while len(segments) > 1 and 2 * len(segments[-1]) >= len(segments[-2]):
+            segments[-2:] = [Segment.merge(self._next_name(), segments[-2:], size)]
+        return LexicalIndex(segments, self.vocabulary, df)._compacted()
+
+    def remove(self, chunk_ids: Iterable[str]) -> LexicalIndex:
+        """This index without these chunks (unknown ids are ignored)."""
+        segments, df = self._without(chunk_ids)
+        return LexicalIndex(segments, self.vocabulary, df)._compacted()
+
+    def _without(self, chunk_ids: Iterable[str]) -> tuple[list[Segment], np.ndarray]:
+        """The segments with these chunks' rows marked deleted, and the document frequencies left."""
+        rows = np.asarray(
+            sorted({self._position[c] for c in chunk_ids if c in self._position}), dtype=np.int64
+        )
+        segments = list(self.segments)
+        df = self._df.copy()
+        owners = np.searchsorted(self._offsets, rows, side="right") - 1
+        for at in np.unique(owners).tolist():
+            local = (rows[owners == at] - int(self._offsets[at])).tolist()
+            gone = segments[at].document_frequencies(local)
+            df[: len(gone)] -= gone
+            segments[at] = replace(segments[at], deleted=segments[at].deleted | frozenset(local))
+        return segments, df
+
+    def _compacted(self) -> LexicalIndex:
+        deleted = len(self._live) - int(self._live.sum())
+        if deleted == 0 or deleted < COMPACT_DELETED * len(self._live):
+            return self
+        merged = Segment.merge(self._next_name(), self.segments, len(self.vocabulary))
+        return LexicalIndex([merged], self.vocabulary, self._df)
+
+    @staticmethod
+    def _next_name() -> str:
+        """A name never used before, so a file left by a save that was cut short is never
+        mistaken for a new segment."""
+        return f"seg-{uuid.uuid4().hex[:16]}"
 
     def save(self, folder: Path) -> None:
-        """Write the index to ``folder`` (replacing what was there)."""
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        if self.ids:
-            self._retriever.save(str(folder), show_progress=False)
-        meta = {"ids": self.ids, "days": self._days.tolist(), "sources": self._sources.tolist()}
-        (folder / _META).write_text(json.dumps(meta), encoding="utf-8")
+        """Write the index to ``folder``: new segments first, then the manifest; files of
+        segments no longer named are removed last."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for s in self.segments:
+            s.save(folder)
+        manifest = {
+            "format": _FORMAT,
+            "segments": [s.name for s in self.segments],
+            "deleted": {s.name: sorted(s.deleted) for s in self.segments if s.deleted},
+        }
+        partial = folder / f"{_META}.partial"
+        partial.write_text(json.dumps(manifest), encoding="utf-8")
+        os.replace(partial, folder / _META)
+        named = {f"{s.name}.npz" for s in self.segments}
+        for path in folder.iterdir():
+            if path.is_file() and path.name != _META and path.name not in named:
+                path.unlink()
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex | None:
-        """The index saved in ``folder``, or None when there is none."""
-        import bm25s
-
+        """The index saved in ``folder``, or None when there is none (or it is of an older format)."""
         meta_path = folder / _META
         if not meta_path.is_file():
             return None
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        retriever = bm25s.BM25.load(str(folder), show_progress=False) if meta["ids"] else bm25s.BM25()
-        return cls(retriever, meta["ids"], np.asarray(meta["days"], dtype=np.int32), meta["sources"])
+        try:
+            manifest = json.loads(meta_path.read_text(encoding="utf-8"))
+            if manifest.get("format") != _FORMAT:
+                return None
+            deleted = manifest.get("deleted", {})
+            return cls([Segment.load(folder, name, deleted.get(name, ())) for name in manifest["segments"]])
+        except (OSError, KeyError, ValueError):
+            return None  # a damaged index is rebuilt from the store
 
     def allowed(
         self,
@@ -96,9 +190,10 @@ class LexicalIndex:
         sources: Sequence[str] | None = None,
         as_of: date | None = None,
     ) -> np.ndarray:
-        """A mask over ``ids``: the chunks that pass the filters (the store's ``chunk_filter``)
-        and, with ``as_of``, were not published after it (undated chunks pass that test)."""
-        allowed = np.ones(len(self.ids), dtype=bool)
+        """A mask over ``ids``: the live chunks that pass the filters (the store's
+        ``chunk_filter``) and, with ``as_of``, were not published after it (undated chunks
+        pass that test)."""
+        allowed = self._live.copy()
         if as_of is not None:
             allowed &= (self._days == 0) | (self._days <= day_number(as_of))
         if since is not None or until is not None:
@@ -131,22 +226,29 @@ class LexicalIndex:
     ) -> list[tuple[str, float]]:
         """The ``k`` best chunk ids for ``question`` with their BM25 scores, best first
         (``allowed``: a mask from ``allowed``, instead of the filters)."""
-        import bm25s
-
-        if not self.ids or k <= 0:
+        if not self._position or k <= 0:
             return []
-        query = bm25s.tokenize([question], stopwords="en", stemmer=self._stem, show_progress=False)
-        if not query.vocab:
+        known = len(self._df)  # the shared vocabulary may have grown since this version
+        terms = [t for t in self.vocabulary.terms([question], grow=False)[0] if t < known]
+        mask = self.allowed(since, until, sources) if allowed is None else allowed & self._live
+        if not terms or not mask.any():
             return []
-        if allowed is None:
-            allowed = self.allowed(since, until, sources)
-        if not allowed.any():
+        total = len(self._position)
+        scores = np.zeros(len(self.ids), dtype=np.float32)
+        for term in terms:  # repeats count again, as in bm25s
+            df = int(self._df[term])
+            if df == 0:
+                continue
+            idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
+            for s, start in zip(self.segments, self._offsets, strict=False):
+                rows, counts = s.postings(term)
+                at = rows.astype(np.int64) + start
+                tf = counts.astype(np.float32)
+                scores[at] += idf * tf / (self._norm[at] + tf)
+        scores[~mask] = 0
+        k = min(k, int(np.count_nonzero(scores)))
+        if k == 0:
             return []
-        found, scores = self._retriever.retrieve(
-            query,
-            k=min(k, int(allowed.sum())),
-            show_progress=False,
-            weight_mask=allowed.astype(np.float32),
-            n_threads=1,
-        )
-        return [(self.ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0]
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.ids[int(i)], float(scores[i])) for i in best]

@@ -9,6 +9,7 @@ quickly. ``rag.ask`` is the one-line form that opens a library for a single ques
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
@@ -31,7 +32,7 @@ from rag.lexical import LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of
 from rag.settings import Settings
-from rag.store import ArticleWrite, ChromaStore
+from rag.store import ArticleWrite, ChromaStore, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -51,6 +52,7 @@ class Library:
         self.store = store
         self._embedder = embedder
         self._lexical: LexicalIndex | None = None
+        self._writing = threading.Lock()  # one writer at a time: each builds on the last index
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
 
     @property
@@ -67,7 +69,8 @@ class Library:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, loaded on first use and rebuilt if it does not match the store."""
+        """The BM25 index, loaded on first use and rebuilt if it does not match the store
+        (another client of a Chroma server wrote to it, or an ingest was cut short)."""
         if self._lexical is None:
             index = LexicalIndex.load(self.lexical_folder)
             if index is None or len(index) != self.store.count_chunks():
@@ -76,11 +79,15 @@ class Library:
         return self._lexical
 
     def rebuild_lexical(self) -> LexicalIndex:
-        """Rebuild the BM25 index from the stored chunks (after ingest or forget)."""
+        """Rebuild the BM25 index from every stored chunk and save it."""
         index = LexicalIndex.build(self.store.iter_chunks())
         index.save(self.lexical_folder)
         self._lexical = index
         return index
+
+    def save_lexical(self) -> None:
+        """Save the BM25 index after ``put`` (only its new segments are written)."""
+        self.lexical.save(self.lexical_folder)
 
     def search(
         self,
@@ -109,16 +116,17 @@ class Library:
             raise ConfigError("The question is empty; type a question about the articles.")
         vector = self.embedder.embed_query(question)
         n = max(self.settings.candidates, k)
-        allowed = self.lexical.allowed(since, until, sources, as_of=as_of)
+        lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
+        allowed = lexical.allowed(since, until, sources, as_of=as_of)
         dense = self.store.nearest(
-            vector, n, since=since, until=until, sources=sources, keep=self.lexical.passes(allowed)
+            vector, n, since=since, until=until, sources=sources, keep=lexical.passes(allowed)
         )  # the filters go to Chroma too, for when too few pass in memory
         rankings = [[cid for cid, _ in dense]]
         if self.settings.retrieval == "hybrid":
-            rankings.append([cid for cid, _ in self.lexical.search(question, n, allowed=allowed)])
+            rankings.append([cid for cid, _ in lexical.search(question, n, allowed=allowed)])
         scores = reciprocal_rank_fusion(rankings)
         if as_of is not None and self.settings.freshness > 0:
-            scores = add_freshness(scores, self.lexical.published, as_of, weight=self.settings.freshness)
+            scores = add_freshness(scores, lexical.published, as_of, weight=self.settings.freshness)
         if self.settings.article_support > 0:
             scores = add_article_support(scores, article_of, weight=self.settings.article_support)
         wanted = ranked(scores)[: 2 * k]
@@ -201,17 +209,22 @@ class Library:
 
     def forget(self, article_id: str) -> bool:
         """Remove an article and its passages; False when no such article is stored."""
-        removed = self.store.delete(article_id)
-        if removed:
-            self.rebuild_lexical()
-        return removed
+        with self._writing:
+            lexical = self.lexical  # loaded, or rebuilt, before the store changes
+            removed = self.store.delete(article_id)
+            if removed is None:
+                return False
+            self._lexical = lexical.remove(removed)
+            self.save_lexical()
+            return True
 
     def put(self, writes: list[ArticleWrite]) -> None:
-        """Store embedded articles (used by ingest), replacing older versions.
-
-        Call ``rebuild_lexical`` once the batch of writes is done.
-        """
-        self.store.put(writes)
+        """Store embedded articles (used by ingest), replacing older versions, and index their
+        passages for BM25; call ``save_lexical`` once the batch of writes is done."""
+        with self._writing:
+            lexical = self.lexical  # loaded, or rebuilt, before the store changes
+            gone = self.store.put(writes)
+            self._lexical = lexical.remove(gone).add(lexical_entries(writes))
 
     def as_retriever(self, top_k: int | None = None) -> BaseRetriever:
         """This library's search as a llama-index ``BaseRetriever``."""

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rag.errors import ConfigError, StoreError
-from rag.records import Article, Chunk, Hit, StoredArticle
+from rag.records import Article, Chunk, Hit, StoredArticle, chunk_id_for
 from rag.settings import Settings
 
 _PAGE = 2000
@@ -299,14 +299,15 @@ class ChromaStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put(self, writes: Sequence[ArticleWrite]) -> None:
-        """Store articles with their chunks, replacing any older version of each.
+    def put(self, writes: Sequence[ArticleWrite]) -> list[str]:
+        """Store articles with their chunks, replacing any older version of each; returns the
+        ids of older chunks that are gone (an article that now has fewer).
 
         New chunk records are upserted, chunks past the new count are deleted, and the article
         record (with its content hash) is written last.
         """
         if not writes:
-            return
+            return []
         chunks = [c for w in writes for c in w.chunks]
         vectors = np.concatenate([w.vectors for w in writes]) if chunks else np.zeros((0, 1))
         for i in range(0, len(chunks), self._max_batch):
@@ -323,7 +324,7 @@ class ChromaStore:
             for aid, meta in zip(previous["ids"], previous["metadatas"] or [], strict=True)
         }
         stale = [
-            f"{w.article.id}:{i}"
+            chunk_id_for(w.article.id, i)
             for w in writes
             for i in range(len(w.chunks), old_counts.get(w.article.id, 0))
         ]
@@ -335,15 +336,23 @@ class ChromaStore:
             documents=[w.article.text for w in writes],
             metadatas=[_article_meta(w.article, len(w.chunks)) for w in writes],
         )
+        return stale
 
-    def delete(self, article_id: str) -> bool:
-        """Remove an article and all its chunks; False if it was not stored."""
-        found = self._articles.get(ids=[article_id], include=[])
+    def delete(self, article_id: str) -> list[str] | None:
+        """Remove an article and all its chunks; returns the chunk ids removed, or None if the
+        article was not stored."""
+        found = self._articles.get(ids=[article_id], include=["metadatas"])
         self._chunks.delete(where={"article_id": article_id})
         if not found["ids"]:
-            return False
+            return None
         self._articles.delete(ids=[article_id])
-        return True
+        chunks = int(((found["metadatas"] or [{}])[0] or {}).get("chunks", 0))
+        return [chunk_id_for(article_id, i) for i in range(chunks)]
+
+
+def lexical_entries(writes: Sequence[ArticleWrite]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The written chunks as the BM25 index takes them: (id, text, metadata as stored)."""
+    return [(c.id, c.text, _chunk_meta(c)) for w in writes for c in w.chunks]
 
 
 def _article_vector(vectors: np.ndarray) -> np.ndarray:

@@ -156,3 +156,36 @@ def test_copies_reuse_vectors_and_small_groups_all_land(
     first, second = np.asarray(got["embeddings"])
     assert np.array_equal(first, second)
     assert library.search("earthquake in Nepal", top_k=1)[0].chunk.article_id in {a.id for a in copies}
+
+
+def test_bm25_index_is_updated_not_rebuilt(
+    make_library: Callable[..., Library], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.lexical import LexicalIndex
+
+    folder = tmp_path / "news"
+    shutil.copytree(EXAMPLES, folder)
+    pluto = folder / "new-horizons-pluto-2015.md"
+    pluto.rename(tmp_path / pluto.name)
+    library = make_library()
+    ingest([folder], library, progress=False)  # the first ingest builds the index (from nothing)
+
+    def no_rebuild(chunks: object) -> LexicalIndex:
+        raise AssertionError("the BM25 index was rebuilt from the store")
+
+    monkeypatch.setattr(LexicalIndex, "build", no_rebuild)
+    ingest([tmp_path / pluto.name], library, progress=False)
+    assert library.search("New Horizons Pluto flyby", top_k=1)[0].chunk.title.startswith("New Horizons")
+    victim = next(a for a in library.sources() if "Nepal" in a.title or "earthquake" in a.title.lower())
+    assert library.forget(victim.id)
+    reopened = make_library()  # what was saved matches the store, so it is loaded as it is
+    assert len(reopened.lexical) == reopened.store.count_chunks()
+    assert all(h.chunk.article_id != victim.id for h in reopened.search("earthquake Kathmandu", top_k=10))
+
+
+def test_bm25_index_of_an_older_format_is_rebuilt(make_library: Callable[..., Library]) -> None:
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    (library.lexical_folder / "citewire.json").write_text('{"ids": []}', encoding="utf-8")
+    reopened = make_library()
+    assert len(reopened.lexical) == reopened.store.count_chunks() > 0

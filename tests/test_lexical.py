@@ -1,0 +1,109 @@
+"""The BM25 index: bm25s's scores exactly, however it was built up, saved and loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+import Stemmer
+from conftest import EXAMPLES
+
+from rag.lexical import LexicalIndex
+
+QUESTIONS = [
+    "What did Xi say about internet governance?",
+    "comet lander Philae harpoons",
+    "Pluto flyby images New Horizons 2015",
+    "earthquake Kathmandu deaths",
+    "climate agreement Paris temperature 2 degrees degrees",  # a repeated word counts twice
+]
+
+
+def passages() -> list[tuple[str, str, dict[str, object]]]:
+    """The example articles line by line: (chunk id, text, metadata)."""
+    found = []
+    for n, path in enumerate(sorted(EXAMPLES.iterdir())):
+        parts = [p.strip() for p in path.read_text(encoding="utf-8").splitlines() if len(p.split()) > 3]
+        for i, text in enumerate(parts):
+            meta = {
+                "title": path.stem.replace("-", " "),
+                "published_day": 20150101 + n,
+                "source": path.suffix,
+            }
+            found.append((f"{path.stem}:{i}", text, meta))
+    return found
+
+
+def bm25s_ranking(entries: list[tuple[str, str, dict[str, object]]], question: str) -> dict[str, float]:
+    """What bm25s itself scores, built from scratch on ``entries``."""
+    stemmer = Stemmer.Stemmer("english")
+    texts = [f"{meta['title']}\n{text}" for _, text, meta in entries]
+    retriever = bm25s.BM25()
+    retriever.index(
+        bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False
+    )
+    query = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, show_progress=False, return_ids=False)
+    scores = retriever.get_scores(query[0])
+    return {entries[i][0]: float(s) for i, s in enumerate(scores) if s > 0}
+
+
+def assert_same(index: LexicalIndex, entries: list[tuple[str, str, dict[str, object]]]) -> None:
+    assert len(index) == len(entries)
+    matched = 0
+    for question in QUESTIONS:
+        expected = bm25s_ranking(entries, question)
+        got = dict(index.search(question, k=len(entries)))
+        matched += len(expected)
+        assert got.keys() == expected.keys(), question
+        for chunk_id, score in expected.items():
+            assert got[chunk_id] == pytest.approx(score, rel=1e-5), (question, chunk_id)
+    assert matched > len(QUESTIONS)  # the comparison had something to compare
+
+
+def test_scores_are_bm25s_scores() -> None:
+    entries = passages()
+    assert len(entries) > 20
+    assert_same(LexicalIndex.build(entries), entries)
+
+
+def test_added_removed_and_replaced_chunks_score_as_if_built_from_scratch(tmp_path: Path) -> None:
+    entries = passages()
+    index = LexicalIndex()
+    for at in range(0, len(entries), 3):  # many small ingests: segments are merged as they come
+        index = index.add(entries[at : at + 3])
+    assert len(index.segments) <= int(np.log2(len(entries))) + 1
+    gone = [e[0] for e in entries[::4]]
+    index = index.remove(gone)
+    live = [e for e in entries if e[0] not in gone]
+    assert_same(index, live)
+    changed = (live[0][0], "A rewritten passage about Pluto and the New Horizons flyby.", live[0][2])
+    index = index.add([changed])  # the same id again replaces the old passage
+    live = [changed, *live[1:]]
+    assert_same(index, live)
+    index.save(tmp_path / "bm25")
+    loaded = LexicalIndex.load(tmp_path / "bm25")
+    assert loaded is not None
+    assert_same(loaded, live)
+    assert loaded.published(live[1][0]) is not None and loaded.published(gone[0]) is None
+    assert sorted(p.name for p in (tmp_path / "bm25").iterdir()) == sorted(
+        ["citewire.json", *(f"{s.name}.npz" for s in loaded.segments)]
+    )
+
+
+def test_a_search_keeps_the_version_it_started_with() -> None:
+    entries = passages()
+    before = LexicalIndex.build(entries[:10])
+    after = before.add(entries[10:]).remove([entries[0][0]])
+    assert len(before) == 10 and len(after) == len(entries) - 1
+    assert_same(before, entries[:10])  # unchanged by what was built on it
+
+
+def test_filters_and_deleted_rows_never_match() -> None:
+    entries = passages()
+    index = LexicalIndex.build(entries).remove([entries[0][0]])
+    allowed = index.allowed(sources=[".md"])
+    found = index.search("the", k=100, allowed=allowed) + index.search("Xi internet", k=100, allowed=allowed)
+    assert found and all(cid.startswith(("xi-", "new-", "paris-")) for cid, _ in found)
+    assert entries[0][0] not in {cid for cid, _ in index.search(entries[0][1], k=100)}
