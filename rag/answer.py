@@ -18,7 +18,9 @@ from rag.text import (
     expected_answer,
     holds_answer_kind,
     joined_names,
+    new_names,
     numbers,
+    points_back,
     question_terms,
     sentence_spans,
     terms,
@@ -233,7 +235,34 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(sentence)
             chosen_terms.append(set(sentence.evidence.terms))
+        completion = self.completion(question, chosen[0], ranked)
+        if completion is not None and completion not in chosen:
+            chosen = [chosen[0], completion, *chosen[1:]][: self.max_sentences]
         return build_answer(question, chosen)
+
+    @staticmethod
+    def completion(question: str, lead: Sentence, ranked: Sequence[Sentence]) -> Sentence | None:
+        """The sentence beside ``lead`` in its passage that tells what ``lead`` leaves unsaid.
+
+        The sentence that best matches a question often restates it ("Jackson made history
+        when she was sworn in") while the answer sits next to it ("... the seat occupied by
+        Stephen Breyer"). When the lead points back ("He picked up ...") the sentence before it
+        completes it; otherwise the neighbour naming most that neither the question nor the lead
+        names (names and numbers; the one after on a tie), if it names anything.
+        """
+        chunk_id = lead.hit.chunk.id
+        around = sorted((s for s in ranked if s.hit.chunk.id == chunk_id), key=lambda s: s.start)
+        at = next(i for i, s in enumerate(around) if s is lead)
+        before = around[at - 1] if at > 0 else None
+        after = around[at + 1] if at + 1 < len(around) else None
+        if points_back(lead.text):
+            return before
+        own = new_names(lead.text, question)
+        telling = [
+            (len(new_names(s.text, question) - own), -i, s) for i, s in enumerate((after, before)) if s
+        ]
+        best = max(telling, key=lambda t: t[:2], default=None)
+        return best[2] if best and best[0] > 0 else None
 
 
 def build_answer(question: str, sentences: Sequence[Sentence]) -> Answer:

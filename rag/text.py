@@ -146,6 +146,34 @@ _HAS = {
 }
 
 
+_CALENDAR = re.compile(rf"^({_MONTHS})$", re.I)
+_BACK_REFERENCES = frozenset("he she it they his her its their them this these those that such".split())
+
+
+def new_names(sentence: str, question: str) -> set[str]:
+    """Stems of the names and numbers in ``sentence`` that ``question`` does not hold: what the
+    sentence could be telling. Day and month names are left out (every news sentence has one).
+
+    A word is a name when it is capitalised anywhere but the sentence's start.
+    """
+    asked = set(question_terms(question))
+    stemmer = _stemmer()
+    found = set()
+    for i, word in enumerate(words(sentence)):
+        if _CALENDAR.match(word) or not (any(ch.isdigit() for ch in word) or (i > 0 and word[0].isupper())):
+            continue
+        stem = stemmer.stemWord(word.lower().replace("’", "'"))
+        if stem not in asked:
+            found.add(stem)
+    return found
+
+
+def points_back(sentence: str) -> bool:
+    """Whether ``sentence`` opens with a word that refers to an earlier one ("He said ...")."""
+    first = words(sentence)[:1]
+    return bool(first) and first[0].lower() in _BACK_REFERENCES
+
+
 def expected_answer(question: str) -> str | None:
     """What kind of answer the question asks for: ``quantity``, ``time``, ``person`` or None."""
     for kind, pattern in _EXPECTS:

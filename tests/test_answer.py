@@ -1,0 +1,57 @@
+"""The extractive answerer by hand: a lead sentence that restates the question gets its neighbour."""
+
+from __future__ import annotations
+
+from rag.answer import ExtractiveAnswerer
+from rag.records import Chunk, Hit
+
+
+def hit(chunk_id: str, text: str, score: float = 0.8) -> Hit:
+    return Hit(Chunk(chunk_id, chunk_id.split(":")[0], 0, text, 0, len(text), "River news"), score)
+
+
+PASSAGE = (
+    "The river authority met in the town hall on Monday evening. "
+    "Maria Lopez made history on Monday when she was sworn in as the first woman to lead the "
+    "river authority. "
+    "She takes the seat held for two decades by Tomas Berg, who retired in the spring. "
+    "The authority manages the dams and the flood plain along the valley."
+)
+
+
+def test_the_sentence_naming_the_answer_follows_a_lead_that_restates_the_question() -> None:
+    question = (
+        "Maria Lopez made history this week as the first woman to lead the river authority. "
+        "Whose seat is she taking?"
+    )
+    answer = ExtractiveAnswerer().compose(question, [hit("a:0", PASSAGE)])
+    assert not answer.refused
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[0].startswith("Maria Lopez made history")
+    assert quotes[1].startswith("She takes the seat") and "Tomas Berg" in answer.answer
+    assert len(quotes) <= ExtractiveAnswerer().max_sentences
+
+
+def test_a_lead_that_points_back_gets_the_sentence_before_it() -> None:
+    text = (
+        "Tomas Berg retired in the spring after two decades in charge. "
+        "He led the river authority through three floods and a drought. "
+        "The authority manages the dams along the valley."
+    )
+    answer = ExtractiveAnswerer().compose(
+        "Who led the river authority through three floods and a drought?", [hit("b:0", text)]
+    )
+    assert [c.quote[:10] for c in answer.citations][:2] == ["He led the", "Tomas Berg"]
+    assert "Tomas Berg" in answer.answer
+
+
+def test_a_lead_whose_neighbours_name_nothing_new_stands_alone() -> None:
+    text = (
+        "The authority met on a rainy evening. "
+        "The authority manages the dams and the flood plain along the valley. "
+        "It also keeps the footpaths open in winter."
+    )
+    answer = ExtractiveAnswerer().compose("Who manages the dams along the valley?", [hit("c:0", text)])
+    assert [c.quote for c in answer.citations] == [
+        "The authority manages the dams and the flood plain along the valley."
+    ]
