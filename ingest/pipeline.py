@@ -7,6 +7,7 @@ chunks, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import threading
 import time
@@ -14,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from queue import Full, Queue
 from typing import Any, TypeVar
@@ -146,6 +148,7 @@ def ingest_items(
             writing = writer.submit(library.put, writes)
             report.chunks += group_size
             group, group_size = [], 0
+            release_freed_memory()
 
         for prepared in prefetch(_prepare(items, library, report, on_problem), PREFETCH):
             changed = True
@@ -218,6 +221,26 @@ def _prepare(
         else:
             report.updated += 1
         yield Prepared(item, [c for c, _ in split], [ids for _, ids in split])
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc: nothing to do
+
+
+def release_freed_memory() -> None:
+    """Hand memory the process has freed back to the system (glibc's ``malloc_trim``).
+
+    A long ingest frees as much as it keeps (batches, index versions, Chroma's buffers), and
+    glibc keeps freed pages in the process; handing them back after each group keeps the peak
+    from creeping up with the corpus. Elsewhere than glibc this does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:

@@ -28,7 +28,7 @@ from rag.fusion import (
     ranked,
     reciprocal_rank_fusion,
 )
-from rag.lexical import LexicalIndex
+from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of
 from rag.settings import Settings
@@ -36,6 +36,9 @@ from rag.store import ArticleWrite, ChromaStore, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
+
+
+LEXICAL_BATCH = 2048  # passages added to the BM25 index at a time during an ingest
 
 
 class Library:
@@ -52,7 +55,8 @@ class Library:
         self.store = store
         self._embedder = embedder
         self._lexical: LexicalIndex | None = None
-        self._writing = threading.Lock()  # one writer at a time: each builds on the last index
+        self._writing = threading.RLock()  # one writer at a time: each builds on the last index
+        self._unindexed: list[Entry] = []  # stored passages not yet in the BM25 index
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
 
     @property
@@ -86,8 +90,16 @@ class Library:
         return index
 
     def save_lexical(self) -> None:
-        """Save the BM25 index after ``put`` (only its new segments are written)."""
-        self.lexical.save(self.lexical_folder)
+        """Index the passages ``put`` left pending and save the BM25 index (only its new
+        segments are written)."""
+        with self._writing:
+            self._index_pending()
+            self.lexical.save(self.lexical_folder)
+
+    def _index_pending(self) -> None:
+        if self._unindexed:
+            self._lexical = self.lexical.add(self._unindexed)
+            self._unindexed = []
 
     def search(
         self,
@@ -210,6 +222,7 @@ class Library:
     def forget(self, article_id: str) -> bool:
         """Remove an article and its passages; False when no such article is stored."""
         with self._writing:
+            self._index_pending()
             lexical = self.lexical  # loaded, or rebuilt, before the store changes
             removed = self.store.delete(article_id)
             if removed is None:
@@ -220,11 +233,21 @@ class Library:
 
     def put(self, writes: list[ArticleWrite]) -> None:
         """Store embedded articles (used by ingest), replacing older versions, and index their
-        passages for BM25; call ``save_lexical`` once the batch of writes is done."""
+        passages for BM25; call ``save_lexical`` once the batch of writes is done.
+
+        Passages reach the BM25 index ``LEXICAL_BATCH`` at a time (and at ``save_lexical``):
+        each update builds a new index version, and fewer, larger ones leave less garbage behind
+        in a long ingest.
+        """
         with self._writing:
-            lexical = self.lexical  # loaded, or rebuilt, before the store changes
+            self._lexical = self.lexical  # loaded, or rebuilt, before the store changes
             gone = self.store.put(writes)
-            self._lexical = lexical.remove(gone).add(lexical_entries(writes))
+            if gone:
+                self._index_pending()
+                self._lexical = self.lexical.remove(gone)
+            self._unindexed.extend(lexical_entries(writes))
+            if len(self._unindexed) >= LEXICAL_BATCH:
+                self._index_pending()
 
     def as_retriever(self, top_k: int | None = None) -> BaseRetriever:
         """This library's search as a llama-index ``BaseRetriever``."""
