@@ -10,26 +10,20 @@ Each vector is checked against ``encode``'s (lowest cosine printed).
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import DATA, parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "bbc")
-    parser.add_argument("--chunks", type=int, default=512)
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--corpus", type=Path, default=DATA / "bbc")
+    options.add_argument("--chunks", type=int, default=512)
+    args = options.parse_args()
 
     from ingest.chunking import Chunker, embedding_text
     from ingest.readers import Problem, read_paths

@@ -10,25 +10,21 @@ Reported for questions with and without gold article urls. No model or index is 
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "realtimeqa-dev"
+from common import DATA, parser
+
+RTQA = DATA / "realtimeqa-dev"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--articles", type=Path, default=DATA / "articles.jsonl")
-    parser.add_argument("--questions", type=Path, default=DATA / "questions.jsonl")
-    parser.add_argument("--days", type=int, default=10)
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--articles", type=Path, default=RTQA / "articles.jsonl")
+    options.add_argument("--questions", type=Path, default=RTQA / "questions.jsonl")
+    options.add_argument("--days", type=int, default=10)
+    args = options.parse_args()
 
     from eval.metrics import normalize_answer
 

@@ -13,24 +13,19 @@ Needs `pip install -e '.[bench]'`.
 
 from __future__ import annotations
 
-import argparse
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import DATA, parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "bbc")
-    parser.add_argument("--limit", type=int, help="only the first N files (sorted), for a quick run")
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--corpus", type=Path, default=DATA / "bbc")
+    options.add_argument("--limit", type=int, help="only the first N files (sorted), for a quick run")
+    args = options.parse_args()
 
     from rag.offline import go_offline
 

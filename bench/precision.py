@@ -9,22 +9,17 @@ which precision `auto` picks here (bf16 only where the CPU computes it natively)
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import DATA, parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "data" / "bbc")
-    parser.add_argument("--passages", type=int, default=160)
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--corpus", type=Path, default=DATA / "bbc")
+    options.add_argument("--passages", type=int, default=160)
+    args = options.parse_args()
 
     from rag import Embedder
     from rag.embedding import native_bf16

@@ -9,30 +9,22 @@ question's date as `as_of`, the way `citewire eval --as-of question` asks.
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import DATA, parser
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument(
-        "--questions", type=Path, default=ROOT.parent / "shared/data/realtimeqa-dev/questions.jsonl"
-    )
-    parser.add_argument("--retrieval", choices=("hybrid", "dense"), default="hybrid")
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--data-dir", type=Path, required=True)
+    options.add_argument("--questions", type=Path, default=DATA / "realtimeqa-dev" / "questions.jsonl")
+    options.add_argument("--retrieval", choices=("hybrid", "dense"), default="hybrid")
+    args = options.parse_args()
 
     import rag
 

@@ -11,17 +11,14 @@ share of question terms); the defaults are marked.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+from common import DATA, parser
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "realtimeqa-dev"
+RTQA = DATA / "realtimeqa-dev"
 
 
 def features(library: object, questions: list[dict[str, object]], as_of: bool) -> np.ndarray:
@@ -40,19 +37,19 @@ def features(library: object, questions: list[dict[str, object]], as_of: bool) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    options = parser(__doc__)
+    options.add_argument(
+        "--answerable-dir", type=Path, required=True, help="index of realtimeqa-dev articles"
     )
-    parser.add_argument("--answerable-dir", type=Path, required=True, help="index of realtimeqa-dev articles")
-    parser.add_argument("--unanswerable-dir", type=Path, required=True, help="index of the BBC articles")
-    args = parser.parse_args()
+    options.add_argument("--unanswerable-dir", type=Path, required=True, help="index of the BBC articles")
+    args = options.parse_args()
 
     import rag
     from eval.metrics import normalize_url
 
-    questions = [json.loads(line) for line in (DATA / "questions.jsonl").read_text().splitlines() if line]
+    questions = [json.loads(line) for line in (RTQA / "questions.jsonl").read_text().splitlines() if line]
     corpus = {
-        normalize_url(json.loads(line)["url"]) for line in (DATA / "articles.jsonl").read_text().splitlines()
+        normalize_url(json.loads(line)["url"]) for line in (RTQA / "articles.jsonl").read_text().splitlines()
     }
     answerable = [q for q in questions if any(normalize_url(u) in corpus for u in q["gold_urls"])]
     embedder = rag.Embedder.load()

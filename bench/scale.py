@@ -13,29 +13,24 @@ No model is loaded: the vectors are synthetic.
 
 from __future__ import annotations
 
-import argparse
 import resource
 import shutil
-import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+from common import parser
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 CHUNKS_PER_ARTICLE = 10
 CANDIDATES = 100  # what each retriever proposes per question (Settings.candidates)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/citewire-scale"))
-    args = parser.parse_args()
+    options = parser(__doc__)
+    options.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    options.add_argument("--dir", type=Path, default=Path("/tmp/citewire-scale"))
+    args = options.parse_args()
 
     from rag import Article, Chunk, Settings
     from rag.lexical import LexicalIndex

@@ -69,9 +69,9 @@ class Segment:
         a, b = int(self.starts[term]), int(self.starts[term + 1])
         return self.rows[a:b], self.counts[a:b]
 
-    def posting_terms(self) -> np.ndarray:
-        """The term of each posting."""
-        return np.repeat(np.arange(len(self.starts) - 1, dtype=np.int64), np.diff(self.starts))
+    def terms_at(self, positions: np.ndarray) -> np.ndarray:
+        """The term of the postings at these positions (in ``rows``/``counts``)."""
+        return np.searchsorted(self.starts, positions, side="right") - 1
 
     def document_frequencies(self, rows: Iterable[int] | None = None) -> np.ndarray:
         """Per term, how many of ``rows`` (default: the live ones) contain it."""
@@ -79,8 +79,7 @@ class Segment:
             keep = self.live()[self.rows]
         else:
             keep = np.isin(self.rows, np.fromiter(rows, dtype=np.int64))
-        terms = np.searchsorted(self.starts, np.flatnonzero(keep), side="right") - 1
-        return np.bincount(terms, minlength=len(self.starts) - 1)
+        return np.bincount(self.terms_at(np.flatnonzero(keep)), minlength=len(self.starts) - 1)
 
     def live(self) -> np.ndarray:
         mask = np.ones(len(self), dtype=bool)
@@ -156,7 +155,7 @@ class Segment:
             live = part.live()
             renumber = np.cumsum(live) - 1 + len(ids)
             keep = live[part.rows]
-            terms.append(part.posting_terms()[keep])
+            terms.append(part.terms_at(np.flatnonzero(keep)))
             rows.append(renumber[part.rows[keep]])
             counts.append(part.counts[keep].astype(np.int64))
             ids.extend(i for i, alive in zip(part.ids, live, strict=True) if alive)

@@ -76,9 +76,19 @@ def words(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """Content terms of ``text``: lower-cased, stop words dropped, Snowball-stemmed."""
     stop = _stopwords()
-    kept = [w.lower().replace("’", "'") for w in words(text)]
+    kept = [_normal(w) for w in words(text)]
     kept = [w for w in kept if w not in stop]
     return list(_stemmer().stemWords(kept))
+
+
+def _salient(position: int, word: str) -> bool:
+    """Whether a word is a name or a number: capitalised anywhere but its text's start, or
+    holding a digit."""
+    return any(ch.isdigit() for ch in word) or (position > 0 and word[0].isupper())
+
+
+def _normal(word: str) -> str:
+    return word.lower().replace("’", "'")
 
 
 def question_terms(question: str) -> dict[str, float]:
@@ -90,12 +100,11 @@ def question_terms(question: str) -> dict[str, float]:
     stop = _stopwords()
     stemmer = _stemmer()
     for i, word in enumerate(words(question)):
-        lower = word.lower().replace("’", "'")
+        lower = _normal(word)
         if lower in stop or lower in _QUESTION_WORDS:
             continue
         stem = stemmer.stemWord(lower)
-        salient = any(ch.isdigit() for ch in word) or (i > 0 and word[0].isupper())
-        weights[stem] = max(weights.get(stem, 0.0), 2.0 if salient else 1.0)
+        weights[stem] = max(weights.get(stem, 0.0), 2.0 if _salient(i, word) else 1.0)
     return weights
 
 
@@ -152,17 +161,16 @@ _BACK_REFERENCES = frozenset("he she it they his her its their them this these t
 
 def new_names(sentence: str, question: str) -> set[str]:
     """Stems of the names and numbers in ``sentence`` that ``question`` does not hold: what the
-    sentence could be telling. Day and month names are left out (every news sentence has one).
-
-    A word is a name when it is capitalised anywhere but the sentence's start.
+    sentence could be telling (see ``_salient``). Day and month names are left out (every news
+    sentence has one).
     """
     asked = set(question_terms(question))
     stemmer = _stemmer()
     found = set()
     for i, word in enumerate(words(sentence)):
-        if _CALENDAR.match(word) or not (any(ch.isdigit() for ch in word) or (i > 0 and word[0].isupper())):
+        if _CALENDAR.match(word) or not _salient(i, word):
             continue
-        stem = stemmer.stemWord(word.lower().replace("’", "'"))
+        stem = stemmer.stemWord(_normal(word))
         if stem not in asked:
             found.add(stem)
     return found

@@ -20,6 +20,14 @@ def stored_chunk_ids(library: Library) -> list[str]:
     return sorted(ids)
 
 
+@pytest.fixture
+def news_folder(tmp_path: Path) -> Path:
+    """A copy of the example articles, for a test to change."""
+    folder = tmp_path / "news"
+    shutil.copytree(EXAMPLES, folder)
+    return folder
+
+
 def test_ingest_is_idempotent(make_library: Callable[..., Library]) -> None:
     library = make_library()
     first = ingest([EXAMPLES], library, progress=False)
@@ -31,9 +39,8 @@ def test_ingest_is_idempotent(make_library: Callable[..., Library]) -> None:
     assert library.store.count_articles() == 5
 
 
-def test_changed_article_replaces_its_chunks(make_library: Callable[..., Library], tmp_path: Path) -> None:
-    folder = tmp_path / "news"
-    shutil.copytree(EXAMPLES, folder)
+def test_changed_article_replaces_its_chunks(make_library: Callable[..., Library], news_folder: Path) -> None:
+    folder = news_folder
     library = make_library()
     ingest([folder], library, progress=False)
     target = folder / "paris-climate-agreement-2015.md"
@@ -125,14 +132,13 @@ def test_prefetch_keeps_order_raises_producer_errors_and_stops_early() -> None:
 
 
 def test_copies_reuse_vectors_and_small_groups_all_land(
-    make_library: Callable[..., Library], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_library: Callable[..., Library], news_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import numpy as np
 
     from ingest import pipeline
 
-    folder = tmp_path / "news"
-    shutil.copytree(EXAMPLES, folder)
+    folder = news_folder
     original = folder / "nepal-earthquake-2015.txt"
     (folder / "copy").mkdir()
     shutil.copy(original, folder / "copy" / original.name)  # the same story filed twice
@@ -159,12 +165,11 @@ def test_copies_reuse_vectors_and_small_groups_all_land(
 
 
 def test_bm25_index_is_updated_not_rebuilt(
-    make_library: Callable[..., Library], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_library: Callable[..., Library], news_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rag.lexical import LexicalIndex
 
-    folder = tmp_path / "news"
-    shutil.copytree(EXAMPLES, folder)
+    folder = news_folder
     pluto = folder / "new-horizons-pluto-2015.md"
     pluto.rename(tmp_path / pluto.name)
     library = make_library()
