@@ -17,6 +17,9 @@ _WORD = re.compile(r"\w+")
 FRESHNESS_DAYS = 7.0  # a passage's freshness halves in about five days (e-folding time 7 days)
 FRESHNESS_WEIGHT = 2.0  # in first places: a day-old story gains about what topping both rankings gives
 SUPPORT_WEIGHT = 0.3  # how much an article's next-best passages lift its best one, when turned on
+ARTICLE_WEIGHT = 1.0  # the article ranking counts as much as each passage ranking
+ARTICLE_RANKS = 10  # how many of the nearest articles lift their passages
+ARTICLE_CANDIDATES = 50  # the nearest articles those are picked from (the recent first, given an as-of date)
 
 
 def reciprocal_rank_fusion(
@@ -66,6 +69,30 @@ def add_article_support(
     lifted = dict(scores)
     for items in by_article.values():
         lifted[items[0]] += weight * sum(scores[i] for i in items[1:3])
+    return lifted
+
+
+def add_article_ranking(
+    scores: dict[str, float],
+    articles: Sequence[str],
+    article_of: Callable[[str], str],
+    weight: float = ARTICLE_WEIGHT,
+    k: int = RRF_K,
+) -> dict[str, float]:
+    """``scores`` where the best passage of the article ranked r in ``articles`` (articles by how
+    near their whole text is to the question) gains ``weight / (k + r)``, as a third ranking in
+    the fusion would give it. Only the best: an article's other passages keep their scores, so
+    one long article does not crowd out the rest.
+
+    A passage that matches the question only in passing, in a round-up of the day's news or an
+    article about something else, is outranked by one from the article that is about it.
+    """
+    rank = {article: r for r, article in enumerate(articles, start=1)}
+    lifted = dict(scores)
+    for item in ranked(scores):
+        article = article_of(item)
+        if article in rank:
+            lifted[item] += weight / (k + rank.pop(article))
     return lifted
 
 

@@ -10,11 +10,13 @@ quickly. ``rag.ask`` is the one-line form that opens a library for a single ques
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rag.answer import Answerer, ExtractiveAnswerer
 from rag.choice import Choice, choose
@@ -22,6 +24,9 @@ from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.fusion import (
+    ARTICLE_CANDIDATES,
+    ARTICLE_RANKS,
+    add_article_ranking,
     add_article_support,
     add_freshness,
     drop_near_duplicates,
@@ -30,7 +35,7 @@ from rag.fusion import (
 )
 from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
-from rag.records import Answer, Hit, StoredArticle, article_of
+from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
 from rag.store import ArticleWrite, ChromaStore, lexical_entries
 
@@ -130,13 +135,21 @@ class Library:
         n = max(self.settings.candidates, k)
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
         allowed = lexical.allowed(since, until, sources, as_of=as_of)
+        keep = lexical.passes(allowed)
         dense = self.store.nearest(
-            vector, n, since=since, until=until, sources=sources, keep=lexical.passes(allowed)
+            vector, n, since=since, until=until, sources=sources, keep=keep
         )  # the filters go to Chroma too, for when too few pass in memory
         rankings = [[cid for cid, _ in dense]]
         if self.settings.retrieval == "hybrid":
             rankings.append([cid for cid, _ in lexical.search(question, n, allowed=allowed)])
         scores = reciprocal_rank_fusion(rankings)
+        if self.settings.article_ranking > 0:
+            scores = add_article_ranking(
+                scores,
+                self._articles_for(vector, lexical, keep, since, until, sources, as_of),
+                article_of,
+                weight=self.settings.article_ranking,
+            )
         if as_of is not None and self.settings.freshness > 0:
             scores = add_freshness(scores, lexical.published, as_of, weight=self.settings.freshness)
         if self.settings.article_support > 0:
@@ -146,6 +159,33 @@ class Library:
         if self.settings.near_duplicates < 1:
             hits = drop_near_duplicates(hits, self.settings.near_duplicates)
         return hits[:k]
+
+    def _articles_for(
+        self,
+        vector: np.ndarray,
+        lexical: LexicalIndex,
+        keep: Callable[[str], bool],
+        since: date | None,
+        until: date | None,
+        sources: Sequence[str] | None,
+        as_of: date | None,
+    ) -> list[str]:
+        """The ``ARTICLE_RANKS`` articles nearest the question as wholes, the recent ones first
+        with an as-of date (the same freshness bonus passages get, on the nearest
+        ``ARTICLE_CANDIDATES``)."""
+
+        def first(article_id: str) -> str:  # an article's dates and source are its chunks'
+            return chunk_id_for(article_id, 0)
+
+        nearest = self.store.nearest_articles(
+            vector, ARTICLE_CANDIDATES, since, until, sources, keep=lambda a: keep(first(a))
+        )
+        scores = reciprocal_rank_fusion([[a for a, _ in nearest]])
+        if as_of is not None and self.settings.freshness > 0:
+            scores = add_freshness(
+                scores, lambda a: lexical.published(first(a)), as_of, weight=self.settings.freshness
+            )
+        return ranked(scores)[:ARTICLE_RANKS]
 
     def ask(
         self,

@@ -236,44 +236,54 @@ class ChromaStore:
         ``MIN_WIDE``) and filters here; when too few pass it asks Chroma to filter, and when
         ``keep`` still leaves too few it searches wider. All give the same top ``n``.
         """
+        return self._filtered_nearest(self._chunks, vector, n, since, until, sources, keep)
+
+    def nearest_articles(
+        self,
+        vector: np.ndarray,
+        n: int,
+        since: date | None = None,
+        until: date | None = None,
+        sources: Sequence[str] | None = None,
+        keep: Callable[[str], bool] | None = None,
+    ) -> list[tuple[str, float]]:
+        """(article id, cosine) of the ``n`` articles whose vector (the mean of their chunks')
+        is nearest to ``vector``, filtered as ``nearest`` filters chunks (``keep`` tests
+        article ids)."""
+        return self._filtered_nearest(self._articles, vector, n, since, until, sources, keep)
+
+    def _filtered_nearest(
+        self,
+        collection: Any,
+        vector: np.ndarray,
+        n: int,
+        since: date | None,
+        until: date | None,
+        sources: Sequence[str] | None,
+        keep: Callable[[str], bool] | None,
+    ) -> list[tuple[str, float]]:
         if n <= 0:
             return []
         # Chroma answers an n larger than the collection with all it has: no count needed.
-        where = chunk_filter(since, until, sources)
+        where = chunk_filter(since, until, sources)  # articles carry the same date and source fields
         if where is None and keep is None:
-            return self._nearest(vector, n, None)
+            return _nearest(collection, vector, n, None)
         wide_n = max(OVERFETCH * n, MIN_WIDE)
         while True:
             if keep is not None:
-                wide = self._nearest(vector, wide_n, None)
+                wide = _nearest(collection, vector, wide_n, None)
                 kept = [(cid, score) for cid, score in wide if keep(cid)]
             else:
-                wide = self._nearest(vector, wide_n, None, with_meta=True)
+                wide = _nearest(collection, vector, wide_n, None, with_meta=True)
                 kept = [(c, score) for c, score, meta in wide if _meta_passes(meta, since, until, sources)]
             if len(kept) >= n or len(wide) < wide_n:
                 return kept[:n]
             if where is not None:
-                narrowed = self._nearest(vector, wide_n, where)
+                narrowed = _nearest(collection, vector, wide_n, where)
                 kept = [(cid, score) for cid, score in narrowed if keep is None or keep(cid)]
                 if len(kept) >= n or len(narrowed) < wide_n:
                     return kept[:n]
             wide_n *= 4
-
-    def _nearest(
-        self, vector: np.ndarray, n: int, where: dict[str, Any] | None, with_meta: bool = False
-    ) -> list[Any]:
-        result = self._chunks.query(
-            query_embeddings=[vector.tolist()],
-            n_results=n,
-            where=where,
-            include=["metadatas", "distances"] if with_meta else ["distances"],
-        )
-        ids = result["ids"][0]
-        scores = [1.0 - float(d) for d in (result["distances"] or [[]])[0]]
-        if not with_meta:
-            return list(zip(ids, scores, strict=True))
-        metadatas = (result["metadatas"] or [[]])[0]
-        return list(zip(ids, scores, metadatas, strict=True))
 
     def iter_chunks(self) -> Iterable[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk as (id, text, metadata), page by page."""
@@ -348,6 +358,23 @@ class ChromaStore:
         self._articles.delete(ids=[article_id])
         chunks = int(((found["metadatas"] or [{}])[0] or {}).get("chunks", 0))
         return [chunk_id_for(article_id, i) for i in range(chunks)]
+
+
+def _nearest(
+    collection: Any, vector: np.ndarray, n: int, where: dict[str, Any] | None, with_meta: bool = False
+) -> list[Any]:
+    result = collection.query(
+        query_embeddings=[vector.tolist()],
+        n_results=n,
+        where=where,
+        include=["metadatas", "distances"] if with_meta else ["distances"],
+    )
+    ids = result["ids"][0]
+    scores = [1.0 - float(d) for d in (result["distances"] or [[]])[0]]
+    if not with_meta:
+        return list(zip(ids, scores, strict=True))
+    metadatas = (result["metadatas"] or [[]])[0]
+    return list(zip(ids, scores, metadatas, strict=True))
 
 
 def lexical_entries(writes: Sequence[ArticleWrite]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -12,6 +12,7 @@ from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
 from rag import REFUSAL, Answer, Library
+from rag.store import _nearest
 
 
 def assert_quotes_verbatim(library: Library, answer: Answer) -> None:
@@ -117,13 +118,22 @@ def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Libr
     allowed = lexical.allowed(sources=[source])
     in_memory = store.nearest(vector, 8, sources=[source], keep=lexical.passes(allowed))
     by_metadata = store.nearest(vector, 8, sources=[source])
-    by_chroma = store._nearest(vector, 8, {"source": source})
+    by_chroma = _nearest(store._chunks, vector, 8, {"source": source})
     assert [c for c, _ in in_memory] == [c for c, _ in by_metadata] == [c for c, _ in by_chroma]
     assert len(in_memory) == 8
     # A test in memory alone (no filter Chroma knows) is applied too, searching wider as needed.
     rare = {cid for cid, _ in store.nearest(vector, 2000)[-3:]}
     found = store.nearest(vector, 3, keep=rare.__contains__)
     assert {c for c, _ in found} == rare
+    # Whole articles (their mean vectors) are searched and filtered the same ways.
+    articles = store.nearest_articles(vector, 5, sources=[source])
+    assert len(articles) == 5
+    assert articles == _nearest(store._articles, vector, 5, {"source": source})
+    passes = lexical.passes(allowed)
+    kept = store.nearest_articles(vector, 5, sources=[source], keep=lambda a: passes(f"{a}:0"))
+    assert [a for a, _ in kept] == [a for a, _ in articles]
+    by_id = {a.id: a for a in news_library.sources()}
+    assert all(by_id[a].source == source for a, _ in articles)
 
 
 def test_question_vector_equals_the_batch_encoding(news_library: Library) -> None:

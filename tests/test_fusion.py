@@ -1,4 +1,4 @@
-"""Rank fusion, freshness, article support and near-duplicate removal, by hand."""
+"""Rank fusion, freshness, article ranking and support and near-duplicate removal, by hand."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date
 
 from rag.fusion import (
     RRF_K,
+    add_article_ranking,
     add_article_support,
     add_freshness,
     drop_near_duplicates,
@@ -50,6 +51,18 @@ def test_article_support_lifts_articles_that_match_in_several_places() -> None:
     assert supported["a:0"] == 0.030
     # Only the best passage is lifted: the others keep their scores.
     assert [supported[i] for i in ("b:1", "b:2", "b:3")] == [0.010, 0.010, 0.009]
+
+
+def test_article_ranking_lifts_the_best_passage_of_the_articles_about_the_question() -> None:
+    # A round-up's passage matches best; the article about the question comes first as a whole.
+    scores = {"roundup:3": 0.030, "story:1": 0.028, "story:0": 0.020, "other:0": 0.010}
+    lifted = add_article_ranking(scores, ["story", "other", "absent"], article_of)
+    assert ranked(lifted)[0] == "story:1"
+    assert math.isclose(lifted["story:1"], 0.028 + 1 / (RRF_K + 1))
+    assert math.isclose(lifted["other:0"], 0.010 + 1 / (RRF_K + 2))
+    # Only each article's best passage is lifted, and articles not ranked gain nothing.
+    assert lifted["story:0"] == 0.020 and lifted["roundup:3"] == 0.030
+    assert add_article_ranking(scores, [], article_of) == scores
 
 
 def test_near_duplicates_are_dropped_and_distinct_passages_kept() -> None:
