@@ -6,6 +6,12 @@ Chunks a few BBC articles the way ingest does, then embeds them: sentence-transf
 ``encode`` at batch 32 (its default) and 16, and Citewire's ``embed_tokens`` with one worker
 (torch's threads on one batch) or one worker per core (one single-threaded batch per core).
 Each vector is checked against ``encode``'s (lowest cosine printed).
+
+Last, the ceiling: the same batches run through the model's matrix products alone (per layer
+the query, key, value and output projections and the two feed-forward ones, six layers), laid
+out as ``embed_tokens`` lays them out, with nothing else (no attention, normalisation,
+activation, pooling or Python). No fp32 implementation of the model can embed faster on this
+CPU than that rate.
 """
 
 from __future__ import annotations
@@ -63,7 +69,53 @@ def main() -> None:
                 f"embed_tokens, batch {size}, {workers} worker(s)",
                 lambda size=size: embedder.embed_tokens(tokens, batch_size=size),
             )
+    matrix_products(tokens, default_workers())
     print(f"command: python bench/batching.py --corpus {args.corpus} --chunks {args.chunks}")
+
+
+def matrix_products(tokens: list[list[int]], workers: int, batch_size: int = 8) -> None:
+    """Time the model's matrix products alone on ``embed_tokens``'s batches (sorted by length,
+    widths rounded up to 16), one single-threaded batch per worker."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from rag.embedding import WIDTH_STEP
+
+    hidden, inner, layers = 384, 1536, 6
+    weights = [torch.randn(hidden, hidden) for _ in range(4)] + [
+        torch.randn(hidden, inner),
+        torch.randn(inner, hidden),
+    ]
+    lengths = sorted((len(ids) for ids in tokens), reverse=True)
+    widths = [
+        min(-(-lengths[at] // WIDTH_STEP) * WIDTH_STEP, 256) * len(lengths[at : at + batch_size])
+        for at in range(0, len(lengths), batch_size)
+    ]
+
+    def run(rows: int) -> None:
+        x = torch.randn(rows, hidden)
+        with torch.inference_mode():
+            for _ in range(layers):
+                for w in weights[:4]:
+                    x @ w
+                x @ weights[4] @ weights[5]
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, widths[:4]))  # warm-up
+            started = time.perf_counter()
+            list(pool.map(run, widths))
+            seconds = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(before)
+    flops = 2 * layers * (4 * hidden * hidden + 2 * hidden * inner) * sum(widths)
+    print(
+        f"{'matrix products alone (the ceiling), batch 8':52} {len(tokens) / seconds:7.1f} chunks/s"
+        f"   {flops / seconds / 1e9:.0f} GFLOP/s"
+    )
 
 
 if __name__ == "__main__":
