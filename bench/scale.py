@@ -101,6 +101,7 @@ def main() -> None:
         queries = rng.standard_normal((50, 384)).astype(np.float32)
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
         allowed = lexical.allowed(until=date(2022, 2, 1))
+        share = float(allowed.sum()) / len(lexical)  # known in memory, as a search knows it
         knn, dated = [], []
         for q in queries:
             # What a search does: the candidates' ids, then the texts of the best ten.
@@ -108,7 +109,9 @@ def main() -> None:
             store.hits_for([cid for cid, _ in store.nearest(q, CANDIDATES)][:10], q)
             knn.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            found = store.nearest(q, CANDIDATES, until=date(2022, 2, 1), keep=lexical.passes(allowed))
+            found = store.nearest(
+                q, CANDIDATES, until=date(2022, 2, 1), keep=lexical.passes(allowed), share=share
+            )
             store.hits_for([cid for cid, _ in found][:10], q)
             dated.append((time.perf_counter() - t) * 1000)
         bm25 = []

@@ -136,8 +136,9 @@ class Library:
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
         allowed = lexical.allowed(since, until, sources, as_of=as_of)
         keep = lexical.passes(allowed)
+        share = float(allowed.sum()) / max(len(lexical), 1)
         dense = self.store.nearest(
-            vector, n, since=since, until=until, sources=sources, keep=keep
+            vector, n, since=since, until=until, sources=sources, keep=keep, share=share
         )  # the filters go to Chroma too, for when too few pass in memory
         rankings = [[cid for cid, _ in dense]]
         if self.settings.retrieval == "hybrid":
@@ -146,7 +147,7 @@ class Library:
         if self.settings.article_ranking > 0:
             scores = add_article_ranking(
                 scores,
-                self._articles_for(vector, lexical, keep, since, until, sources, as_of),
+                self._articles_for(vector, lexical, keep, share, since, until, sources, as_of),
                 article_of,
                 weight=self.settings.article_ranking,
             )
@@ -165,6 +166,7 @@ class Library:
         vector: np.ndarray,
         lexical: LexicalIndex,
         keep: Callable[[str], bool],
+        share: float,
         since: date | None,
         until: date | None,
         sources: Sequence[str] | None,
@@ -178,7 +180,7 @@ class Library:
             return chunk_id_for(article_id, 0)
 
         nearest = self.store.nearest_articles(
-            vector, ARTICLE_CANDIDATES, since, until, sources, keep=lambda a: keep(first(a))
+            vector, ARTICLE_CANDIDATES, since, until, sources, keep=lambda a: keep(first(a)), share=share
         )
         scores = reciprocal_rank_fusion([[a for a, _ in nearest]])
         if as_of is not None and self.settings.freshness > 0:

@@ -8,6 +8,7 @@ interrupted write leaves the old hash and the next ingest redoes that article.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,8 @@ from rag.settings import Settings
 _PAGE = 2000
 OVERFETCH = 5
 MIN_WIDE = 100  # Chroma's HNSW search widens with n (its ef is at least n): better recall too
+MAX_WIDE = 5000  # the widest unfiltered search worth trying before Chroma's filtered one
+SHARE_MARGIN = 2.0  # searched for this many times the results a filter's share should leave
 
 
 @dataclass(frozen=True)
@@ -225,18 +228,21 @@ class ChromaStore:
         until: date | None = None,
         sources: Sequence[str] | None = None,
         keep: Callable[[str], bool] | None = None,
+        share: float | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine) of the ``n`` chunks nearest to ``vector`` that pass the filters,
         best first; texts are not fetched (see ``hits_for``).
 
         ``keep`` is a test of chunk ids held in memory: the same filters (then the chunks'
-        metadata is not fetched) and any more (an as-of date that keeps undated articles).
-        Chroma's filtered search is several times slower than its plain one, so a filtered
-        query first searches unfiltered for ``OVERFETCH`` times as many (at least
-        ``MIN_WIDE``) and filters here; when too few pass it asks Chroma to filter, and when
-        ``keep`` still leaves too few it searches wider. All give the same top ``n``.
+        metadata is not fetched) and any more (an as-of date that keeps undated articles);
+        ``share`` is the share of chunks it passes, when known. Chroma's filtered search is
+        several times slower than its plain one, so a filtered query first searches unfiltered
+        for ``OVERFETCH`` times as many (at least ``MIN_WIDE``; enough for ``share`` to leave
+        ``n``, up to ``MAX_WIDE``) and filters here; when too few pass it asks Chroma to
+        filter, and when ``keep`` still leaves too few it searches wider. All give the same
+        top ``n``.
         """
-        return self._filtered_nearest(self._chunks, vector, n, since, until, sources, keep)
+        return self._filtered_nearest(self._chunks, vector, n, since, until, sources, keep, share)
 
     def nearest_articles(
         self,
@@ -246,11 +252,12 @@ class ChromaStore:
         until: date | None = None,
         sources: Sequence[str] | None = None,
         keep: Callable[[str], bool] | None = None,
+        share: float | None = None,
     ) -> list[tuple[str, float]]:
         """(article id, cosine) of the ``n`` articles whose vector (the mean of their chunks')
         is nearest to ``vector``, filtered as ``nearest`` filters chunks (``keep`` tests
         article ids)."""
-        return self._filtered_nearest(self._articles, vector, n, since, until, sources, keep)
+        return self._filtered_nearest(self._articles, vector, n, since, until, sources, keep, share)
 
     def _filtered_nearest(
         self,
@@ -261,6 +268,7 @@ class ChromaStore:
         until: date | None,
         sources: Sequence[str] | None,
         keep: Callable[[str], bool] | None,
+        share: float | None = None,
     ) -> list[tuple[str, float]]:
         if n <= 0:
             return []
@@ -268,22 +276,29 @@ class ChromaStore:
         where = chunk_filter(since, until, sources)  # articles carry the same date and source fields
         if where is None and keep is None:
             return _nearest(collection, vector, n, None)
-        wide_n = max(OVERFETCH * n, MIN_WIDE)
+        wide_n = narrow_n = max(OVERFETCH * n, MIN_WIDE)
+        needed: float = wide_n
+        if keep is not None and share is not None:  # enough that ``share`` of them leaves n
+            needed = math.ceil(SHARE_MARGIN * n / share) if share > 0 else math.inf
+            wide_n = max(wide_n, int(min(needed, MAX_WIDE)))
+        plain_first = where is None or needed <= MAX_WIDE  # else Chroma's filter is faster
         while True:
-            if keep is not None:
-                wide = _nearest(collection, vector, wide_n, None)
-                kept = [(cid, score) for cid, score in wide if keep(cid)]
-            else:
-                wide = _nearest(collection, vector, wide_n, None, with_meta=True)
-                kept = [(c, score) for c, score, meta in wide if _meta_passes(meta, since, until, sources)]
-            if len(kept) >= n or len(wide) < wide_n:
-                return kept[:n]
-            if where is not None:
-                narrowed = _nearest(collection, vector, wide_n, where)
-                kept = [(cid, score) for cid, score in narrowed if keep is None or keep(cid)]
-                if len(kept) >= n or len(narrowed) < wide_n:
+            if plain_first:
+                if keep is not None:
+                    wide = _nearest(collection, vector, wide_n, None)
+                    kept = [(cid, score) for cid, score in wide if keep(cid)]
+                else:
+                    wide = _nearest(collection, vector, wide_n, None, with_meta=True)
+                    kept = [(c, s) for c, s, meta in wide if _meta_passes(meta, since, until, sources)]
+                if len(kept) >= n or len(wide) < wide_n:
                     return kept[:n]
-            wide_n *= 4
+            if where is not None:
+                narrowed = _nearest(collection, vector, narrow_n, where)
+                kept = [(cid, score) for cid, score in narrowed if keep is None or keep(cid)]
+                if len(kept) >= n or len(narrowed) < narrow_n:
+                    return kept[:n]
+            plain_first = True
+            wide_n, narrow_n = wide_n * 4, narrow_n * 4
 
     def iter_chunks(self) -> Iterable[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk as (id, text, metadata), page by page."""

@@ -119,11 +119,16 @@ def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Libr
     in_memory = store.nearest(vector, 8, sources=[source], keep=lexical.passes(allowed))
     by_metadata = store.nearest(vector, 8, sources=[source])
     by_chroma = _nearest(store._chunks, vector, 8, {"source": source})
+    share = float(allowed.sum()) / len(lexical)
+    told = store.nearest(vector, 8, sources=[source], keep=lexical.passes(allowed), share=share)
     assert [c for c, _ in in_memory] == [c for c, _ in by_metadata] == [c for c, _ in by_chroma]
-    assert len(in_memory) == 8
-    # A test in memory alone (no filter Chroma knows) is applied too, searching wider as needed.
+    assert [c for c, _ in told] == [c for c, _ in in_memory] and len(in_memory) == 8
+    # A test in memory alone (no filter Chroma knows) is applied too, searching wider as needed,
+    # at once when told how few pass.
     rare = {cid for cid, _ in store.nearest(vector, 2000)[-3:]}
     found = store.nearest(vector, 3, keep=rare.__contains__)
+    assert {c for c, _ in found} == rare
+    found = store.nearest(vector, 3, keep=rare.__contains__, share=3 / len(lexical))
     assert {c for c, _ in found} == rare
     # Whole articles (their mean vectors) are searched and filtered the same ways.
     articles = store.nearest_articles(vector, 5, sources=[source])
