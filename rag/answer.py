@@ -257,10 +257,9 @@ class ExtractiveAnswerer:
         after = around[at + 1] if at + 1 < len(around) else None
         if points_back(lead.text):
             return before
-        own = new_names(lead.text, question)
-        telling = [
-            (len(new_names(s.text, question) - own), -i, s) for i, s in enumerate((after, before)) if s
-        ]
+        asked = question_terms(question).keys()
+        own = new_names(lead.text, asked)
+        telling = [(len(new_names(s.text, asked) - own), -i, s) for i, s in enumerate((after, before)) if s]
         best = max(telling, key=lambda t: t[:2], default=None)
         return best[2] if best and best[0] > 0 else None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
@@ -159,12 +160,11 @@ _CALENDAR = re.compile(rf"^({_MONTHS})$", re.I)
 _BACK_REFERENCES = frozenset("he she it they his her its their them this these those that such".split())
 
 
-def new_names(sentence: str, question: str) -> set[str]:
-    """Stems of the names and numbers in ``sentence`` that ``question`` does not hold: what the
-    sentence could be telling (see ``_salient``). Day and month names are left out (every news
-    sentence has one).
+def new_names(sentence: str, asked: Collection[str]) -> set[str]:
+    """Stems of the names and numbers in ``sentence`` that are not among ``asked`` (the
+    question's ``question_terms``): what the sentence could be telling (see ``_salient``). Day
+    and month names are left out (every news sentence has one).
     """
-    asked = set(question_terms(question))
     stemmer = _stemmer()
     found = set()
     for i, word in enumerate(words(sentence)):
