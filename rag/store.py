@@ -237,10 +237,10 @@ class ChromaStore:
         metadata is not fetched) and any more (an as-of date that keeps undated articles);
         ``share`` is the share of chunks it passes, when known. Chroma's filtered search is
         several times slower than its plain one, so a filtered query first searches unfiltered
-        for ``OVERFETCH`` times as many (at least ``MIN_WIDE``; enough for ``share`` to leave
-        ``n``, up to ``MAX_WIDE``) and filters here; when too few pass it asks Chroma to
-        filter, and when ``keep`` still leaves too few it searches wider. All give the same
-        top ``n``.
+        and filters here: for ``SHARE_MARGIN`` times what ``share`` says leaves ``n`` (at least
+        ``MIN_WIDE``), or ``OVERFETCH`` times ``n`` when ``share`` is not known. When too few
+        pass it searches four times wider, and beyond ``MAX_WIDE`` asks Chroma to filter; a
+        filter known to keep too few for ``MAX_WIDE`` goes to Chroma at once.
         """
         return self._filtered_nearest(self._chunks, vector, n, since, until, sources, keep, share)
 
@@ -280,7 +280,7 @@ class ChromaStore:
         needed: float = wide_n
         if keep is not None and share is not None:  # enough that ``share`` of them leaves n
             needed = math.ceil(SHARE_MARGIN * n / share) if share > 0 else math.inf
-            wide_n = max(wide_n, int(min(needed, MAX_WIDE)))
+            wide_n = max(MIN_WIDE, int(min(needed, MAX_WIDE)))
         plain_first = where is None or needed <= MAX_WIDE  # else Chroma's filter is faster
         while True:
             if plain_first:
@@ -292,7 +292,7 @@ class ChromaStore:
                     kept = [(c, s) for c, s, meta in wide if _meta_passes(meta, since, until, sources)]
                 if len(kept) >= n or len(wide) < wide_n:
                     return kept[:n]
-            if where is not None:
+            if where is not None and (not plain_first or 4 * wide_n > MAX_WIDE):
                 narrowed = _nearest(collection, vector, narrow_n, where)
                 kept = [(cid, score) for cid, score in narrowed if keep is None or keep(cid)]
                 if len(kept) >= n or len(narrowed) < narrow_n:
