@@ -19,6 +19,7 @@ FRESHNESS_WEIGHT = 2.0  # in first places: a day-old story gains about what topp
 SUPPORT_WEIGHT = 0.3  # how much an article's next-best passages lift its best one, when turned on
 ARTICLE_WEIGHT = 1.0  # the article ranking counts as much as each passage ranking
 ARTICLE_RANKS = 10  # how many of the nearest articles lift their passages
+ROUNDUP_BELOW = 0.75  # article coherence under which passages count for less (round-ups)
 ARTICLE_CANDIDATES = 50  # the nearest articles those are picked from (the recent first, given an as-of date)
 
 
@@ -94,6 +95,20 @@ def add_article_ranking(
         if article in rank:
             lifted[item] += weight / (k + rank.pop(article))
     return lifted
+
+
+def discount_roundups(
+    scores: dict[str, float], coherence_of: Callable[[str], float], below: float = ROUNDUP_BELOW
+) -> dict[str, float]:
+    """``scores`` where the passages of an article whose ``coherence`` is under ``below`` count
+    for that much less (times coherence / below).
+
+    A round-up of the day's news (five things to know, news from the fifty states) matches a
+    question about any of its stories as well as the story itself does, in a line or two, and
+    tells less; its chunks share little, so its coherence is low (0.4-0.6 where a story scores
+    about 0.85).
+    """
+    return {item: score * min(1.0, coherence_of(item) / below) for item, score in scores.items()}
 
 
 def ranked(scores: dict[str, float]) -> list[str]:

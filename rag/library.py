@@ -29,6 +29,7 @@ from rag.fusion import (
     add_article_ranking,
     add_article_support,
     add_freshness,
+    discount_roundups,
     drop_near_duplicates,
     ranked,
     reciprocal_rank_fusion,
@@ -37,7 +38,7 @@ from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
-from rag.store import ArticleWrite, ChromaStore, lexical_entries
+from rag.store import ArticleWrite, ChromaStore, coherence, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -62,6 +63,7 @@ class Library:
         self._lexical: LexicalIndex | None = None
         self._writing = threading.RLock()  # one writer at a time: each builds on the last index
         self._unindexed: list[Entry] = []  # stored passages not yet in the BM25 index
+        self._coherence: dict[str, float] | None = None  # article id -> coherence, loaded on first use
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
 
     @property
@@ -70,6 +72,13 @@ class Library:
         if self._embedder is None:
             self._embedder = Embedder.load(self.settings.embed_dtype)
         return self._embedder
+
+    @property
+    def coherences(self) -> dict[str, float]:
+        """Each stored article's coherence (see ``rag.store.coherence``), loaded on first use."""
+        if self._coherence is None:
+            self._coherence = self.store.coherences()
+        return self._coherence
 
     @property
     def lexical_folder(self) -> Path:
@@ -153,6 +162,11 @@ class Library:
             )
         if as_of is not None and self.settings.freshness > 0:
             scores = add_freshness(scores, lexical.published, as_of, weight=self.settings.freshness)
+        if self.settings.roundup_below > 0:
+            known = self.coherences
+            scores = discount_roundups(
+                scores, lambda item: known.get(article_of(item), 1.0), below=self.settings.roundup_below
+            )
         if self.settings.article_support > 0:
             scores = add_article_support(scores, article_of, weight=self.settings.article_support)
         wanted = ranked(scores)[: 2 * k]
@@ -271,6 +285,8 @@ class Library:
                 return False
             self._lexical = lexical.remove(removed)
             self.save_lexical()
+            if self._coherence is not None:
+                self._coherence.pop(article_id, None)
             return True
 
     def put(self, writes: list[ArticleWrite]) -> None:
@@ -288,6 +304,8 @@ class Library:
                 self._index_pending()
                 self._lexical = self.lexical.remove(gone)
             self._unindexed.extend(lexical_entries(writes))
+            if self._coherence is not None:
+                self._coherence.update((w.article.id, coherence(w.vectors)) for w in writes)
             if len(self._unindexed) >= LEXICAL_BATCH:
                 self._index_pending()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.fusion import ARTICLE_WEIGHT, FRESHNESS_WEIGHT
+from rag.fusion import ARTICLE_WEIGHT, FRESHNESS_WEIGHT, ROUNDUP_BELOW
 
 EMBED_DTYPES = ("auto", "fp32", "bf16")
 RETRIEVALS = ("hybrid", "dense")
@@ -58,6 +58,9 @@ class Settings:
     article_ranking: float = ARTICLE_WEIGHT
     """How much the ranking of whole articles (their mean vector against the question's) lifts
     the passages of the nearest ten, as a share of one passage ranking (0: off)."""
+    roundup_below: float = ROUNDUP_BELOW
+    """Article coherence (the length of the mean of its chunks' unit vectors) under which its
+    passages count for less, in proportion: round-ups of many stories (0: off)."""
     article_support: float = 0.0
     """How much an article's next two best passages lift its best one (0: off, the default; 0.3
     is the tuned value when on). Off because it did not clearly help on realtimeqa-dev and in
@@ -80,7 +83,7 @@ class Settings:
             )
         if self.candidates <= 0:
             raise ConfigError(f"candidates must be greater than 0. Currently, it is {self.candidates}")
-        for name in ("freshness", "article_ranking", "article_support"):
+        for name in ("freshness", "article_ranking", "article_support", "roundup_below"):
             if not 0 <= getattr(self, name) <= 10:
                 raise ConfigError(f"{name} must be between 0 and 10. Currently, it is {getattr(self, name)}")
         if not 0 < self.near_duplicates <= 1:
@@ -133,7 +136,7 @@ def _convert(name: str, raw: str) -> Any:
             raise ConfigError(
                 f"CITEWIRE_{name.upper()} must be a whole number. Currently, it is {raw!r}"
             ) from None
-    if name in ("freshness", "article_ranking", "article_support", "near_duplicates"):
+    if name in ("freshness", "article_ranking", "article_support", "near_duplicates", "roundup_below"):
         try:
             return float(raw)
         except ValueError:

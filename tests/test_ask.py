@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
 from rag import REFUSAL, Answer, Library
-from rag.store import _nearest
+from rag.store import _nearest, coherence
 
 
 def assert_quotes_verbatim(library: Library, answer: Answer) -> None:
@@ -139,6 +140,33 @@ def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Libr
     assert [a for a, _ in kept] == [a for a, _ in articles]
     by_id = {a.id: a for a in news_library.sources()}
     assert all(by_id[a].source == source for a, _ in articles)
+
+
+def test_article_coherence_is_stored_and_recomputed_for_older_records(
+    make_library: Callable[..., Library],
+) -> None:
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    store = library.store
+    stored = store.coherences()
+    assert set(stored) == {a.id for a in library.sources()}
+    # Each is the length of the mean of the article's chunk vectors.
+    article = max(library.sources(), key=lambda a: a.chunks)
+    chunks = store._chunks.get(where={"article_id": article.id}, include=["embeddings"])
+    assert article.chunks > 1 and stored[article.id] == coherence(np.asarray(chunks["embeddings"]))
+    assert 0 < stored[article.id] < 1
+    # A record written before articles held their coherence gets it from its chunks.
+    old = store._articles.get(ids=[article.id], include=["embeddings", "documents", "metadatas"])
+    meta = {k: v for k, v in dict((old["metadatas"] or [{}])[0]).items() if k != "coherence"}
+    store._articles.delete(ids=[article.id])
+    store._articles.add(
+        ids=[article.id], embeddings=old["embeddings"], documents=old["documents"], metadatas=[meta]
+    )
+    assert store.coherences()[article.id] == pytest.approx(stored[article.id], abs=1e-4)
+    # The library keeps its copy up to date as articles come and go.
+    assert library.coherences == store.coherences()
+    library.forget(article.id)
+    assert article.id not in library.coherences
 
 
 def test_question_vector_equals_the_batch_encoding(news_library: Library) -> None:

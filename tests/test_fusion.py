@@ -1,4 +1,4 @@
-"""Rank fusion, freshness, article ranking and support and near-duplicate removal, by hand."""
+"""Rank fusion, freshness, article ranking and support, round-ups and near-duplicate removal, by hand."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rag.fusion import (
     add_article_ranking,
     add_article_support,
     add_freshness,
+    discount_roundups,
     drop_near_duplicates,
     ranked,
     reciprocal_rank_fusion,
@@ -63,6 +64,15 @@ def test_article_ranking_lifts_the_best_passage_of_the_articles_about_the_questi
     # Only each article's best passage is lifted, and articles not ranked gain nothing.
     assert lifted["story:0"] == 0.020 and lifted["roundup:3"] == 0.030
     assert add_article_ranking(scores, [], article_of) == scores
+
+
+def test_round_ups_count_for_less_in_proportion_to_their_coherence() -> None:
+    scores = {"roundup:2": 0.030, "story:0": 0.025, "unknown:0": 0.020}
+    coherence = {"roundup": 0.5, "story": 0.86}
+    discounted = discount_roundups(scores, lambda item: coherence.get(article_of(item), 1.0))
+    assert math.isclose(discounted["roundup:2"], 0.030 * 0.5 / 0.75)
+    assert discounted["story:0"] == 0.025 and discounted["unknown:0"] == 0.020  # coherent: unchanged
+    assert ranked(discounted)[0] == "story:0"
 
 
 def test_near_duplicates_are_dropped_and_distinct_passages_kept() -> None:
