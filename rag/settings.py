@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.fusion import ARTICLE_WEIGHT, FRESHNESS_WEIGHT, ROUNDUP_BELOW
+from rag.fusion import FRESHNESS_WEIGHT, ROUNDUP_BELOW
 
 EMBED_DTYPES = ("auto", "fp32", "bf16")
 RETRIEVALS = ("hybrid", "dense")
@@ -55,9 +55,11 @@ class Settings:
     """Passages each retriever proposes before fusion."""
     freshness: float = FRESHNESS_WEIGHT
     """With an as-of date: the bonus, in first places, of a story from just before it (0: none)."""
-    article_ranking: float = ARTICLE_WEIGHT
+    article_ranking: float = 0.0
     """How much the ranking of whole articles (their mean vector against the question's) lifts
-    the passages of the nearest ten, as a share of one passage ranking (0: off)."""
+    the best passage of the nearest ten, as a share of one passage ranking (0: off, the
+    default; 1.0 when on). Off because, with round-ups discounted, it no longer helped on
+    realtimeqa-dev."""
     roundup_below: float = ROUNDUP_BELOW
     """Article coherence (the length of the mean of its chunks' unit vectors) under which its
     passages count for less, in proportion: round-ups of many stories (0: off)."""

@@ -86,6 +86,18 @@ def test_as_of_leaves_out_later_articles_and_prefers_recent_ones(
     assert {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
 
 
+def test_article_ranking_when_turned_on_respects_the_same_dates(
+    make_library: Callable[..., Library],
+) -> None:
+    library = make_library(article_ranking=1.0)
+    ingest([EXAMPLES], library, progress=False)
+    hits = library.search("What happened in the mission?", top_k=5, as_of=date(2015, 7, 16))
+    assert hits[0].chunk.published == date(2015, 7, 14)
+    assert all(h.chunk.published and h.chunk.published <= date(2015, 7, 16) for h in hits)
+    hits = library.search("What happened in the mission?", top_k=5, until=date(2014, 12, 31))
+    assert {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
+
+
 def test_as_of_keeps_undated_articles_and_until_does_not(news_library: Library) -> None:
     # The seed and BBC files carry no date: "as of today" (the chat's default) must still find
     # them, while an explicit Until filter leaves undated articles out.
