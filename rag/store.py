@@ -216,9 +216,8 @@ class ChromaStore:
                     if article_id in missing:
                         total, count = sums.get(article_id, (np.zeros_like(vector), 0))
                         sums[article_id] = (total + vector, count + 1)
-            for article_id in missing:
-                total, count = sums.get(article_id, (np.zeros(1, np.float32), 0))
-                found[article_id] = round(float(np.linalg.norm(total / count)), 4) if count else 1.0
+            found.update(dict.fromkeys(missing, 1.0))  # an article without chunks, as ``coherence`` says
+            found.update((article_id, _length(total / count)) for article_id, (total, count) in sums.items())
         return found
 
     def article(self, article_id: str) -> StoredArticle | None:
@@ -435,7 +434,12 @@ def coherence(vectors: np.ndarray) -> float:
     """How much an article's chunks say the same thing: the length of the mean of their unit
     vectors (1 for one chunk or identical ones; a round-up of unrelated stories scores about
     0.4-0.6 where a typical story scores about 0.85). 1 for an article without chunks."""
-    return round(float(np.linalg.norm(vectors.mean(axis=0))), 4) if len(vectors) else 1.0
+    return _length(vectors.mean(axis=0)) if len(vectors) else 1.0
+
+
+def _length(mean: np.ndarray) -> float:
+    """A mean vector's length, as article records keep it (four decimals)."""
+    return round(float(np.linalg.norm(mean)), 4)
 
 
 def _article_meta(article: Article, chunks: int, article_coherence: float) -> dict[str, Any]:
