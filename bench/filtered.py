@@ -21,9 +21,9 @@ import numpy as np
 from common import DATA, parser
 
 FILTERS = {
-    "until 2020-01-01": {"until": date(2020, 1, 1)},
-    "until 2022-01-01": {"until": date(2022, 1, 1)},
-    "2022-07-01 to 2022-07-14": {"since": date(2022, 7, 1), "until": date(2022, 7, 14)},
+    "until 2020-01-01": (None, date(2020, 1, 1)),
+    "until 2022-01-01": (None, date(2022, 1, 1)),
+    "2022-07-01 to 2022-07-14": (date(2022, 7, 1), date(2022, 7, 14)),
 }
 PAGE = 5000
 
@@ -35,7 +35,7 @@ def main() -> None:
     args = options.parse_args()
 
     from rag.library import open_library
-    from rag.store import _nearest, chunk_filter
+    from rag.store import PassageFilter, _nearest
 
     library = open_library(args.data_dir)
     store, lexical = library.store, library.lexical
@@ -51,8 +51,9 @@ def main() -> None:
     queries = library.embedder.embed(questions)
     print(f"{len(ids)} chunks; {len(questions)} questions; 100 nearest that pass each filter")
     print(f"{'filter':26} {'keeps':>6} {'search':>16} {'recall@100':>10} {'p50 ms':>7} {'p95 ms':>7}")
-    for label, bounds in FILTERS.items():
-        allowed = lexical.allowed(**bounds)
+    for label, (since, until) in FILTERS.items():
+        filters = PassageFilter(since, until)
+        allowed = lexical.allowed(filters)
         keep = lexical.passes(allowed)
         share = float(allowed.sum()) / len(lexical)
         passing = np.array([keep(i) for i in ids])
@@ -60,13 +61,13 @@ def main() -> None:
         for query in queries:
             scores = np.where(passing, vectors @ query, -np.inf)
             truths.append({ids[i] for i in np.argsort(-scores)[:100] if passing[i]})
-        where = chunk_filter(bounds.get("since"), bounds.get("until"))
+        where = filters.where()
         for name in ("told the share", "Chroma's filter"):
             recalls, times = [], []
             for query, truth in zip(queries, truths, strict=True):
                 started = time.perf_counter()
                 if name == "told the share":
-                    found = store.nearest(query, 100, keep=keep, share=share, **bounds)
+                    found = store.nearest(query, 100, filters, keep=keep, share=share)
                 else:
                     found = _nearest(store._chunks, query, 100, where)
                 times.append((time.perf_counter() - started) * 1000)

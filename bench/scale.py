@@ -35,7 +35,7 @@ def main() -> None:
     from rag import Article, Chunk, Settings
     from rag.lexical import LexicalIndex
     from rag.offline import go_offline
-    from rag.store import ArticleWrite, ChromaStore, lexical_entries
+    from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
 
     go_offline()
     shutil.rmtree(args.dir, ignore_errors=True)
@@ -100,7 +100,8 @@ def main() -> None:
         build_s = time.perf_counter() - t
         queries = rng.standard_normal((50, 384)).astype(np.float32)
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        allowed = lexical.allowed(until=date(2022, 2, 1))
+        dated_filter = PassageFilter(until=date(2022, 2, 1))
+        allowed = lexical.allowed(dated_filter)
         share = float(allowed.sum()) / len(lexical)  # known in memory, as a search knows it
         knn, dated = [], []
         for q in queries:
@@ -109,9 +110,7 @@ def main() -> None:
             store.hits_for([cid for cid, _ in store.nearest(q, CANDIDATES)][:10], q)
             knn.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            found = store.nearest(
-                q, CANDIDATES, until=date(2022, 2, 1), keep=lexical.passes(allowed), share=share
-            )
+            found = store.nearest(q, CANDIDATES, dated_filter, keep=lexical.passes(allowed), share=share)
             store.hits_for([cid for cid, _ in found][:10], q)
             dated.append((time.perf_counter() - t) * 1000)
         bm25 = []

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rag.segments import Segment, Vocabulary
-from rag.store import day_date, day_number
+from rag.store import PassageFilter, day_date, day_number
 
 _META = "citewire.json"
 _FORMAT = 2
@@ -183,27 +183,14 @@ class LexicalIndex:
         except (OSError, KeyError, ValueError):
             return None  # a damaged index is rebuilt from the store
 
-    def allowed(
-        self,
-        since: date | None = None,
-        until: date | None = None,
-        sources: Sequence[str] | None = None,
-        as_of: date | None = None,
-    ) -> np.ndarray:
-        """A mask over ``ids``: the live chunks that pass the filters (the store's
-        ``chunk_filter``) and, with ``as_of``, were not published after it (undated chunks
-        pass that test)."""
+    def allowed(self, filters: PassageFilter | None = None, as_of: date | None = None) -> np.ndarray:
+        """A mask over ``ids``: the live chunks that pass ``filters`` and, with ``as_of``, were
+        not published after it (undated chunks pass that test)."""
         allowed = self._live.copy()
         if as_of is not None:
             allowed &= (self._days == 0) | (self._days <= day_number(as_of))
-        if since is not None or until is not None:
-            allowed &= self._days > 0  # undated chunks are left out whenever a bound is given
-        if since is not None:
-            allowed &= self._days >= day_number(since)
-        if until is not None:
-            allowed &= self._days <= day_number(until)
-        if sources:
-            allowed &= np.isin(self._sources, list(sources))
+        if filters is not None and not filters.empty:
+            allowed &= filters.mask(self._days, self._sources)
         return allowed
 
     def passes(self, allowed: np.ndarray) -> Callable[[str], bool]:
@@ -215,22 +202,14 @@ class LexicalIndex:
 
         return test
 
-    def search(
-        self,
-        question: str,
-        k: int,
-        since: date | None = None,
-        until: date | None = None,
-        sources: Sequence[str] | None = None,
-        allowed: np.ndarray | None = None,
-    ) -> list[tuple[str, float]]:
-        """The ``k`` best chunk ids for ``question`` with their BM25 scores, best first
-        (``allowed``: a mask from ``allowed``, instead of the filters)."""
+    def search(self, question: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best chunk ids for ``question`` with their BM25 scores, best first, among
+        the chunks an ``allowed`` mask keeps (default: every live one)."""
         if not self._position or k <= 0:
             return []
         known = len(self._df)  # the shared vocabulary may have grown since this version
         terms = [t for t in self.vocabulary.terms([question], grow=False)[0] if t < known]
-        mask = self.allowed(since, until, sources) if allowed is None else allowed & self._live
+        mask = self._live if allowed is None else allowed & self._live
         if not terms or not mask.any():
             return []
         total = len(self._position)

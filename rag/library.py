@@ -38,7 +38,7 @@ from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
-from rag.store import ArticleWrite, ChromaStore, coherence, lexical_entries
+from rag.store import ArticleWrite, ChromaStore, PassageFilter, coherence, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -147,12 +147,13 @@ class Library:
         vector = self.embedder.embed_query(question)
         n = max(self.settings.candidates, k)
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
-        allowed = lexical.allowed(since, until, sources, as_of=as_of)
+        filters = PassageFilter.of(since, until, sources)
+        allowed = lexical.allowed(filters, as_of=as_of)
         keep = lexical.passes(allowed)
         share = float(allowed.sum()) / max(len(lexical), 1)
         dense = self.store.nearest(
-            vector, n, since=since, until=until, sources=sources, keep=keep, share=share
-        )  # the filters go to Chroma too, for when too few pass in memory
+            vector, n, filters, keep=keep, share=share
+        )  # the filter goes to Chroma too, for when too few pass in memory
         rankings = [[cid for cid, _ in dense]]
         if self.settings.retrieval == "hybrid":
             rankings.append([cid for cid, _ in lexical.search(question, n, allowed=allowed)])
@@ -160,7 +161,7 @@ class Library:
         if self.settings.article_ranking > 0:
             scores = add_article_ranking(
                 scores,
-                self._articles_for(vector, lexical, keep, share, since, until, sources, as_of),
+                self._articles_for(vector, lexical, keep, share, filters, as_of),
                 article_of,
                 weight=self.settings.article_ranking,
             )
@@ -185,9 +186,7 @@ class Library:
         lexical: LexicalIndex,
         keep: Callable[[str], bool],
         share: float,
-        since: date | None,
-        until: date | None,
-        sources: Sequence[str] | None,
+        filters: PassageFilter,
         as_of: date | None,
     ) -> list[str]:
         """The ``ARTICLE_RANKS`` articles nearest the question as wholes, the recent ones first
@@ -198,7 +197,7 @@ class Library:
             return chunk_id_for(article_id, 0)
 
         nearest = self.store.nearest_articles(
-            vector, ARTICLE_CANDIDATES, since, until, sources, keep=lambda a: keep(first(a)), share=share
+            vector, ARTICLE_CANDIDATES, filters, keep=lambda a: keep(first(a)), share=share
         )
         scores = reciprocal_rank_fusion([[a for a, _ in nearest]])
         if as_of is not None and self.settings.freshness > 0:

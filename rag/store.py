@@ -90,34 +90,69 @@ def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
-def chunk_filter(
-    since: date | None, until: date | None, sources: Sequence[str] | None = None
-) -> dict[str, Any] | None:
-    """Chroma ``where`` clause keeping chunks published within [since, until] (inclusive) and,
-    when ``sources`` is given, from those sources only.
+@dataclass(frozen=True)
+class PassageFilter:
+    """Which passages a search may return: published within [since, until] (inclusive; undated
+    passages are left out whenever a bound is given) and, when ``sources`` is given, from those
+    sources only.
 
-    Articles without a published date are left out whenever a date bound is given.
+    One rule, in the three forms the search needs: a Chroma ``where`` clause, a test of one
+    chunk's metadata, and a mask over columns of days and sources (the BM25 index's).
     """
-    clauses: list[dict[str, Any]] = []
-    if sources:
-        clauses.append({"source": {"$in": list(sources)}})
-    if since is not None:
-        clauses.append({"published_day": {"$gte": day_number(since)}})
-    if until is not None:
-        clauses.append({"published_day": {"$lte": day_number(until)}})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] = ()
 
-def _meta_passes(meta: Any, since: date | None, until: date | None, sources: Sequence[str] | None) -> bool:
-    """The same test as ``chunk_filter``, on a chunk's stored metadata."""
-    if sources and meta.get("source") not in sources:
-        return False
-    day = int(meta.get("published_day") or 0)
-    if since is not None and (day == 0 or day < day_number(since)):
-        return False
-    return until is None or (day != 0 and day <= day_number(until))
+    @classmethod
+    def of(
+        cls, since: date | None = None, until: date | None = None, sources: Sequence[str] | None = None
+    ) -> PassageFilter:
+        return cls(since, until, tuple(sources or ()))
+
+    @property
+    def empty(self) -> bool:
+        """Whether it keeps every passage."""
+        return self.since is None and self.until is None and not self.sources
+
+    def _days(self) -> tuple[int, int] | None:
+        """The bounds as ``day_number``s (0 and a day past any date when open); None when no
+        bound is given."""
+        if self.since is None and self.until is None:
+            return None
+        low = day_number(self.since) if self.since is not None else 1
+        high = day_number(self.until) if self.until is not None else 99999999
+        return low, high
+
+    def where(self) -> dict[str, Any] | None:
+        """The Chroma ``where`` clause, or None when it keeps everything."""
+        clauses: list[dict[str, Any]] = []
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if self.since is not None:
+            clauses.append({"published_day": {"$gte": day_number(self.since)}})
+        if self.until is not None:
+            clauses.append({"published_day": {"$lte": day_number(self.until)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def passes(self, meta: Any) -> bool:
+        """Whether a chunk with this stored metadata passes."""
+        if self.sources and meta.get("source") not in self.sources:
+            return False
+        bounds = self._days()
+        return bounds is None or bounds[0] <= int(meta.get("published_day") or 0) <= bounds[1]
+
+    def mask(self, days: np.ndarray, sources: np.ndarray) -> np.ndarray:
+        """Which rows pass, given each row's ``day_number`` (0 when undated) and source."""
+        kept = np.ones(len(days), dtype=bool)
+        bounds = self._days()
+        if bounds is not None:
+            kept &= (days >= bounds[0]) & (days <= bounds[1])
+        if self.sources:
+            kept &= np.isin(sources, list(self.sources))
+        return kept
 
 
 def _client(settings: Settings) -> Any:
@@ -233,32 +268,18 @@ class ChromaStore:
         documents = found["documents"] or []
         return documents[0] if found["ids"] and documents else None
 
-    def query(
-        self,
-        vector: np.ndarray,
-        n: int,
-        since: date | None = None,
-        until: date | None = None,
-        sources: Sequence[str] | None = None,
-    ) -> list[Hit]:
-        """The ``n`` chunks nearest to ``vector`` that pass the filters, best first, score = cosine."""
-        nearest = self.nearest(vector, n, since=since, until=until, sources=sources)
-        return self.hits_for([cid for cid, _ in nearest], vector)
-
     def nearest(
         self,
         vector: np.ndarray,
         n: int,
-        since: date | None = None,
-        until: date | None = None,
-        sources: Sequence[str] | None = None,
+        filters: PassageFilter | None = None,
         keep: Callable[[str], bool] | None = None,
         share: float | None = None,
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine) of the ``n`` chunks nearest to ``vector`` that pass the filters,
+        """(chunk id, cosine) of the ``n`` chunks nearest to ``vector`` that pass ``filters``,
         best first; texts are not fetched (see ``hits_for``).
 
-        ``keep`` is a test of chunk ids held in memory: the same filters (then the chunks'
+        ``keep`` is a test of chunk ids held in memory: the same filter (then the chunks'
         metadata is not fetched) and any more (an as-of date that keeps undated articles);
         ``share`` is the share of chunks it passes, when known. Chroma's filtered search is
         several times slower than its plain one, so a filtered query first searches unfiltered
@@ -267,38 +288,35 @@ class ChromaStore:
         pass it searches four times wider, and beyond ``MAX_WIDE`` asks Chroma to filter; a
         filter known to keep too few for ``MAX_WIDE`` goes to Chroma at once.
         """
-        return self._filtered_nearest(self._chunks, vector, n, since, until, sources, keep, share)
+        return self._filtered_nearest(self._chunks, vector, n, filters, keep, share)
 
     def nearest_articles(
         self,
         vector: np.ndarray,
         n: int,
-        since: date | None = None,
-        until: date | None = None,
-        sources: Sequence[str] | None = None,
+        filters: PassageFilter | None = None,
         keep: Callable[[str], bool] | None = None,
         share: float | None = None,
     ) -> list[tuple[str, float]]:
         """(article id, cosine) of the ``n`` articles whose vector (the mean of their chunks')
         is nearest to ``vector``, filtered as ``nearest`` filters chunks (``keep`` tests
         article ids)."""
-        return self._filtered_nearest(self._articles, vector, n, since, until, sources, keep, share)
+        return self._filtered_nearest(self._articles, vector, n, filters, keep, share)
 
     def _filtered_nearest(
         self,
         collection: Any,
         vector: np.ndarray,
         n: int,
-        since: date | None,
-        until: date | None,
-        sources: Sequence[str] | None,
+        filters: PassageFilter | None,
         keep: Callable[[str], bool] | None,
         share: float | None = None,
     ) -> list[tuple[str, float]]:
         if n <= 0:
             return []
+        filters = filters or PassageFilter()
         # Chroma answers an n larger than the collection with all it has: no count needed.
-        where = chunk_filter(since, until, sources)  # articles carry the same date and source fields
+        where = filters.where()  # articles carry the same date and source fields
         if where is None and keep is None:
             return _nearest(collection, vector, n, None)
         wide_n = narrow_n = max(OVERFETCH * n, MIN_WIDE)
@@ -314,7 +332,7 @@ class ChromaStore:
                     kept = [(cid, score) for cid, score in wide if keep(cid)]
                 else:
                     wide = _nearest(collection, vector, wide_n, None, with_meta=True)
-                    kept = [(c, s) for c, s, meta in wide if _meta_passes(meta, since, until, sources)]
+                    kept = [(c, s) for c, s, meta in wide if filters.passes(meta)]
                 if len(kept) >= n or len(wide) < wide_n:
                     return kept[:n]
             if where is not None and (not plain_first or 4 * wide_n > MAX_WIDE):

@@ -13,7 +13,7 @@ from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
 from rag import REFUSAL, Answer, Library
-from rag.store import _nearest, coherence
+from rag.store import PassageFilter, _nearest, coherence
 
 
 def assert_quotes_verbatim(library: Library, answer: Answer) -> None:
@@ -128,12 +128,13 @@ def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Libr
     # The BBC folder's articles, not the seed's: a filter that leaves most chunks in.
     source = Counter(a.source for a in news_library.sources()).most_common(1)[0][0]
     assert source is not None
-    allowed = lexical.allowed(sources=[source])
-    in_memory = store.nearest(vector, 8, sources=[source], keep=lexical.passes(allowed))
-    by_metadata = store.nearest(vector, 8, sources=[source])
+    filters = PassageFilter(sources=(source,))
+    allowed = lexical.allowed(filters)
+    in_memory = store.nearest(vector, 8, filters, keep=lexical.passes(allowed))
+    by_metadata = store.nearest(vector, 8, filters)
     by_chroma = _nearest(store._chunks, vector, 8, {"source": source})
     share = float(allowed.sum()) / len(lexical)
-    told = store.nearest(vector, 8, sources=[source], keep=lexical.passes(allowed), share=share)
+    told = store.nearest(vector, 8, filters, keep=lexical.passes(allowed), share=share)
     assert [c for c, _ in in_memory] == [c for c, _ in by_metadata] == [c for c, _ in by_chroma]
     assert [c for c, _ in told] == [c for c, _ in in_memory] and len(in_memory) == 8
     # A test in memory alone (no filter Chroma knows) is applied too, searching wider as needed,
@@ -144,11 +145,11 @@ def test_filtered_nearest_gives_the_same_chunks_by_every_path(news_library: Libr
     found = store.nearest(vector, 3, keep=rare.__contains__, share=3 / len(lexical))
     assert {c for c, _ in found} == rare
     # Whole articles (their mean vectors) are searched and filtered the same ways.
-    articles = store.nearest_articles(vector, 5, sources=[source])
+    articles = store.nearest_articles(vector, 5, filters)
     assert len(articles) == 5
     assert articles == _nearest(store._articles, vector, 5, {"source": source})
     passes = lexical.passes(allowed)
-    kept = store.nearest_articles(vector, 5, sources=[source], keep=lambda a: passes(f"{a}:0"))
+    kept = store.nearest_articles(vector, 5, filters, keep=lambda a: passes(f"{a}:0"))
     assert [a for a, _ in kept] == [a for a, _ in articles]
     by_id = {a.id: a for a in news_library.sources()}
     assert all(by_id[a].source == source for a, _ in articles)

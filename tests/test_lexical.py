@@ -11,6 +11,7 @@ import Stemmer
 from conftest import EXAMPLES
 
 from rag.lexical import LexicalIndex
+from rag.store import PassageFilter
 
 QUESTIONS = [
     "What did Xi say about internet governance?",
@@ -103,7 +104,65 @@ def test_a_search_keeps_the_version_it_started_with() -> None:
 def test_filters_and_deleted_rows_never_match() -> None:
     entries = passages()
     index = LexicalIndex.build(entries).remove([entries[0][0]])
-    allowed = index.allowed(sources=[".md"])
+    allowed = index.allowed(PassageFilter(sources=(".md",)))
     found = index.search("the", k=100, allowed=allowed) + index.search("Xi internet", k=100, allowed=allowed)
     assert found and all(cid.startswith(("xi-", "new-", "paris-")) for cid, _ in found)
     assert entries[0][0] not in {cid for cid, _ in index.search(entries[0][1], k=100)}
+
+
+def test_a_filter_keeps_the_same_chunks_in_chroma_in_metadata_and_in_the_index(tmp_path: Path) -> None:
+    from datetime import date
+
+    from rag import Article, Chunk, Settings
+    from rag.store import ArticleWrite, ChromaStore, _nearest, lexical_entries
+
+    store = ChromaStore.open(Settings(data_dir=tmp_path))
+    rng = np.random.default_rng(3)
+    days = [date(2022, 6, 1), date(2022, 6, 15), date(2022, 7, 1), None]
+    writes = []
+    for a in range(12):
+        published, source = days[a % 4], ("wire", "paper", "blog")[a % 3]
+        article = Article(
+            id=f"t{a}", text=f"story {a} told twice", title=f"Story {a}", published=published, source=source
+        )
+        chunks = [
+            Chunk(
+                f"t{a}:{i}",
+                article.id,
+                i,
+                f"story {a}",
+                0,
+                7,
+                article.title,
+                published=published,
+                source=source,
+            )
+            for i in range(2)
+        ]
+        vectors = rng.standard_normal((2, 384)).astype(np.float32)
+        writes.append(ArticleWrite(article, chunks, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
+    store.put(writes)
+    index = LexicalIndex.build(lexical_entries(writes))
+    vector = np.ones(384, dtype=np.float32) / np.sqrt(384)
+    filters = [
+        PassageFilter(),
+        PassageFilter(since=date(2022, 6, 15)),
+        PassageFilter(until=date(2022, 6, 15)),
+        PassageFilter(date(2022, 6, 2), date(2022, 6, 30), ("wire", "paper")),
+        PassageFilter(sources=("blog",)),
+    ]
+    for kept in filters:
+        expected = {
+            c.id
+            for w in writes
+            for c in w.chunks
+            if (not kept.sources or c.source in kept.sources)
+            and (kept.since is None or (c.published is not None and c.published >= kept.since))
+            and (kept.until is None or (c.published is not None and c.published <= kept.until))
+        }
+        by_metadata = {cid for cid, _ in store.nearest(vector, 100, kept)}
+        by_chroma = {cid for cid, _ in _nearest(store._chunks, vector, 100, kept.where())}
+        mask = index.allowed(kept)
+        by_index = {cid for cid, ok in zip(index.ids, mask, strict=True) if ok}
+        assert expected and by_metadata == by_chroma == by_index == expected, kept
+    assert len(expected) < len(index)  # the filters do leave chunks out
