@@ -21,7 +21,6 @@ import math
 import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,8 @@ class LexicalIndex:
     """A BM25 index of chunks, with each chunk's published day and source for filtering.
 
     Rows are the segments' chunks one after another; deleted rows stay until a merge drops them
-    and never match.
+    and never match. A new version costs in proportion to its segments' count and to numeric
+    columns, not to a map of every chunk id: each segment keeps its own (see ``Segment.positions``).
     """
 
     def __init__(
@@ -56,15 +56,14 @@ class LexicalIndex:
     ) -> None:
         self.segments = tuple(segments)
         self.vocabulary = vocabulary or Vocabulary(stem for s in self.segments for stem in s.stems)
-        self.ids = [chunk_id for s in self.segments for chunk_id in s.ids]
         self._offsets = np.cumsum([0] + [len(s) for s in self.segments])
         self._days = np.concatenate([s.days for s in self.segments] or [np.zeros(0, np.int32)])
-        self._sources = np.asarray([x for s in self.segments for x in s.sources], dtype=object)
+        self._sources = np.concatenate([s.source_column for s in self.segments] or [np.zeros(0, object)])
         self._live = np.concatenate([s.live() for s in self.segments] or [np.zeros(0, bool)])
-        self._position = dict(zip(self.ids, range(len(self.ids)), strict=True))
-        for row in np.flatnonzero(~self._live).tolist():
-            if self._position.get(self.ids[row]) == row:
-                del self._position[self.ids[row]]
+        self._count = int(self._live.sum())  # an id is live in one row at most: add replaces
+        # Where to look an id up: each segment's own map, the newest first.
+        starts = self._offsets.tolist()
+        self._lookup = [(s.positions, s.deleted, starts[at]) for at, s in enumerate(self.segments)][::-1]
         if document_frequencies is None:
             document_frequencies = np.zeros(len(self.vocabulary), dtype=np.int64)
             for s in self.segments:
@@ -76,11 +75,29 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         """Live chunks."""
-        return len(self._position)
+        return self._count
+
+    @property
+    def ids(self) -> list[str]:
+        """The chunk id of every row, deleted ones included (a list as long as the index)."""
+        return [chunk_id for s in self.segments for chunk_id in s.ids]
+
+    def _row(self, chunk_id: str) -> int | None:
+        """The live row holding ``chunk_id``, or None (the newest segments are looked in first)."""
+        for positions, deleted, start in self._lookup:
+            row = positions.get(chunk_id)
+            if row is not None and row not in deleted:
+                return start + row
+        return None
+
+    def _ids_at(self, rows: np.ndarray) -> list[str]:
+        owners = (np.searchsorted(self._offsets, rows, side="right") - 1).tolist()
+        local = (rows - self._offsets[owners]).tolist()
+        return [self.segments[at].ids[row] for at, row in zip(owners, local, strict=True)]
 
     def published(self, chunk_id: str) -> date | None:
         """The chunk's published date; None when undated or unknown."""
-        at = self._position.get(chunk_id)
+        at = self._row(chunk_id)
         return day_date(int(self._days[at])) if at is not None else None
 
     @classmethod
@@ -123,9 +140,8 @@ class LexicalIndex:
 
     def _without(self, chunk_ids: Iterable[str]) -> tuple[list[Segment], np.ndarray]:
         """The segments with these chunks' rows marked deleted, and the document frequencies left."""
-        rows = np.asarray(
-            sorted({self._position[c] for c in chunk_ids if c in self._position}), dtype=np.int64
-        )
+        found = (self._row(c) for c in chunk_ids)
+        rows = np.asarray(sorted({row for row in found if row is not None}), dtype=np.int64)
         segments = list(self.segments)
         df = self._df.copy()
         owners = np.searchsorted(self._offsets, rows, side="right") - 1
@@ -133,7 +149,7 @@ class LexicalIndex:
             local = (rows[owners == at] - int(self._offsets[at])).tolist()
             gone = segments[at].document_frequencies(local)
             df[: len(gone)] -= gone
-            segments[at] = replace(segments[at], deleted=segments[at].deleted | frozenset(local))
+            segments[at] = segments[at].without(local)
         return segments, df
 
     def _compacted(self) -> LexicalIndex:
@@ -197,7 +213,7 @@ class LexicalIndex:
         """A test of chunk ids against an ``allowed`` mask; unknown ids fail."""
 
         def test(chunk_id: str) -> bool:
-            at = self._position.get(chunk_id)
+            at = self._row(chunk_id)
             return at is not None and bool(allowed[at])
 
         return test
@@ -205,15 +221,15 @@ class LexicalIndex:
     def search(self, question: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
         """The ``k`` best chunk ids for ``question`` with their BM25 scores, best first, among
         the chunks an ``allowed`` mask keeps (default: every live one)."""
-        if not self._position or k <= 0:
+        if not self._count or k <= 0:
             return []
         known = len(self._df)  # the shared vocabulary may have grown since this version
         terms = [t for t in self.vocabulary.terms([question], grow=False)[0] if t < known]
         mask = self._live if allowed is None else allowed & self._live
         if not terms or not mask.any():
             return []
-        total = len(self._position)
-        scores = np.zeros(len(self.ids), dtype=np.float32)
+        total = self._count
+        scores = np.zeros(len(self._live), dtype=np.float32)
         for term in terms:  # repeats count again, as in bm25s
             df = int(self._df[term])
             if df == 0:
@@ -230,4 +246,4 @@ class LexicalIndex:
             return []
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
-        return [(self.ids[int(i)], float(scores[i])) for i in best]
+        return list(zip(self._ids_at(best), scores[best].tolist(), strict=True))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import islice
 from pathlib import Path
 
@@ -85,6 +86,24 @@ class Segment:
         mask = np.ones(len(self), dtype=bool)
         mask[list(self.deleted)] = False
         return mask
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each chunk id's row, worked out once per segment."""
+        return {chunk_id: row for row, chunk_id in enumerate(self.ids)}
+
+    @cached_property
+    def source_column(self) -> np.ndarray:
+        """``sources`` as an array, worked out once per segment."""
+        return np.asarray(self.sources, dtype=object)
+
+    def without(self, rows: Iterable[int]) -> Segment:
+        """This segment with these rows deleted too; what it worked out about its ids carries over."""
+        smaller = replace(self, deleted=self.deleted | frozenset(rows))
+        for name in ("positions", "source_column"):
+            if name in self.__dict__:
+                smaller.__dict__[name] = self.__dict__[name]
+        return smaller
 
     @classmethod
     def make(

@@ -83,6 +83,9 @@ def test_added_removed_and_replaced_chunks_score_as_if_built_from_scratch(tmp_pa
     index = index.add([changed])  # the same id again replaces the old passage
     live = [changed, *live[1:]]
     assert_same(index, live)
+    passes = index.passes(index.allowed())  # ids found in whichever segment holds them live
+    assert all(passes(e[0]) for e in live) and not any(passes(g) for g in gone)
+    assert set(index.ids) >= {e[0] for e in live}  # deleted rows stay listed until a merge
     index.save(tmp_path / "bm25")
     loaded = LexicalIndex.load(tmp_path / "bm25")
     assert loaded is not None
