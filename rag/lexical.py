@@ -61,9 +61,13 @@ class LexicalIndex:
         self._sources = np.concatenate([s.source_column for s in self.segments] or [np.zeros(0, object)])
         self._live = np.concatenate([s.live() for s in self.segments] or [np.zeros(0, bool)])
         self._count = int(self._live.sum())  # an id is live in one row at most: add replaces
-        # Where to look an id up: each segment's own map, the newest first.
+        # Where to look an id up: each segment's own map, the largest first (an id is live in
+        # one segment at most, so the order only decides how soon it is found).
         starts = self._offsets.tolist()
-        self._lookup = [(s.positions, s.deleted, starts[at]) for at, s in enumerate(self.segments)][::-1]
+        self._lookup = sorted(
+            ((s.positions, s.deleted, starts[at]) for at, s in enumerate(self.segments)),
+            key=lambda entry: -len(entry[0]),
+        )
         if document_frequencies is None:
             document_frequencies = np.zeros(len(self.vocabulary), dtype=np.int64)
             for s in self.segments:
@@ -83,7 +87,7 @@ class LexicalIndex:
         return [chunk_id for s in self.segments for chunk_id in s.ids]
 
     def _row(self, chunk_id: str) -> int | None:
-        """The live row holding ``chunk_id``, or None (the newest segments are looked in first)."""
+        """The live row holding ``chunk_id``, or None."""
         for positions, deleted, start in self._lookup:
             row = positions.get(chunk_id)
             if row is not None and row not in deleted:
