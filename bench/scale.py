@@ -124,10 +124,10 @@ def main() -> None:
         print(
             f"{size:9d} {insert_rate:9.0f} {np.percentile(knn, 50):8.1f} {np.percentile(knn, 95):8.1f} "
             f"{np.percentile(dated, 50):9.1f} {np.percentile(bm25, 50):9.1f} "
-            f"{np.median(adds):8.2f}s {build_s:7.1f}s {peak:8.0f} {disk:8.0f}"
+            f"{1000 * np.median(adds):7.1f}ms {build_s:7.1f}s {peak:8.0f} {disk:8.0f}"
         )
     print(
-        "latencies in ms; dated = with a date filter keeping about 1/12 of the chunks; "
+        "latencies and bm25 add in ms; dated = with a date filter keeping about 1/12 of the chunks; "
         "bm25 add = one article of 10 chunks, saved (median of 5); rebuild = from every stored chunk"
     )
     print(f"command: python bench/scale.py --sizes {' '.join(map(str, args.sizes))} --dir {args.dir}")
