@@ -185,6 +185,12 @@ def _client(settings: Settings) -> Any:
         raise StoreError(f"Could not open the data directory {path}: {exc}") from exc
 
 
+def _pages(collection: Any, include: list[str]) -> Iterable[dict[str, Any]]:
+    """Every record of ``collection``, as Chroma's ``get`` results of ``_PAGE`` records each."""
+    for offset in range(0, int(collection.count()), _PAGE):
+        yield collection.get(include=include, limit=_PAGE, offset=offset)
+
+
 class ChromaStore:
     """Chunks and articles in Chroma, embedded or on a server."""
 
@@ -221,9 +227,7 @@ class ChromaStore:
         return int(self._articles.count())
 
     def _article_pages(self) -> Iterable[tuple[str, dict[str, Any]]]:
-        total = self.count_articles()
-        for offset in range(0, total, _PAGE):
-            page = self._articles.get(include=["metadatas"], limit=_PAGE, offset=offset)
+        for page in _pages(self._articles, ["metadatas"]):
             yield from zip(page["ids"], page["metadatas"] or [], strict=True)
 
     def articles(self) -> list[StoredArticle]:
@@ -243,8 +247,7 @@ class ChromaStore:
                 missing.add(article_id)
         if missing:
             sums: dict[str, tuple[np.ndarray, int]] = {}
-            for offset in range(0, self.count_chunks(), _PAGE):
-                page = self._chunks.get(include=["embeddings", "metadatas"], limit=_PAGE, offset=offset)
+            for page in _pages(self._chunks, ["embeddings", "metadatas"]):
                 vectors = np.asarray(page["embeddings"], dtype=np.float32)
                 for vector, meta in zip(vectors, page["metadatas"] or [], strict=True):
                     article_id = str(meta.get("article_id", ""))
@@ -345,9 +348,7 @@ class ChromaStore:
 
     def iter_chunks(self) -> Iterable[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk as (id, text, metadata), page by page."""
-        total = self.count_chunks()
-        for offset in range(0, total, _PAGE):
-            page = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+        for page in _pages(self._chunks, ["documents", "metadatas"]):
             yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
 
     def hits_for(self, chunk_ids: Sequence[str], vector: np.ndarray) -> list[Hit]:
