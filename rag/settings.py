@@ -119,7 +119,7 @@ class Settings:
             raw = environ.get(f"CITEWIRE_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
-            values[f.name] = _convert(f.name, raw)
+            values[f.name] = _convert(f.name, str(f.type), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"]).expanduser()
@@ -130,15 +130,17 @@ class Settings:
         return replace(self, **changes)
 
 
-def _convert(name: str, raw: str) -> Any:
-    if name in ("top_k", "batch_size", "chunk_tokens", "chunk_overlap", "candidates"):
+def _convert(name: str, kind: str, raw: str) -> Any:
+    """``raw`` as the field's declared type (``kind``, as annotations are written: ``int``,
+    ``float``); other fields take the text as it is."""
+    if kind == "int":
         try:
             return int(raw)
         except ValueError:
             raise ConfigError(
                 f"CITEWIRE_{name.upper()} must be a whole number. Currently, it is {raw!r}"
             ) from None
-    if name in ("freshness", "article_ranking", "article_support", "near_duplicates", "roundup_below"):
+    if kind == "float":
         try:
             return float(raw)
         except ValueError:
