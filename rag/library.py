@@ -126,9 +126,9 @@ class Library:
     ) -> list[Hit]:
         """The passages most relevant to ``question``, best first.
 
-        The dense and BM25 rankings are fused by reciprocal rank; the best passage of each
-        article nearest the question as a whole is lifted, and round-ups' passages count for
-        less (see ``rag.fusion``).
+        The dense and BM25 rankings are fused by reciprocal rank, and round-ups' passages count
+        for less; with the article ranking on (off by default), the best passage of each article
+        nearest the question as a whole is lifted too (see ``rag.fusion``).
 
         ``since``/``until`` keep passages published within those dates (inclusive); articles
         with no published date are left out when either is given. ``sources`` keeps only
