@@ -38,7 +38,7 @@ from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
-from rag.store import ArticleWrite, ChromaStore, PassageFilter, coherence, lexical_entries
+from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -308,7 +308,7 @@ class Library:
                 self._lexical = self.lexical.remove(gone)
             self._unindexed.extend(lexical_entries(writes))
             if self._coherence is not None:
-                self._coherence.update((w.article.id, coherence(w.vectors)) for w in writes)
+                self._coherence.update((w.article.id, w.coherence) for w in writes)
             if len(self._unindexed) >= LEXICAL_BATCH:
                 self._index_pending()
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +37,11 @@ class ArticleWrite:
     article: Article
     chunks: Sequence[Chunk]
     vectors: np.ndarray
+
+    @cached_property
+    def coherence(self) -> float:
+        """The article's ``coherence``, worked out once for its record and the library's map."""
+        return coherence(self.vectors)
 
 
 def day_number(value: date) -> int:
@@ -403,7 +409,7 @@ class ChromaStore:
             ids=[w.article.id for w in writes],
             embeddings=[_article_vector(w.vectors).tolist() for w in writes],
             documents=[w.article.text for w in writes],
-            metadatas=[_article_meta(w.article, len(w.chunks), coherence(w.vectors)) for w in writes],
+            metadatas=[_article_meta(w.article, len(w.chunks), w.coherence) for w in writes],
         )
         return stale
 
