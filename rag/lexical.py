@@ -169,9 +169,10 @@ class LexicalIndex:
         mistaken for a new segment."""
         return f"seg-{uuid.uuid4().hex[:16]}"
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, synced_at: float | None = None) -> None:
         """Write the index to ``folder``: new segments first, then the manifest; files of
-        segments no longer named are removed last."""
+        segments no longer named are removed last. ``synced_at`` (with a Chroma server: the time
+        up to which the index holds other clients' writes) is kept in the manifest."""
         folder.mkdir(parents=True, exist_ok=True)
         for s in self.segments:
             s.save(folder)
@@ -180,6 +181,8 @@ class LexicalIndex:
             "segments": [s.name for s in self.segments],
             "deleted": {s.name: sorted(s.deleted) for s in self.segments if s.deleted},
         }
+        if synced_at is not None:
+            manifest["synced_at"] = synced_at
         partial = folder / f"{_META}.partial"
         partial.write_text(json.dumps(manifest), encoding="utf-8")
         os.replace(partial, folder / _META)
@@ -202,6 +205,15 @@ class LexicalIndex:
             return cls([Segment.load(folder, name, deleted.get(name, ())) for name in manifest["segments"]])
         except (OSError, KeyError, ValueError):
             return None  # a damaged index is rebuilt from the store
+
+    @staticmethod
+    def synced_at(folder: Path) -> float | None:
+        """The ``synced_at`` the index in ``folder`` was saved with, or None."""
+        try:
+            value = json.loads((folder / _META).read_text(encoding="utf-8")).get("synced_at")
+        except (OSError, ValueError):
+            return None
+        return float(value) if isinstance(value, int | float) else None
 
     def allowed(self, filters: PassageFilter | None = None, as_of: date | None = None) -> np.ndarray:
         """A mask over ``ids``: the live chunks that pass ``filters`` and, with ``as_of``, were

@@ -10,6 +10,7 @@ quickly. ``rag.ask`` is the one-line form that opens a library for a single ques
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
@@ -38,13 +39,14 @@ from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
-from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
+from rag.store import ArticleState, ArticleWrite, ChromaStore, PassageFilter, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
 
 
 LEXICAL_BATCH = 2048  # passages added to the BM25 index at a time during an ingest
+CLOCK_MARGIN = 60.0  # seconds by which clients' clocks may differ and still see each other's writes
 
 
 class Library:
@@ -64,6 +66,9 @@ class Library:
         self._writing = threading.RLock()  # one writer at a time: each builds on the last index
         self._unindexed: list[Entry] = []  # stored passages not yet in the BM25 index
         self._coherence: dict[str, float] | None = None  # article id -> coherence, loaded on first use
+        # With a Chroma server: the stored articles as this library last saw them, and when.
+        self._known: dict[str, ArticleState] | None = None
+        self._synced_at = 0.0
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
 
     @property
@@ -90,30 +95,108 @@ class Library:
         """The BM25 index, loaded on first use and rebuilt if it does not match the store
         (another client of a Chroma server wrote to it, or an ingest was cut short)."""
         if self._lexical is None:
-            index = LexicalIndex.load(self.lexical_folder)
-            if index is None or len(index) != self.store.count_chunks():
-                index = self.rebuild_lexical()
-            self._lexical = index
+            self._lexical = self._load_lexical()
         return self._lexical
+
+    def _load_lexical(self) -> LexicalIndex:
+        index = LexicalIndex.load(self.lexical_folder)
+        if index is None or len(index) != self.store.count_chunks():
+            return self.rebuild_lexical()
+        if self.settings.chroma_url:
+            # What other clients wrote since the index last took their writes in (give or take
+            # the clocks) is taken in at the next search, as if this library had never seen it.
+            self._synced_at = LexicalIndex.synced_at(self.lexical_folder) or 0.0
+            recent = self.store.article_states(stored_since=self._synced_at - CLOCK_MARGIN)
+            self._known = {k: v for k, v in self.store.article_states().items() if k not in recent}
+        return index
 
     def rebuild_lexical(self) -> LexicalIndex:
         """Rebuild the BM25 index from every stored chunk and save it."""
-        index = LexicalIndex.build(self.store.iter_chunks())
-        index.save(self.lexical_folder)
-        self._lexical = index
-        return index
+        started = time.time()
+        known = self.store.article_states() if self.settings.chroma_url else None
+        self._lexical = LexicalIndex.build(self.store.iter_chunks())
+        self._synced_at, self._known = started, known  # later versions differ from these: taken in later
+        self._save_index()
+        return self._lexical
+
+    def _save_index(self) -> None:
+        """Save the BM25 index with, for a Chroma server, the time up to which it holds other
+        clients' writes."""
+        synced = self._synced_at if self.settings.chroma_url else None
+        self.lexical.save(self.lexical_folder, synced_at=synced)
 
     def save_lexical(self) -> None:
         """Index the passages ``put`` left pending and save the BM25 index (only its new
-        segments are written)."""
+        segments are written). With a Chroma server, other clients' writes are taken in first,
+        so that the index is saved as up to date with them (see ``take_in_others``)."""
         with self._writing:
             self._index_pending()
-            self.lexical.save(self.lexical_folder)
+            if self.settings.chroma_url:
+                self._take_in()
+            self._save_index()
 
     def _index_pending(self) -> None:
         if self._unindexed:
             self._lexical = self.lexical.add(self._unindexed)
             self._unindexed = []
+
+    def take_in_others(self) -> bool:
+        """With a Chroma server: bring this library up to date with the articles other clients
+        have added, changed or forgotten since it last looked, and save its BM25 index if any
+        were; True when some were. ``search`` calls this, at most every ``sync_seconds``.
+        """
+        if not self.settings.chroma_url:
+            return False  # an embedded store has one client
+        if self._lexical is None:
+            self._lexical = self._load_lexical()
+        if time.time() - self._synced_at < self.settings.sync_seconds:
+            return False
+        with self._writing:
+            if not self._take_in():
+                return False
+            self._save_index()
+            return True
+
+    def _take_in(self) -> bool:
+        """Take in other clients' writes (see ``take_in_others``); True when there were any.
+
+        Article records carry the time of their writing, so one query finds those written since
+        the last look (less ``CLOCK_MARGIN``), and their versions tell which are new to this
+        library; the article count tells whether any are gone. Changed articles' passages are
+        fetched and indexed for BM25 again, and their coherence is taken from their records.
+        """
+        with self._writing:
+            known = self._known if self._known is not None else {}
+            since, self._synced_at = self._synced_at - CLOCK_MARGIN, time.time()
+            changed = {
+                article_id: state
+                for article_id, state in self.store.article_states(stored_since=since).items()
+                if article_id not in known or known[article_id].version != state.version
+            }
+            gone: list[str] = []
+            if self.store.count_articles() != len(known.keys() | changed.keys()):
+                present = self.store.article_ids()
+                gone = [article_id for article_id in known if article_id not in present]
+            if not changed and not gone:
+                return False
+            self._index_pending()
+            old = [
+                chunk_id_for(article_id, i)
+                for article_id in [*gone, *changed]
+                if article_id in known
+                for i in range(known[article_id].chunks)
+            ]
+            index = self.lexical.remove(old)
+            self._lexical = index.add(list(self.store.iter_chunks(list(changed))))
+            for article_id in gone:
+                known.pop(article_id, None)
+            known.update(changed)
+            self._known = known
+            if self._coherence is not None:
+                for article_id in gone:
+                    self._coherence.pop(article_id, None)
+                self._coherence.update((article_id, state.coherence) for article_id, state in changed.items())
+            return True
 
     def search(
         self,
@@ -144,6 +227,7 @@ class Library:
             raise ConfigError(f"since ({since}) is after until or as-of ({latest}); swap them")
         if not question.strip():
             raise ConfigError("The question is empty; type a question about the articles.")
+        self.take_in_others()
         vector = self.embedder.embed_query(question)
         n = max(self.settings.candidates, k)
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
@@ -290,6 +374,8 @@ class Library:
             self.save_lexical()
             if self._coherence is not None:
                 self._coherence.pop(article_id, None)
+            if self._known is not None:
+                self._known.pop(article_id, None)
             return True
 
     def put(self, writes: list[ArticleWrite]) -> None:
@@ -309,6 +395,8 @@ class Library:
             self._unindexed.extend(lexical_entries(writes))
             if self._coherence is not None:
                 self._coherence.update((w.article.id, w.coherence) for w in writes)
+            if self._known is not None:
+                self._known.update((w.article.id, w.state) for w in writes)
             if len(self._unindexed) >= LEXICAL_BATCH:
                 self._index_pending()
 

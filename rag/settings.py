@@ -69,6 +69,9 @@ class Settings:
     a small library it lets a long article outrank the one passage that answers."""
     near_duplicates: float = 0.8
     """Word 5-gram overlap (Jaccard) at which a passage repeating a better one is dropped (1: keep all)."""
+    sync_seconds: float = 1.0
+    """With a Chroma server: how often, at most, a search first takes in what other clients have
+    added, changed or forgotten since (0: before every search)."""
 
     def __post_init__(self) -> None:
         if self.top_k <= 0:
@@ -92,6 +95,8 @@ class Settings:
             raise ConfigError(
                 f"near_duplicates must be over 0 and at most 1. Currently, it is {self.near_duplicates}"
             )
+        if self.sync_seconds < 0:
+            raise ConfigError(f"sync_seconds must be at least 0. Currently, it is {self.sync_seconds}")
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be greater than 0. Currently, it is {self.batch_size}")
         if not 32 <= self.chunk_tokens <= 230:

@@ -9,6 +9,7 @@ interrupted write leaves the old hash and the next ingest redoes that article.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -24,10 +25,26 @@ from rag.records import Article, Chunk, Hit, StoredArticle, chunk_id_for
 from rag.settings import Settings
 
 _PAGE = 2000
+_IDS_PER_QUERY = 100  # article ids in one ``$in`` filter
 OVERFETCH = 5
 MIN_WIDE = 100  # Chroma's HNSW search widens with n (its ef is at least n): better recall too
 MAX_WIDE = 5000  # the widest unfiltered search worth trying before Chroma's filtered one
 SHARE_MARGIN = 2.0  # searched for this many times the results a filter's share should leave
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """What tells one stored version of an article from another, and what a library keeps of
+    it: its text (by hash), its chunk count and its coherence."""
+
+    content_hash: str
+    chunks: int
+    coherence: float
+
+    @property
+    def version(self) -> tuple[str, int]:
+        """The article's text and chunk count: equal versions have the same passages."""
+        return (self.content_hash, self.chunks)
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,11 @@ class ArticleWrite:
     def coherence(self) -> float:
         """The article's ``coherence``, worked out once for its record and the library's map."""
         return coherence(self.vectors)
+
+    @property
+    def state(self) -> ArticleState:
+        """What the article's record will say of this version."""
+        return ArticleState(self.article.content_hash, len(self.chunks), self.coherence)
 
 
 def day_number(value: date) -> int:
@@ -191,10 +213,22 @@ def _client(settings: Settings) -> Any:
         raise StoreError(f"Could not open the data directory {path}: {exc}") from exc
 
 
-def _pages(collection: Any, include: list[str]) -> Iterable[dict[str, Any]]:
-    """Every record of ``collection``, as Chroma's ``get`` results of ``_PAGE`` records each."""
-    for offset in range(0, int(collection.count()), _PAGE):
-        yield collection.get(include=include, limit=_PAGE, offset=offset)
+def _pages(
+    collection: Any, include: list[str], where: dict[str, Any] | None = None
+) -> Iterable[dict[str, Any]]:
+    """Every record of ``collection`` (those ``where`` keeps), as Chroma's ``get`` results of
+    ``_PAGE`` records each."""
+    if where is None:
+        for offset in range(0, int(collection.count()), _PAGE):
+            yield collection.get(include=include, limit=_PAGE, offset=offset)
+        return
+    offset = 0
+    while True:
+        page = collection.get(include=include, where=where, limit=_PAGE, offset=offset)
+        yield page
+        if len(page["ids"]) < _PAGE:
+            return
+        offset += _PAGE
 
 
 class ChromaStore:
@@ -232,9 +266,27 @@ class ChromaStore:
         """Number of articles stored."""
         return int(self._articles.count())
 
-    def _article_pages(self) -> Iterable[tuple[str, dict[str, Any]]]:
-        for page in _pages(self._articles, ["metadatas"]):
+    def _article_pages(self, where: dict[str, Any] | None = None) -> Iterable[tuple[str, dict[str, Any]]]:
+        for page in _pages(self._articles, ["metadatas"], where):
             yield from zip(page["ids"], page["metadatas"] or [], strict=True)
+
+    def article_ids(self) -> set[str]:
+        """The id of every stored article."""
+        return {article_id for page in _pages(self._articles, []) for article_id in page["ids"]}
+
+    def article_states(self, stored_since: float | None = None) -> dict[str, ArticleState]:
+        """Each stored article's ``ArticleState``; with ``stored_since`` (seconds since the
+        epoch), only those written since then (records from before records held the time of
+        their writing are never among them)."""
+        where = None if stored_since is None else {"stored_at": {"$gte": stored_since}}
+        return {
+            article_id: ArticleState(
+                str(meta.get("content_hash", "")),
+                int(meta.get("chunks", 0)),
+                float(meta.get("coherence", 1.0)),
+            )
+            for article_id, meta in self._article_pages(where)
+        }
 
     def articles(self) -> list[StoredArticle]:
         """Every stored article, without its text."""
@@ -352,10 +404,21 @@ class ChromaStore:
             plain_first = True
             wide_n, narrow_n = wide_n * 4, narrow_n * 4
 
-    def iter_chunks(self) -> Iterable[tuple[str, str, dict[str, Any]]]:
-        """Every stored chunk as (id, text, metadata), page by page."""
-        for page in _pages(self._chunks, ["documents", "metadatas"]):
-            yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
+    def iter_chunks(
+        self, article_ids: Sequence[str] | None = None
+    ) -> Iterable[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk (of the articles ``article_ids``, if given) as (id, text,
+        metadata), page by page."""
+        wheres: list[dict[str, Any] | None] = [None]
+        if article_ids is not None:
+            step = _IDS_PER_QUERY
+            wheres = [
+                {"article_id": {"$in": list(article_ids[i : i + step])}}
+                for i in range(0, len(article_ids), step)
+            ]
+        for where in wheres:
+            for page in _pages(self._chunks, ["documents", "metadatas"], where):
+                yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
 
     def hits_for(self, chunk_ids: Sequence[str], vector: np.ndarray) -> list[Hit]:
         """The chunks with these ids, scored by cosine similarity to ``vector``; unknown ids are left out."""
@@ -405,11 +468,12 @@ class ChromaStore:
         ]
         if stale:
             self._chunks.delete(ids=stale)
+        stored_at = time.time()  # lets other clients of a server find what changed (``article_states``)
         self._articles.upsert(
             ids=[w.article.id for w in writes],
             embeddings=[_article_vector(w.vectors).tolist() for w in writes],
             documents=[w.article.text for w in writes],
-            metadatas=[_article_meta(w.article, len(w.chunks), w.coherence) for w in writes],
+            metadatas=[_article_meta(w.article, len(w.chunks), w.coherence, stored_at) for w in writes],
         )
         return stale
 
@@ -467,7 +531,9 @@ def _length(mean: np.ndarray) -> float:
     return round(float(np.linalg.norm(mean)), 4)
 
 
-def _article_meta(article: Article, chunks: int, article_coherence: float) -> dict[str, Any]:
+def _article_meta(
+    article: Article, chunks: int, article_coherence: float, stored_at: float
+) -> dict[str, Any]:
     return _clean(
         {
             "title": article.title,
@@ -480,6 +546,7 @@ def _article_meta(article: Article, chunks: int, article_coherence: float) -> di
             "content_hash": article.content_hash,
             "chunks": chunks,
             "coherence": article_coherence,
+            "stored_at": stored_at,
         }
     )
 

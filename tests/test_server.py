@@ -16,6 +16,7 @@ from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
 from rag import Embedder, Library, Settings
+from rag import library as library_module
 from rag.library import open_library
 
 
@@ -77,3 +78,65 @@ def test_server_mode_matches_embedded(
     assert (tmp_path / "unused" / "bm25" / "citewire").is_dir()
     assert remote.forget(remote.sources()[0].id)
     assert remote.store.count_articles() == 4
+
+
+@pytest.mark.server
+def test_other_clients_writes_reach_an_open_library(
+    chroma_server: str, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clients of one server, each with its own data directory (as on two machines): what
+    one adds, changes or forgets reaches the other's open library, BM25 index included, and a
+    library opened again later."""
+    monkeypatch.setattr(library_module, "CLOCK_MARGIN", 0.0)  # no second look at recent writes
+
+    def client(name: str) -> Library:
+        settings = Settings(data_dir=tmp_path / name, chroma_url=chroma_server, sync_seconds=0)
+        return open_library(settings=settings, embedder=embedder)
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    story = notes / "harbour.txt"
+    story.write_text(
+        "Harbour crane rebuilt\n\nThe old harbour crane in Tellmouth was rebuilt by volunteers "
+        "over three summers and lifted its first boat on Sunday.\n",
+        encoding="utf-8",
+    )
+    writer, reader = client("writer"), client("reader")
+    ingest([EXAMPLES / "nepal-earthquake-2015.txt", story], writer, progress=False)
+    harbour = reader.search("harbour crane Tellmouth", top_k=1)[0].chunk
+    assert harbour.title == "Harbour crane rebuilt"
+
+    # Added by the other client after the reader opened: found by both halves of the search.
+    ingest([EXAMPLES / "new-horizons-pluto-2015.md"], writer, progress=False)
+    pluto = reader.search("When did New Horizons fly past Pluto?", top_k=1)[0].chunk
+    assert "pluto" in pluto.title.lower()
+    assert reader.lexical.search("Pluto New Horizons", 1)[0][0].startswith(pluto.article_id)
+
+    # Changed by the other client: the reader's BM25 index matches the new text, not the old.
+    story.write_text(
+        "Harbour crane rebuilt\n\nThe old harbour crane in Tellmouth was rebuilt by volunteers "
+        "and now carries a brass plaque naming the zorblax guild that paid for it.\n",
+        encoding="utf-8",
+    )
+    assert ingest([story], writer, progress=False).updated == 1
+    assert "zorblax" in reader.search("zorblax guild plaque", top_k=1)[0].chunk.text
+    best = reader.lexical.search("zorblax guild plaque", 1)
+    assert best and best[0][0].startswith(harbour.article_id)
+    assert not reader.lexical.search("three summers boat Sunday", 3)
+
+    # Forgotten by the other client: gone from the reader's passages and its BM25 index.
+    assert writer.forget(pluto.article_id)
+    assert all(h.chunk.article_id != pluto.article_id for h in reader.search("Pluto New Horizons", top_k=5))
+    assert not any(
+        cid.startswith(pluto.article_id) for cid, _ in reader.lexical.search("Pluto New Horizons", 5)
+    )
+    assert len(reader.lexical) == reader.store.count_chunks()
+
+    # Changed again, with the same number of passages, while no reader is open: a library
+    # opened on the reader's data directory takes it in at its first search.
+    story.write_text(story.read_text(encoding="utf-8").replace("zorblax", "quokka"), encoding="utf-8")
+    assert ingest([story], writer, progress=False).updated == 1
+    again = client("reader")
+    assert "quokka" in again.search("quokka guild plaque", top_k=1)[0].chunk.text
+    assert again.lexical.search("quokka guild", 1)[0][0].startswith(harbour.article_id)
+    assert not again.lexical.search("zorblax", 1)
