@@ -61,7 +61,7 @@ def timed_checks(library: Library, rounds: int) -> list[float]:
     timings = []
     for _ in range(rounds):
         started = time.perf_counter()
-        if library.take_in_others():
+        if library.catch_up():
             raise SystemExit("another client wrote to the server during the benchmark")
         timings.append((time.perf_counter() - started) * 1000)
     return timings
@@ -113,7 +113,7 @@ def main() -> None:
                     timings[name].append((time.perf_counter() - started) * 1000)
             report = ingest(later, writer, progress=False)
             started = time.perf_counter()
-            assert checking.take_in_others()
+            assert checking.catch_up()
             taken = (time.perf_counter() - started) * 1000
             chunks = checking.store.count_chunks()
         finally:

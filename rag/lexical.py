@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.records import chunk_id_for
 from rag.segments import Segment, Vocabulary
 from rag.store import PassageFilter, day_date, day_number
 
@@ -98,6 +99,13 @@ class LexicalIndex:
         owners = (np.searchsorted(self._offsets, rows, side="right") - 1).tolist()
         local = (rows - self._offsets[owners]).tolist()
         return [self.segments[at].ids[row] for at, row in zip(owners, local, strict=True)]
+
+    def chunks_of(self, article_id: str) -> list[str]:
+        """The ids of an article's chunks in the index (an article's chunks are numbered from 0)."""
+        found: list[str] = []
+        while self._row(chunk_id_for(article_id, len(found))) is not None:
+            found.append(chunk_id_for(article_id, len(found)))
+        return found
 
     def published(self, chunk_id: str) -> date | None:
         """The chunk's published date; None when undated or unknown."""

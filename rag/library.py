@@ -39,13 +39,14 @@ from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
-from rag.store import ArticleState, ArticleWrite, ChromaStore, PassageFilter, lexical_entries
+from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
 
 
 LEXICAL_BATCH = 2048  # passages added to the BM25 index at a time during an ingest
+UNSEEN = ("", -1)  # the version of an article the BM25 index may hold in any version
 CLOCK_MARGIN = 60.0  # seconds by which clients' clocks may differ and still see each other's writes
 
 
@@ -66,9 +67,10 @@ class Library:
         self._writing = threading.RLock()  # one writer at a time: each builds on the last index
         self._unindexed: list[Entry] = []  # stored passages not yet in the BM25 index
         self._coherence: dict[str, float] | None = None  # article id -> coherence, loaded on first use
-        # With a Chroma server: the stored articles as this library last saw them, and when.
-        self._known: dict[str, ArticleState] | None = None
-        self._synced_at = 0.0
+        # With a Chroma server: each article's version as the BM25 index holds it, and when this
+        # library last looked for other clients' writes (by its own clock).
+        self._seen: dict[str, tuple[str, int]] | None = None
+        self._looked_at = 0.0
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
 
     @property
@@ -92,43 +94,58 @@ class Library:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, loaded on first use and rebuilt if it does not match the store
-        (another client of a Chroma server wrote to it, or an ingest was cut short)."""
+        """The BM25 index, loaded on first use; rebuilt if it is missing or does not match the
+        store (an ingest was cut short, or, with an index that never looked for other clients'
+        writes, another client of a Chroma server wrote to it)."""
         if self._lexical is None:
-            self._lexical = self._load_lexical()
+            with self._writing:  # a search and an ingest's write may both come to load it
+                if self._lexical is None:
+                    self._lexical = self._load_lexical()
         return self._lexical
 
     def _load_lexical(self) -> LexicalIndex:
         index = LexicalIndex.load(self.lexical_folder)
-        if index is None or len(index) != self.store.count_chunks():
+        looked_at = LexicalIndex.synced_at(self.lexical_folder) if self.settings.chroma_url else None
+        if index is None or (looked_at is None and len(index) != self.store.count_chunks()):
             return self.rebuild_lexical()
-        if self.settings.chroma_url:
-            # What other clients wrote since the index last took their writes in (give or take
-            # the clocks) is taken in at the next search, as if this library had never seen it.
-            self._synced_at = LexicalIndex.synced_at(self.lexical_folder) or 0.0
-            recent = self.store.article_states(stored_since=self._synced_at - CLOCK_MARGIN)
-            self._known = {k: v for k, v in self.store.article_states().items() if k not in recent}
-        return index
-
-    def rebuild_lexical(self) -> LexicalIndex:
-        """Rebuild the BM25 index from every stored chunk and save it."""
-        started = time.time()
-        known = self.store.article_states() if self.settings.chroma_url else None
-        self._lexical = LexicalIndex.build(self.store.iter_chunks())
-        self._synced_at, self._known = started, known  # later versions differ from these: taken in later
+        if looked_at is None:
+            return index
+        # Articles written since the index last looked (give or take the clocks) may be in it
+        # in another version: they are taken in again, whatever the index holds of them.
+        self._lexical, self._looked_at = index, looked_at
+        self._seen = {
+            a.id: UNSEEN if (a.stored_at or 0.0) >= looked_at - CLOCK_MARGIN else a.version
+            for a in self.store.articles()
+        }
+        self._take_in()
+        if len(self._lexical) != self.store.count_chunks():  # articles forgotten meanwhile are left
+            seen = self._seen or {}
+            self._lexical = self._lexical.remove(c for c in self._lexical.ids if article_of(c) not in seen)
+            if len(self._lexical) != self.store.count_chunks():
+                return self.rebuild_lexical()
         self._save_index()
         return self._lexical
 
+    def rebuild_lexical(self) -> LexicalIndex:
+        """Rebuild the BM25 index from every stored chunk and save it."""
+        with self._writing:
+            started = time.time()
+            seen = {a.id: a.version for a in self.store.articles()} if self.settings.chroma_url else None
+            self._lexical = LexicalIndex.build(self.store.iter_chunks())
+            self._seen, self._looked_at = seen, started  # later versions differ from these: taken in later
+            self._save_index()
+            return self._lexical
+
     def _save_index(self) -> None:
-        """Save the BM25 index with, for a Chroma server, the time up to which it holds other
+        """Save the BM25 index with, for a Chroma server, the time it last looked for other
         clients' writes."""
-        synced = self._synced_at if self.settings.chroma_url else None
-        self.lexical.save(self.lexical_folder, synced_at=synced)
+        looked_at = self._looked_at if self.settings.chroma_url else None
+        self.lexical.save(self.lexical_folder, synced_at=looked_at)
 
     def save_lexical(self) -> None:
         """Index the passages ``put`` left pending and save the BM25 index (only its new
         segments are written). With a Chroma server, other clients' writes are taken in first,
-        so that the index is saved as up to date with them (see ``take_in_others``)."""
+        so that the index is saved up to date with them (see ``catch_up``)."""
         with self._writing:
             self._index_pending()
             if self.settings.chroma_url:
@@ -140,63 +157,71 @@ class Library:
             self._lexical = self.lexical.add(self._unindexed)
             self._unindexed = []
 
-    def take_in_others(self) -> bool:
-        """With a Chroma server: bring this library up to date with the articles other clients
-        have added, changed or forgotten since it last looked, and save its BM25 index if any
-        were; True when some were. ``search`` calls this, at most every ``sync_seconds``.
-        """
-        if not self.settings.chroma_url:
-            return False  # an embedded store has one client
-        if self._lexical is None:
-            self._lexical = self._load_lexical()
-        if time.time() - self._synced_at < self.settings.sync_seconds:
+    def catch_up(self) -> bool:
+        """With a Chroma server: take in the articles other clients have added, changed or
+        forgotten since this library last looked, and save the BM25 index if there were any
+        (True then). ``search`` calls this; it looks at most every ``sync_seconds``, and not
+        while this library is writing (its ``save_lexical`` looks anyway)."""
+        if not self.settings.chroma_url or time.time() - self._looked_at < self.settings.sync_seconds:
             return False
-        with self._writing:
-            if not self._take_in():
+        if not self._writing.acquire(blocking=False):
+            return False
+        try:
+            if self._lexical is None:  # loading it looks too
+                self._lexical = self._load_lexical()
                 return False
+            if time.time() - self._looked_at < self.settings.sync_seconds or not self._take_in():
+                return False  # (another search looked while this one waited)
             self._save_index()
             return True
+        finally:
+            self._writing.release()
 
     def _take_in(self) -> bool:
-        """Take in other clients' writes (see ``take_in_others``); True when there were any.
+        """Take in other clients' writes (see ``catch_up``); True when there were any. Called
+        with ``_writing`` held.
 
-        Article records carry the time of their writing, so one query finds those written since
-        the last look (less ``CLOCK_MARGIN``), and their versions tell which are new to this
-        library; the article count tells whether any are gone. Changed articles' passages are
-        fetched and indexed for BM25 again, and their coherence is taken from their records.
+        Article records hold the time of their writing, so one query finds those written since
+        the last look (less ``CLOCK_MARGIN``), and their versions tell which are new here. The
+        article count tells whether the ids must be listed: to find those gone, and those
+        written without a time (by an older client) or missed. The changed articles' passages
+        in the index are replaced by their stored ones, and their coherence taken from their
+        records.
         """
-        with self._writing:
-            known = self._known if self._known is not None else {}
-            since, self._synced_at = self._synced_at - CLOCK_MARGIN, time.time()
-            changed = {
-                article_id: state
-                for article_id, state in self.store.article_states(stored_since=since).items()
-                if article_id not in known or known[article_id].version != state.version
-            }
-            gone: list[str] = []
-            if self.store.count_articles() != len(known.keys() | changed.keys()):
-                present = self.store.article_ids()
-                gone = [article_id for article_id in known if article_id not in present]
-            if not changed and not gone:
-                return False
-            self._index_pending()
-            old = [
-                chunk_id_for(article_id, i)
-                for article_id in [*gone, *changed]
-                if article_id in known
-                for i in range(known[article_id].chunks)
-            ]
-            index = self.lexical.remove(old)
-            self._lexical = index.add(list(self.store.iter_chunks(list(changed))))
-            for article_id in gone:
-                known.pop(article_id, None)
-            known.update(changed)
-            self._known = known
-            if self._coherence is not None:
-                for article_id in gone:
-                    self._coherence.pop(article_id, None)
-                self._coherence.update((article_id, state.coherence) for article_id, state in changed.items())
-            return True
+        index = self.lexical  # loaded first: loading sets what was seen, and when
+        seen = self._seen if self._seen is not None else {}
+        looking = time.time()
+        changed = {
+            a.id: a
+            for a in self.store.articles(stored_since=self._looked_at - CLOCK_MARGIN)
+            if seen.get(a.id) != a.version
+        }
+        gone: list[str] = []
+        if self.store.count_articles() != len(seen.keys() | changed.keys()):
+            present = self.store.article_ids()
+            unlisted = sorted(present - seen.keys() - changed.keys())
+            changed.update(
+                (a.id, a) for a in self.store.articles(ids=unlisted) if seen.get(a.id) != a.version
+            )
+            missing = [article_id for article_id in seen if article_id not in present]
+            still = {a.id for a in self.store.articles(ids=missing)}  # paging skips one as others delete
+            gone = [article_id for article_id in missing if article_id not in still]
+        self._looked_at = looking
+        if not changed and not gone:
+            return False
+        self._index_pending()
+        index = self.lexical
+        index = index.remove([cid for article_id in [*gone, *changed] for cid in index.chunks_of(article_id)])
+        self._lexical = index.add(list(self.store.iter_chunks(list(changed))))
+        for article_id in gone:
+            seen.pop(article_id, None)
+        seen.update((article_id, a.version) for article_id, a in changed.items())
+        self._seen = seen
+        if self._coherence is not None:
+            for article_id in [*gone, *changed]:
+                self._coherence.pop(article_id, None)
+            self._coherence.update((i, a.coherence) for i, a in changed.items() if a.coherence is not None)
+        return True
 
     def search(
         self,
@@ -227,7 +252,7 @@ class Library:
             raise ConfigError(f"since ({since}) is after until or as-of ({latest}); swap them")
         if not question.strip():
             raise ConfigError("The question is empty; type a question about the articles.")
-        self.take_in_others()
+        self.catch_up()
         vector = self.embedder.embed_query(question)
         n = max(self.settings.candidates, k)
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
@@ -371,11 +396,11 @@ class Library:
             if removed is None:
                 return False
             self._lexical = lexical.remove(removed)
-            self.save_lexical()
             if self._coherence is not None:
                 self._coherence.pop(article_id, None)
-            if self._known is not None:
-                self._known.pop(article_id, None)
+            if self._seen is not None:
+                self._seen.pop(article_id, None)
+            self.save_lexical()
             return True
 
     def put(self, writes: list[ArticleWrite]) -> None:
@@ -395,8 +420,8 @@ class Library:
             self._unindexed.extend(lexical_entries(writes))
             if self._coherence is not None:
                 self._coherence.update((w.article.id, w.coherence) for w in writes)
-            if self._known is not None:
-                self._known.update((w.article.id, w.state) for w in writes)
+            if self._seen is not None:
+                self._seen.update((w.article.id, w.version) for w in writes)
             if len(self._unindexed) >= LEXICAL_BATCH:
                 self._index_pending()
 

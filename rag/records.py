@@ -141,3 +141,13 @@ class StoredArticle:
     source: str | None
     content_hash: str
     chunks: int
+    coherence: float | None = None
+    """See ``rag.store.coherence``; None in records written before records held it."""
+    stored_at: float | None = None
+    """When the record was written (seconds since the epoch, the writer's clock); None in
+    records written before records held it."""
+
+    @property
+    def version(self) -> tuple[str, int]:
+        """The article's text (by hash) and passage count: equal versions have equal passages."""
+        return (self.content_hash, self.chunks)

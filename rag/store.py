@@ -33,21 +33,6 @@ SHARE_MARGIN = 2.0  # searched for this many times the results a filter's share 
 
 
 @dataclass(frozen=True)
-class ArticleState:
-    """What tells one stored version of an article from another, and what a library keeps of
-    it: its text (by hash), its chunk count and its coherence."""
-
-    content_hash: str
-    chunks: int
-    coherence: float
-
-    @property
-    def version(self) -> tuple[str, int]:
-        """The article's text and chunk count: equal versions have the same passages."""
-        return (self.content_hash, self.chunks)
-
-
-@dataclass(frozen=True)
 class ArticleWrite:
     """One article and its chunks with their vectors, ready to store."""
 
@@ -61,9 +46,9 @@ class ArticleWrite:
         return coherence(self.vectors)
 
     @property
-    def state(self) -> ArticleState:
-        """What the article's record will say of this version."""
-        return ArticleState(self.article.content_hash, len(self.chunks), self.coherence)
+    def version(self) -> tuple[str, int]:
+        """This version's ``StoredArticle.version``."""
+        return (self.article.content_hash, len(self.chunks))
 
 
 def day_number(value: date) -> int:
@@ -218,10 +203,6 @@ def _pages(
 ) -> Iterable[dict[str, Any]]:
     """Every record of ``collection`` (those ``where`` keeps), as Chroma's ``get`` results of
     ``_PAGE`` records each."""
-    if where is None:
-        for offset in range(0, int(collection.count()), _PAGE):
-            yield collection.get(include=include, limit=_PAGE, offset=offset)
-        return
     offset = 0
     while True:
         page = collection.get(include=include, where=where, limit=_PAGE, offset=offset)
@@ -266,43 +247,40 @@ class ChromaStore:
         """Number of articles stored."""
         return int(self._articles.count())
 
-    def _article_pages(self, where: dict[str, Any] | None = None) -> Iterable[tuple[str, dict[str, Any]]]:
-        for page in _pages(self._articles, ["metadatas"], where):
-            yield from zip(page["ids"], page["metadatas"] or [], strict=True)
-
     def article_ids(self) -> set[str]:
         """The id of every stored article."""
         return {article_id for page in _pages(self._articles, []) for article_id in page["ids"]}
 
-    def article_states(self, stored_since: float | None = None) -> dict[str, ArticleState]:
-        """Each stored article's ``ArticleState``; with ``stored_since`` (seconds since the
-        epoch), only those written since then (records from before records held the time of
-        their writing are never among them)."""
-        where = None if stored_since is None else {"stored_at": {"$gte": stored_since}}
-        return {
-            article_id: ArticleState(
-                str(meta.get("content_hash", "")),
-                int(meta.get("chunks", 0)),
-                float(meta.get("coherence", 1.0)),
+    def articles(
+        self, stored_since: float | None = None, ids: Sequence[str] | None = None
+    ) -> list[StoredArticle]:
+        """Stored articles, without their text: every one; or, with ``stored_since`` (seconds
+        since the epoch), those written since then (records from before records held the time
+        of their writing are never among them); or those of ``ids`` that are stored."""
+        if ids is not None:
+            pages: Iterable[dict[str, Any]] = (
+                self._articles.get(ids=list(ids[i : i + _PAGE]), include=["metadatas"])
+                for i in range(0, len(ids), _PAGE)
             )
-            for article_id, meta in self._article_pages(where)
-        }
-
-    def articles(self) -> list[StoredArticle]:
-        """Every stored article, without its text."""
-        return [_stored(article_id, dict(meta)) for article_id, meta in self._article_pages()]
+        else:
+            where = None if stored_since is None else {"stored_at": {"$gte": stored_since}}
+            pages = _pages(self._articles, ["metadatas"], where)
+        return [
+            _stored(article_id, dict(meta))
+            for page in pages
+            for article_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)
+        ]
 
     def coherences(self) -> dict[str, float]:
         """Every stored article's ``coherence``: from its record, or, for articles stored before
         records held it, from its chunks' vectors (one pass over the chunks)."""
         found: dict[str, float] = {}
         missing: set[str] = set()
-        for article_id, meta in self._article_pages():
-            value = meta.get("coherence")
-            if isinstance(value, int | float):
-                found[article_id] = float(value)
+        for article in self.articles():
+            if article.coherence is not None:
+                found[article.id] = article.coherence
             else:
-                missing.add(article_id)
+                missing.add(article.id)
         if missing:
             sums: dict[str, tuple[np.ndarray, int]] = {}
             for page in _pages(self._chunks, ["embeddings", "metadatas"]):
@@ -468,7 +446,7 @@ class ChromaStore:
         ]
         if stale:
             self._chunks.delete(ids=stale)
-        stored_at = time.time()  # lets other clients of a server find what changed (``article_states``)
+        stored_at = time.time()  # lets other clients of a server find what changed (``articles``)
         self._articles.upsert(
             ids=[w.article.id for w in writes],
             embeddings=[_article_vector(w.vectors).tolist() for w in writes],
@@ -561,4 +539,10 @@ def _stored(article_id: str, meta: dict[str, Any]) -> StoredArticle:
         source=meta.get("source"),
         content_hash=str(meta.get("content_hash", "")),
         chunks=int(meta.get("chunks", 0)),
+        coherence=_number(meta.get("coherence")),
+        stored_at=_number(meta.get("stored_at")),
     )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None

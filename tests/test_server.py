@@ -80,31 +80,40 @@ def test_server_mode_matches_embedded(
     assert remote.store.count_articles() == 4
 
 
+def harbour_story(plaque: str, days: int) -> str:
+    """A made-up local story, one sentence per day of work: long enough for several passages."""
+    lines = [
+        f"On day {day} the volunteers of Tellmouth sanded, painted and bolted another part of the "
+        f"old harbour crane, and the {plaque} guild brought tea to the quay."
+        for day in range(1, days + 1)
+    ]
+    return "Harbour crane rebuilt\n\n" + " ".join(lines) + "\n"
+
+
 @pytest.mark.server
 def test_other_clients_writes_reach_an_open_library(
     chroma_server: str, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two clients of one server, each with its own data directory (as on two machines): what
     one adds, changes or forgets reaches the other's open library, BM25 index included, and a
-    library opened again later."""
-    monkeypatch.setattr(library_module, "CLOCK_MARGIN", 0.0)  # no second look at recent writes
+    library opened later on the same data directory, without rebuilding its index."""
 
     def client(name: str) -> Library:
         settings = Settings(data_dir=tmp_path / name, chroma_url=chroma_server, sync_seconds=0)
         return open_library(settings=settings, embedder=embedder)
 
+    def passages(library: Library, article_id: str) -> list[str]:
+        return library.lexical.chunks_of(article_id)
+
     notes = tmp_path / "notes"
     notes.mkdir()
     story = notes / "harbour.txt"
-    story.write_text(
-        "Harbour crane rebuilt\n\nThe old harbour crane in Tellmouth was rebuilt by volunteers "
-        "over three summers and lifted its first boat on Sunday.\n",
-        encoding="utf-8",
-    )
+    story.write_text(harbour_story("zorblax", 40), encoding="utf-8")
     writer, reader = client("writer"), client("reader")
     ingest([EXAMPLES / "nepal-earthquake-2015.txt", story], writer, progress=False)
     harbour = reader.search("harbour crane Tellmouth", top_k=1)[0].chunk
     assert harbour.title == "Harbour crane rebuilt"
+    assert len(passages(reader, harbour.article_id)) >= 3
 
     # Added by the other client after the reader opened: found by both halves of the search.
     ingest([EXAMPLES / "new-horizons-pluto-2015.md"], writer, progress=False)
@@ -112,31 +121,37 @@ def test_other_clients_writes_reach_an_open_library(
     assert "pluto" in pluto.title.lower()
     assert reader.lexical.search("Pluto New Horizons", 1)[0][0].startswith(pluto.article_id)
 
-    # Changed by the other client: the reader's BM25 index matches the new text, not the old.
-    story.write_text(
-        "Harbour crane rebuilt\n\nThe old harbour crane in Tellmouth was rebuilt by volunteers "
-        "and now carries a brass plaque naming the zorblax guild that paid for it.\n",
-        encoding="utf-8",
-    )
+    # Changed by the other client, to fewer passages: the reader's index holds the new ones only.
+    story.write_text(harbour_story("quokka", 3), encoding="utf-8")
     assert ingest([story], writer, progress=False).updated == 1
-    assert "zorblax" in reader.search("zorblax guild plaque", top_k=1)[0].chunk.text
-    best = reader.lexical.search("zorblax guild plaque", 1)
-    assert best and best[0][0].startswith(harbour.article_id)
-    assert not reader.lexical.search("three summers boat Sunday", 3)
+    assert "quokka" in reader.search("quokka guild tea", top_k=1)[0].chunk.text
+    assert len(passages(reader, harbour.article_id)) == reader.store.article(harbour.article_id).chunks == 1
+    assert not reader.lexical.search("zorblax", 3)
 
     # Forgotten by the other client: gone from the reader's passages and its BM25 index.
     assert writer.forget(pluto.article_id)
     assert all(h.chunk.article_id != pluto.article_id for h in reader.search("Pluto New Horizons", top_k=5))
-    assert not any(
-        cid.startswith(pluto.article_id) for cid, _ in reader.lexical.search("Pluto New Horizons", 5)
-    )
+    assert not passages(reader, pluto.article_id)
     assert len(reader.lexical) == reader.store.count_chunks()
 
-    # Changed again, with the same number of passages, while no reader is open: a library
-    # opened on the reader's data directory takes it in at its first search.
-    story.write_text(story.read_text(encoding="utf-8").replace("zorblax", "quokka"), encoding="utf-8")
-    assert ingest([story], writer, progress=False).updated == 1
+    # While no reader is open, the other client adds one article, changes another (same passage
+    # count) and forgets a third. A library opened on the reader's data directory takes all
+    # three in at its first search, without rebuilding its index, even where only the time its
+    # index last looked (and no second look at the last minute) can tell what changed.
+    monkeypatch.setattr(library_module, "CLOCK_MARGIN", 0.0)
+    nepal = next(a.id for a in writer.sources() if "nepal" in a.title.lower())
+    story.write_text(harbour_story("pelican", 3), encoding="utf-8")
+    ingest([story, EXAMPLES / "paris-climate-agreement-2015.md"], writer, progress=False)
+    assert writer.forget(nepal)
+
+    def no_rebuild(self: Library) -> None:
+        raise AssertionError("the index was rebuilt instead of catching up")
+
+    monkeypatch.setattr(Library, "rebuild_lexical", no_rebuild)
     again = client("reader")
-    assert "quokka" in again.search("quokka guild plaque", top_k=1)[0].chunk.text
-    assert again.lexical.search("quokka guild", 1)[0][0].startswith(harbour.article_id)
-    assert not again.lexical.search("zorblax", 1)
+    assert "pelican" in again.search("pelican guild tea", top_k=1)[0].chunk.text
+    assert again.lexical.search("pelican guild", 1)[0][0].startswith(harbour.article_id)
+    assert not again.lexical.search("quokka", 1)
+    assert "paris" in again.search("Paris climate agreement", top_k=1)[0].chunk.title.lower()
+    assert not passages(again, nepal)
+    assert len(again.lexical) == again.store.count_chunks()
