@@ -105,24 +105,32 @@ class Library:
 
     def _load_lexical(self) -> LexicalIndex:
         index = LexicalIndex.load(self.lexical_folder)
-        looked_at = LexicalIndex.synced_at(self.lexical_folder) if self.settings.chroma_url else None
-        if index is None or (looked_at is None and len(index) != self.store.count_chunks()):
-            return self.rebuild_lexical()
-        if looked_at is None:
-            return index
-        # Articles written since the index last looked (give or take the clocks) may be in it
-        # in another version: they are taken in again, whatever the index holds of them.
-        self._lexical, self._looked_at = index, looked_at
-        self._seen = {
-            a.id: UNSEEN if (a.stored_at or 0.0) >= looked_at - CLOCK_MARGIN else a.version
-            for a in self.store.articles()
-        }
-        self._take_in()
-        if len(self._lexical) != self.store.count_chunks():  # articles forgotten meanwhile are left
-            seen = self._seen or {}
-            self._lexical = self._lexical.remove(c for c in self._lexical.ids if article_of(c) not in seen)
-            if len(self._lexical) != self.store.count_chunks():
+        if not self.settings.chroma_url:
+            if index is None or len(index) != self.store.count_chunks():
                 return self.rebuild_lexical()
+            return index
+        looked_at = LexicalIndex.synced_at(self.lexical_folder)
+        if index is None or looked_at is None:  # no telling what it holds of other clients' writes
+            return self.rebuild_lexical()
+        try:
+            # Articles written since the index last looked (give or take the clocks) may be in
+            # it in another version: they are taken in again, whatever the index holds of them.
+            self._lexical, self._looked_at = index, looked_at
+            self._seen = {
+                a.id: UNSEEN if (a.stored_at or 0.0) >= looked_at - CLOCK_MARGIN else a.version
+                for a in self.store.articles()
+            }
+            self._take_in()
+            if len(self._lexical) != self.store.count_chunks():  # articles forgotten meanwhile are left
+                seen = self._seen or {}
+                self._lexical = self._lexical.remove(
+                    c for c in self._lexical.ids if article_of(c) not in seen
+                )
+        except BaseException:
+            self._lexical, self._seen, self._looked_at = None, None, 0.0
+            raise
+        if len(self._lexical) > self.store.count_chunks():  # (fewer: writes in flight, taken in later)
+            return self.rebuild_lexical()
         self._save_index()
         return self._lexical
 
@@ -206,13 +214,14 @@ class Library:
             missing = [article_id for article_id in seen if article_id not in present]
             still = {a.id for a in self.store.articles(ids=missing)}  # paging skips one as others delete
             gone = [article_id for article_id in missing if article_id not in still]
-        self._looked_at = looking
+        entries = list(self.store.iter_chunks(list(changed)))
+        self._looked_at = looking  # only once every query has answered
         if not changed and not gone:
             return False
         self._index_pending()
         index = self.lexical
         index = index.remove([cid for article_id in [*gone, *changed] for cid in index.chunks_of(article_id)])
-        self._lexical = index.add(list(self.store.iter_chunks(list(changed))))
+        self._lexical = index.add(entries)
         for article_id in gone:
             seen.pop(article_id, None)
         seen.update((article_id, a.version) for article_id, a in changed.items())
@@ -395,7 +404,7 @@ class Library:
             removed = self.store.delete(article_id)
             if removed is None:
                 return False
-            self._lexical = lexical.remove(removed)
+            self._lexical = lexical.remove([*removed, *lexical.chunks_of(article_id)])
             if self._coherence is not None:
                 self._coherence.pop(article_id, None)
             if self._seen is not None:
@@ -414,6 +423,8 @@ class Library:
         with self._writing:
             self._lexical = self.lexical  # loaded, or rebuilt, before the store changes
             gone = self.store.put(writes)
+            if self.settings.chroma_url:  # another client may have rewritten it: trust the index
+                gone += [c for w in writes for c in self.lexical.chunks_of(w.article.id)[len(w.chunks) :]]
             if gone:
                 self._index_pending()
                 self._lexical = self.lexical.remove(gone)

@@ -128,6 +128,20 @@ def test_other_clients_writes_reach_an_open_library(
     assert len(passages(reader, harbour.article_id)) == reader.store.article(harbour.article_id).chunks == 1
     assert not reader.lexical.search("zorblax", 3)
 
+    # Both clients write the story, the reader over a version it has not looked at: its index
+    # keeps only the passages of its own version, however many the version it wrote over had.
+    story.write_text(harbour_story("zorblax", 40), encoding="utf-8")
+    ingest([story], writer, progress=False)
+    reader.search("zorblax guild tea")
+    held = len(passages(reader, harbour.article_id))
+    story.write_text(harbour_story("zorblax", 12), encoding="utf-8")
+    ingest([story], writer, progress=False)
+    assert 1 < writer.store.article(harbour.article_id).chunks < held
+    story.write_text(harbour_story("quokka", 3), encoding="utf-8")
+    assert ingest([story], reader, progress=False).updated == 1
+    assert len(passages(reader, harbour.article_id)) == 1
+    assert not reader.lexical.search("zorblax", 3)
+
     # Forgotten by the other client: gone from the reader's passages and its BM25 index.
     assert writer.forget(pluto.article_id)
     assert all(h.chunk.article_id != pluto.article_id for h in reader.search("Pluto New Horizons", top_k=5))
