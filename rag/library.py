@@ -175,11 +175,8 @@ class Library:
         if not self._writing.acquire(blocking=False):
             return False
         try:
-            if self._lexical is None:  # loading it looks too
-                self._lexical = self._load_lexical()
-                return False
             if time.time() - self._looked_at < self.settings.sync_seconds or not self._take_in():
-                return False  # (another search looked while this one waited)
+                return False  # (another search may have looked since the test above)
             self._save_index()
             return True
         finally:
@@ -196,7 +193,9 @@ class Library:
         in the index are replaced by their stored ones, and their coherence taken from their
         records.
         """
-        index = self.lexical  # loaded first: loading sets what was seen, and when
+        if self._lexical is None:  # loading sets what was seen, and when, and looks itself
+            self._lexical = self._load_lexical()
+            return False
         seen = self._seen if self._seen is not None else {}
         looking = time.time()
         changed = {
@@ -218,16 +217,18 @@ class Library:
         self._looked_at = looking  # only once every query has answered
         if not changed and not gone:
             return False
+        touched = [*gone, *changed]
         self._index_pending()
         index = self.lexical
-        index = index.remove([cid for article_id in [*gone, *changed] for cid in index.chunks_of(article_id)])
-        self._lexical = index.add(entries)
+        self._lexical = index.remove([c for article_id in touched for c in index.chunks_of(article_id)]).add(
+            entries
+        )
         for article_id in gone:
             seen.pop(article_id, None)
         seen.update((article_id, a.version) for article_id, a in changed.items())
         self._seen = seen
         if self._coherence is not None:
-            for article_id in [*gone, *changed]:
+            for article_id in touched:
                 self._coherence.pop(article_id, None)
             self._coherence.update((i, a.coherence) for i, a in changed.items() if a.coherence is not None)
         return True
