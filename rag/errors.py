@@ -5,7 +5,8 @@ Every error the CLI and UI show a user derives from ``CitewireError``; anything 
     CitewireError
     ├── ConfigError          a setting or argument has a value we cannot use
     ├── InputError           an article file or record cannot be read (names the file and line)
-    ├── StoreError           the Chroma store is unreachable or holds something unexpected
+    ├── StoreError           the Chroma store is unreachable, held by another process, or holds
+    │                        something unexpected
     └── ModelError           the embedding model cannot be loaded
 """
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.locks import folder_lock
 from rag.records import chunk_id_for
 from rag.segments import Segment, Vocabulary
 from rag.store import PassageFilter, day_date, day_number
@@ -180,48 +181,52 @@ class LexicalIndex:
     def save(self, folder: Path, synced_at: float | None = None) -> None:
         """Write the index to ``folder``: new segments first, then the manifest; files of
         segments no longer named are removed last. ``synced_at`` (with a Chroma server: the time
-        up to which the index holds other clients' writes) is kept in the manifest."""
-        folder.mkdir(parents=True, exist_ok=True)
-        for s in self.segments:
-            s.save(folder)
-        manifest = {
-            "format": _FORMAT,
-            "segments": [s.name for s in self.segments],
-            "deleted": {s.name: sorted(s.deleted) for s in self.segments if s.deleted},
-        }
-        if synced_at is not None:
-            manifest["synced_at"] = synced_at
-        partial = folder / f"{_META}.partial"
-        partial.write_text(json.dumps(manifest), encoding="utf-8")
-        os.replace(partial, folder / _META)
-        named = {f"{s.name}.npz" for s in self.segments}
-        for path in folder.iterdir():
-            if path.is_file() and path.name != _META and path.name not in named:
-                path.unlink()
+        up to which the index holds other clients' writes) is kept in the manifest. Holds the
+        folder's lock (``rag.locks.folder_lock``) throughout."""
+        with folder_lock(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            for s in self.segments:
+                s.save(folder)
+            manifest = {
+                "format": _FORMAT,
+                "segments": [s.name for s in self.segments],
+                "deleted": {s.name: sorted(s.deleted) for s in self.segments if s.deleted},
+            }
+            if synced_at is not None:
+                manifest["synced_at"] = synced_at
+            partial = folder / f"{_META}.partial"
+            partial.write_text(json.dumps(manifest), encoding="utf-8")
+            os.replace(partial, folder / _META)
+            named = {f"{s.name}.npz" for s in self.segments}
+            for path in folder.iterdir():
+                if path.is_file() and path.name != _META and path.name not in named:
+                    path.unlink()
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex | None:
         """The index saved in ``folder``, or None when there is none (or it is of an older format)."""
+        return cls.load_synced(folder)[0]
+
+    @classmethod
+    def load_synced(cls, folder: Path) -> tuple[LexicalIndex | None, float | None]:
+        """The index saved in ``folder`` and the ``synced_at`` it was saved with (None for each
+        that is missing), read together under the folder's lock: another client sharing the
+        folder cannot save between the two."""
         meta_path = folder / _META
         if not meta_path.is_file():
-            return None
-        try:
-            manifest = json.loads(meta_path.read_text(encoding="utf-8"))
-            if manifest.get("format") != _FORMAT:
-                return None
-            deleted = manifest.get("deleted", {})
-            return cls([Segment.load(folder, name, deleted.get(name, ())) for name in manifest["segments"]])
-        except (OSError, KeyError, ValueError):
-            return None  # a damaged index is rebuilt from the store
-
-    @staticmethod
-    def synced_at(folder: Path) -> float | None:
-        """The ``synced_at`` the index in ``folder`` was saved with, or None."""
-        try:
-            value = json.loads((folder / _META).read_text(encoding="utf-8")).get("synced_at")
-        except (OSError, ValueError):
-            return None
-        return float(value) if isinstance(value, int | float) else None
+            return None, None
+        with folder_lock(folder):
+            try:
+                manifest = json.loads(meta_path.read_text(encoding="utf-8"))
+                if manifest.get("format") != _FORMAT:
+                    return None, None
+                deleted = manifest.get("deleted", {})
+                names = manifest["segments"]
+                segments = [Segment.load(folder, name, deleted.get(name, ())) for name in names]
+            except (OSError, KeyError, ValueError):
+                return None, None  # a damaged index is rebuilt from the store
+        synced_at = manifest.get("synced_at")
+        return cls(segments), float(synced_at) if isinstance(synced_at, int | float) else None
 
     def allowed(self, filters: PassageFilter | None = None, as_of: date | None = None) -> np.ndarray:
         """A mask over ``ids``: the live chunks that pass ``filters`` and, with ``as_of``, were

@@ -104,12 +104,11 @@ class Library:
         return self._lexical
 
     def _load_lexical(self) -> LexicalIndex:
-        index = LexicalIndex.load(self.lexical_folder)
+        index, looked_at = LexicalIndex.load_synced(self.lexical_folder)
         if not self.settings.chroma_url:
             if index is None or len(index) != self.store.count_chunks():
                 return self.rebuild_lexical()
             return index
-        looked_at = LexicalIndex.synced_at(self.lexical_folder)
         if index is None or looked_at is None:  # no telling what it holds of other clients' writes
             return self.rebuild_lexical()
         try:

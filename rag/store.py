@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rag.errors import ConfigError, StoreError
+from rag.locks import claim_data_dir
 from rag.records import Article, Chunk, Hit, StoredArticle, chunk_id_for
 from rag.settings import Settings
 
@@ -180,6 +181,7 @@ def _client(settings: Settings) -> Any:
                 f"chroma_url must look like http://127.0.0.1:8000. Currently, it is {settings.chroma_url!r}"
             )
         port = parts.port or (443 if parts.scheme == "https" else 8000)
+        claim_data_dir(Path(settings.data_dir), shared=True)  # it keeps this client's BM25 index
         try:
             return chromadb.HttpClient(
                 host=parts.hostname, port=port, ssl=parts.scheme == "https", settings=chroma_settings
@@ -190,6 +192,7 @@ def _client(settings: Settings) -> Any:
                 "Start one with `chroma run --host 127.0.0.1 --path DIR --port N`, or leave "
                 "--chroma-url unset to use the embedded store."
             ) from exc
+    claim_data_dir(Path(settings.data_dir), shared=False)
     path = Path(settings.data_dir) / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -227,7 +230,8 @@ class ChromaStore:
 
     @classmethod
     def open(cls, settings: Settings) -> ChromaStore:
-        """Open (creating if needed) the collections named by ``settings``."""
+        """Open (creating if needed) the collections named by ``settings``, claiming the data
+        directory first (see ``rag.locks``)."""
         client = _client(settings)
         try:
             return cls(client, settings.collection)

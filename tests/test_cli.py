@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import EXAMPLES, ROOT
+
+from rag import Library
 
 CLI = [sys.executable, "-m", "ui.cli"]
 
@@ -69,3 +72,23 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     done = run("ask", "anything", "--chroma-url", "localhost:1234", data_dir=tmp_path)
     assert done.returncode == 1 and "http://127.0.0.1:8000" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_embedded_store_is_refused_to_a_second_process(
+    tmp_path: Path, make_library: Callable[..., Library]
+) -> None:
+    """Chroma's embedded store belongs to one process: another process is refused at once, told
+    which process holds the directory and what to do, and writes nothing."""
+    data = tmp_path / "lib"
+    library = make_library(data)  # this process holds the store
+    done = run("ingest", str(EXAMPLES), "--quiet", data_dir=data)
+    assert done.returncode == 1
+    holder = f"is in use by another process (pid {os.getpid()}:"
+    assert f"The data directory {data.resolve()} {holder}" in done.stderr
+    assert "--chroma-url" in done.stderr and "Traceback" not in done.stderr
+    assert library.store.count_articles() == 0 and not library.sources()
+    # A client of a Chroma server keeps only its BM25 index here, but not beside an embedded store.
+    done = run("sources", "--chroma-url", "http://127.0.0.1:9", data_dir=data)
+    assert done.returncode == 1 and "with its embedded store" in done.stderr
+    # This process may open the directory again (another library, ``rag.ask``).
+    assert make_library(data).store.count_chunks() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import bm25s
@@ -11,6 +12,7 @@ import Stemmer
 from conftest import EXAMPLES
 
 from rag.lexical import LexicalIndex
+from rag.locks import folder_lock
 from rag.store import PassageFilter
 
 QUESTIONS = [
@@ -94,6 +96,25 @@ def test_added_removed_and_replaced_chunks_score_as_if_built_from_scratch(tmp_pa
     assert sorted(p.name for p in (tmp_path / "bm25").iterdir()) == sorted(
         ["citewire.json", *(f"{s.name}.npz" for s in loaded.segments)]
     )
+
+
+def test_saving_waits_for_another_holder_of_the_folder(tmp_path: Path) -> None:
+    """Two clients of a Chroma server sharing a data directory save their indexes in turn: one
+    never removes the files the other is writing, nor reads a manifest half written."""
+    folder = tmp_path / "bm25"
+    first, second = LexicalIndex.build(passages()[:10]), LexicalIndex.build(passages()[10:15])
+    first.save(folder)
+    with folder_lock(folder):  # as another process saving its index would
+        saving = threading.Thread(target=second.save, args=(folder,))
+        saving.start()
+        saving.join(timeout=1.0)
+        assert saving.is_alive()
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            ["citewire.json", *(f"{s.name}.npz" for s in first.segments)]
+        )
+    saving.join()
+    loaded = LexicalIndex.load(folder)
+    assert loaded is not None and len(loaded) == len(second)
 
 
 def test_a_search_keeps_the_version_it_started_with() -> None:

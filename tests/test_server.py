@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -12,11 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, SEED_QUESTION
+from conftest import EXAMPLES, ROOT, SEED_QUESTION
 
 from ingest import ingest
 from rag import Embedder, Library, Settings
 from rag import library as library_module
+from rag.lexical import LexicalIndex
 from rag.library import open_library
 
 
@@ -169,3 +171,34 @@ def test_other_clients_writes_reach_an_open_library(
     assert "paris" in again.search("Paris climate agreement", top_k=1)[0].chunk.title.lower()
     assert not passages(again, nepal)
     assert len(again.lexical) == again.store.count_chunks()
+
+
+@pytest.mark.server
+def test_clients_of_a_server_share_a_data_directory(
+    chroma_server: str, embedder: Embedder, tmp_path: Path
+) -> None:
+    """The chat page and a ``citewire ingest`` run beside it on one machine: both clients of one
+    server, both on the default data directory. Both may open it, the ingest's articles reach
+    the page's open library, the BM25 index both save there stays whole, and an embedded store
+    is refused the directory while they hold it."""
+    data = tmp_path / "data"
+    page = open_library(
+        settings=Settings(data_dir=data, chroma_url=chroma_server, sync_seconds=0), embedder=embedder
+    )
+    assert page.ask(SEED_QUESTION).refused
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ui.cli", *args, "--data-dir", str(data)],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    done = command("ingest", str(EXAMPLES), "--quiet", "--chroma-url", chroma_server)
+    assert done.returncode == 0, done.stderr
+    answer = page.ask(SEED_QUESTION)
+    assert not answer.refused and "xi-world-internet-conference" in answer.citations[0].url
+    saved = LexicalIndex.load(page.lexical_folder)
+    assert saved is not None and len(saved) == page.store.count_chunks()
+    embedded = command("sources")  # named: the page, still open, and not the ingest, finished
+    assert embedded.returncode == 1 and "is in use by clients of a Chroma server" in embedded.stderr
+    assert f"(pid {os.getpid()}: " in embedded.stderr and "ingest" not in embedded.stderr
