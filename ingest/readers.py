@@ -27,6 +27,7 @@ _CHROME = {"share", "advertisement", "advert", "related", "menu", "skip to conte
 _NOT_ARTICLES = {"readme", "license", "licence", "copying", "changelog", "notice", "authors"}
 # A dateline opening a wire story ("Washington CNN —", "LONDON (Reuters) -"): not a headline.
 _DATELINE = re.compile(r"^[^.!?]{0,80}\s[—–-]+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # what JSON's "\\ud800" escapes decode to, alone
 _DATE_LINE = re.compile(r"^(?:published|date|updated)\s*:\s*(\S.*)$", re.IGNORECASE)
 
 
@@ -46,6 +47,10 @@ class Problem:
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Problem]:
     """Yield (file, the argument it was found under) for every article file, or a Problem."""
     for raw in paths:
+        if not str(raw).strip():  # Path("") is the current folder: never read it by accident
+            reason = "an empty path; name a file or folder (is a shell variable unset?)"
+            yield Problem(repr(str(raw)), reason, True)
+            continue
         root = Path(raw).expanduser()
         if root.is_dir():
             found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
@@ -183,6 +188,30 @@ def parse_date(value: Any, location: str, field: str = "published") -> date | No
         raise InputError(location, f"field {field!r} must be a date like 2015-12-16, got {value!r}") from None
 
 
+def web_address(value: str | None, location: str) -> str | None:
+    """``value`` as an article's url: None when it is empty, else an http(s) address with a host.
+
+    The url is an article's identity (its id, and where its citations link), so a placeholder
+    such as "n/a", given to many articles, would have each replace the last. Raises
+    ``InputError`` naming ``location`` for anything else.
+    """
+    if value is None or not value.strip():
+        return None
+    url = value.strip()
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed host, such as "http://[::1"
+        usable = False
+    if not usable:
+        raise InputError(
+            location,
+            f"field 'url' must be a web address like https://example.org/news/story, got {value!r}; "
+            "correct it or leave it out (an article without one is known by where it was read from)",
+        )
+    return url
+
+
 def host_of(url: str | None) -> str | None:
     """The publisher's host name from a url, without ``www.``."""
     if not url:
@@ -270,7 +299,8 @@ def article_from_text(
     if not title and markdown:
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
         title = heading.group(1).strip() if heading else ""
-    title = title or guess_title(text, meta.get("url"))
+    url = web_address(meta.get("url"), location)
+    title = title or guess_title(text, url)
     published_raw: str | None = meta.get("published") or meta.get("date")
     if not published_raw:
         for line in text.split("\n")[:8]:
@@ -278,7 +308,6 @@ def article_from_text(
             if match:
                 published_raw = match.group(1)
                 break
-    url = meta.get("url") or None
     authors = tuple(a.strip() for a in meta.get("authors", meta.get("author", "")).split(";") if a.strip())
     return Article(
         id=article_id_for(url or locator),
@@ -300,7 +329,10 @@ def article_from_html(html: str, location: str, locator: str, source_path: str) 
     text = getattr(doc, "text", None) if doc is not None else None
     if not text or not text.strip():
         raise InputError(location, "no article text found in this HTML page; is it a news article?")
-    url = getattr(doc, "url", None) or None
+    try:  # the page's own canonical address, when it gives a usable one
+        url = web_address(getattr(doc, "url", None), location)
+    except InputError:
+        url = None
     title = getattr(doc, "title", None) or guess_title(text, url)
     author = getattr(doc, "author", None) or ""
     return Article(
@@ -325,6 +357,8 @@ def read_jsonl(text: str, location: str, locator: str, source_path: str) -> Iter
             yield article_from_record(json.loads(line), where, f"{locator}#{number}", source_path)
         except json.JSONDecodeError as exc:
             yield Problem(where, f"not valid JSON ({exc.msg}); each line must be one JSON object", True)
+        except RecursionError:
+            yield Problem(where, "not an article: JSON nested too deeply to read", True)
         except InputError as exc:
             yield Problem(exc.location, exc.reason, True)
 
@@ -342,8 +376,16 @@ def article_from_record(record: Any, where: str, fallback_locator: str, source_p
     authors = record.get("authors") or []
     if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
         raise InputError(where, "field 'authors' must be a list of strings")
+    for name in ("text", "title", "url", "published", "authors"):
+        value = " ".join(authors) if name == "authors" else record.get(name)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise InputError(
+                where,
+                f"field {name!r} holds a lone surrogate escape such as \\ud800, which is not a "
+                "character; write the record as UTF-8 text or drop the escape",
+            )
     text = text.replace("\r\n", "\n")
-    url = record.get("url") or None
+    url = web_address(record.get("url"), where)
     return Article(
         id=article_id_for(url or fallback_locator),
         text=text,

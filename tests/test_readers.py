@@ -136,6 +136,37 @@ def test_bad_files_are_named_and_skipped_while_good_ones_are_read(tmp_path: Path
     assert "no such file" in reasons["missing"]
 
 
+def test_records_that_would_break_the_run_are_skipped_by_line(tmp_path: Path) -> None:
+    """A bad url, a lone surrogate or deep nesting costs its own record, never the file's others;
+    and a placeholder url cannot make many articles one (each would replace the last)."""
+    lines = [
+        json.dumps({"url": "https://example.org/kept", "title": "Kept", "text": "A kept article."}),
+        json.dumps({"url": "n/a", "text": "A first story with a placeholder url."}),
+        json.dumps({"url": "n/a", "text": "A second story with the same placeholder."}),
+        json.dumps({"url": "http://[::1", "text": "A malformed host."}),
+        json.dumps({"url": "javascript:alert(1)", "text": "Not a web address."}),
+        '{"text": "A broken \\ud800 character."}',
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({"url": "  ", "title": "No url", "text": "Known by its file and line."}),
+    ]
+    (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "front.md").write_text("---\nurl: http://[::1\n---\n# Broken url\n\nThe body.\n")
+    articles, problems = articles_and_problems([tmp_path])
+    kept = sorted((a.title, a.url) for a in articles)
+    assert kept == [("Kept", "https://example.org/kept"), ("No url", None)]
+    reasons = {p.location.removeprefix(str(tmp_path) + "/"): p.reason for p in problems}
+    for where in ("batch.jsonl:2", "batch.jsonl:3", "batch.jsonl:4", "batch.jsonl:5", "front.md"):
+        assert "field 'url' must be a web address" in reasons[where], where
+    assert "lone surrogate" in reasons["batch.jsonl:6"] and "'text'" in reasons["batch.jsonl:6"]
+    assert "nested too deeply" in reasons["batch.jsonl:7"]
+    assert all(p.skipped for p in problems) and len(problems) == 7
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder() -> None:
+    articles, problems = articles_and_problems([""])
+    assert not articles and len(problems) == 1 and "an empty path" in problems[0].reason
+
+
 def test_decode_rejects_text_in_no_known_encoding() -> None:
     # 0x81 is undefined in Windows-1252 and invalid as UTF-8.
     try:
