@@ -29,6 +29,7 @@ from rag.errors import StoreError
 
 CLAIM_FILE = "citewire.lock"
 _NAMED = 8  # processes a claim file names at most
+_LOCKING = sys.platform != "win32"  # fcntl's flock; Windows has neither
 
 
 @dataclass
@@ -54,9 +55,7 @@ def claim_data_dir(data_dir: Path, *, shared: bool) -> None:
     """Claim ``data_dir`` for this process: ``shared`` with other clients of a Chroma server, or
     alone for an embedded store. Raises ``StoreError`` when another process's claim stands in the
     way; a claim this process already holds is kept (made exclusive if it must be)."""
-    try:
-        import fcntl
-    except ImportError:
+    if not _LOCKING:
         return
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,16 +68,13 @@ def claim_data_dir(data_dir: Path, *, shared: bool) -> None:
         if claim is not None and (shared or not claim.shared):
             return
         if claim is not None:  # held shared, wanted alone: the same lock, made exclusive
-            try:
-                fcntl.flock(claim.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _try_lock(claim.handle, shared=False):
                 refusal = _refusal(data_dir, claim.handle, shared=False)
-                try:  # a failed conversion may have dropped the shared lock (flock(2))
-                    fcntl.flock(claim.handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                except BlockingIOError:
+                # A failed conversion may have dropped the shared lock (flock(2)).
+                if not _try_lock(claim.handle, shared=True):
                     claim.handle.close()
                     del _claims[key]
-                raise refusal from None
+                raise refusal
             _name_holder(claim.handle, alone=True)
             claim.shared = False
             return
@@ -86,14 +82,23 @@ def claim_data_dir(data_dir: Path, *, shared: bool) -> None:
             handle = (data_dir / CLAIM_FILE).open("a+", encoding="utf-8")
         except OSError as exc:
             raise StoreError(f"Could not open the data directory {data_dir}: {exc}") from exc
-        try:
-            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(handle, shared=shared):
             refusal = _refusal(data_dir, handle, shared=shared)
             handle.close()
-            raise refusal from None
+            raise refusal
         _name_holder(handle, alone=not shared)
         _claims[key] = _Claim(handle, shared)
+
+
+def _try_lock(handle: TextIO, *, shared: bool) -> bool:
+    """Take a shared or an exclusive lock on ``handle`` if no other holder stands in the way."""
+    import fcntl
+
+    try:
+        fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _name_holder(handle: TextIO, *, alone: bool) -> None:
@@ -121,8 +126,6 @@ def _running(line: str) -> bool:
 
 def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
     """The error for a claim on ``data_dir`` that another process's claim stands in the way of."""
-    import fcntl
-
     handle.seek(0)
     named = [line for line in handle.read().splitlines() if _running(line)]
     folder = data_dir.resolve()
@@ -132,14 +135,8 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
             f"The data directory {folder} is in use by another process ({holder}) with its embedded "
             "store. Stop that process, or give this one another --data-dir."
         )
-    probe = open(handle.name, encoding="utf-8")  # noqa: SIM115 (closed below)
-    try:
-        fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        held_shared = True
-    except BlockingIOError:
-        held_shared = False
-    finally:
-        probe.close()
+    with open(handle.name, encoding="utf-8") as probe:
+        held_shared = _try_lock(probe, shared=True)
     if held_shared:
         return StoreError(
             f"The data directory {folder} is in use by clients of a Chroma server "
@@ -160,11 +157,11 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
 def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (a file beside it) until the block ends, waiting for
     any other holder, in this process or another."""
-    try:
-        import fcntl
-    except ImportError:
+    if not _LOCKING:
         yield
         return
+    import fcntl
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     with (folder.parent / f"{folder.name}.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
