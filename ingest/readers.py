@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rag.errors import InputError
-from rag.records import Article, article_id_for
+from rag.records import Article, article_id_for, is_web_address
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 # Page furniture that scrapers leave in the text; never a headline.
@@ -198,12 +198,7 @@ def web_address(value: str | None, location: str) -> str | None:
     if value is None or not value.strip():
         return None
     url = value.strip()
-    try:
-        parts = urlsplit(url)
-        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # a malformed host, such as "http://[::1"
-        usable = False
-    if not usable:
+    if not is_web_address(url):
         raise InputError(
             location,
             f"field 'url' must be a web address like https://example.org/news/story, got {value!r}; "

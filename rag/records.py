@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def article_id_for(locator: str) -> str:
@@ -22,6 +23,17 @@ def article_id_for(locator: str) -> str:
 def chunk_id_for(article_id: str, index: int) -> str:
     """The id of an article's ``index``-th chunk."""
     return f"{article_id}:{index}"
+
+
+def is_web_address(url: str) -> bool:
+    """Whether ``url`` is an http(s) address with a host (malformed ones, such as
+    "http://[::1" or a port past 65535, are not)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError past 65535, as urlsplit does for a malformed host
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and (port is None or port > 0)
 
 
 def article_of(chunk_id: str) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from rag.errors import ConfigError, StoreError
 from rag.locks import claim_data_dir
-from rag.records import Article, Chunk, Hit, StoredArticle, chunk_id_for
+from rag.records import Article, Chunk, Hit, StoredArticle, chunk_id_for, is_web_address
 from rag.settings import Settings
 
 _PAGE = 2000
@@ -175,16 +175,16 @@ def _client(settings: Settings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
-        parts = urlsplit(settings.chroma_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if not is_web_address(settings.chroma_url):
             raise ConfigError(
                 f"chroma_url must look like http://127.0.0.1:8000. Currently, it is {settings.chroma_url!r}"
             )
+        parts = urlsplit(settings.chroma_url)
         port = parts.port or (443 if parts.scheme == "https" else 8000)
         claim_data_dir(Path(settings.data_dir), shared=True)  # it keeps this client's BM25 index
         try:
             return chromadb.HttpClient(
-                host=parts.hostname, port=port, ssl=parts.scheme == "https", settings=chroma_settings
+                host=parts.hostname or "", port=port, ssl=parts.scheme == "https", settings=chroma_settings
             )
         except Exception as exc:  # chromadb raises plain exceptions for connection failures
             raise StoreError(

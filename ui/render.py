@@ -11,11 +11,10 @@ import html
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from ingest.readers import Problem
 from rag.answer import REFUSAL
-from rag.records import StoredArticle
+from rag.records import StoredArticle, is_web_address
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
 REFUSAL_LEAD = "Not in the articles."
@@ -47,10 +46,7 @@ def answer_markdown(record: dict[str, Any], turn: int, upto: int | None = None) 
 
 def safe_url(url: str | None) -> str | None:
     """``url`` if it is an http(s) link, else None (no ``javascript:`` links from articles)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.netloc else None
+    return url if url and is_web_address(url) else None
 
 
 def _highlighted(passage: str, quote: str) -> str:
