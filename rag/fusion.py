@@ -1,5 +1,5 @@
-"""Combining and cleaning ranked passages: reciprocal rank fusion, freshness, article support and
-near-duplicate removal."""
+"""Combining and cleaning ranked passages: reciprocal rank fusion, freshness, stale passages,
+article support and near-duplicate removal."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ from rag.records import Hit
 
 RRF_K = 60
 _WORD = re.compile(r"\w+")
+_RECENT = re.compile(
+    r"\b(?:this|last|past) (?:week|weekend|month|year)\b|\brecent(?:ly)?\b|\blatest\b|\btoday\b"
+    r"|\byesterday\b|\bcurrently\b|\bso far\b|\bnow\b",
+    re.IGNORECASE,
+)
 
 
 FRESHNESS_DAYS = 7.0  # a passage's freshness halves in about five days (e-folding time 7 days)
 FRESHNESS_WEIGHT = 2.0  # in first places: a day-old story gains about what topping both rankings gives
+STALE_DAYS = 30  # asked about recent events, passages older than this count for less ...
+STALE_DISCOUNT = 0.5  # ... this much, when fresher ones are among the candidates
 SUPPORT_WEIGHT = 0.3  # how much an article's next-best passages lift its best one, when turned on
 ARTICLE_WEIGHT = 1.0  # the article ranking, when turned on, counts as much as a passage ranking
 ARTICLE_RANKS = 10  # how many of the nearest articles lift their passages
@@ -56,6 +63,36 @@ def add_freshness(
         age = (as_of - day).days if day is not None else None
         fresh[item] = score + (top * math.exp(-max(age, 0) / days) if age is not None else 0.0)
     return fresh
+
+
+def asks_about_recent(question: str) -> bool:
+    """Whether ``question`` says it is about recent events ("this week", "recently", "latest",
+    "so far", "now" ...)."""
+    return _RECENT.search(question) is not None
+
+
+def discount_stale(
+    scores: dict[str, float],
+    published: Callable[[str], date | None],
+    as_of: date,
+    factor: float = STALE_DISCOUNT,
+    older_than: int = STALE_DAYS,
+) -> dict[str, float]:
+    """``scores`` where passages published more than ``older_than`` days before ``as_of`` count
+    ``factor`` as much, if any candidate is more recent than that (else the order is left alone).
+
+    For questions about recent events (see ``asks_about_recent``): the freshness bonus fades
+    within weeks, so without this a story from years before that matches the question's words
+    closely ("box office", "record high") can still outrank this week's. Undated passages keep
+    their scores.
+    """
+    ages = {item: (as_of - day).days if (day := published(item)) else None for item in scores}
+    if not any(age is not None and age <= older_than for age in ages.values()):
+        return dict(scores)
+    return {
+        item: score * factor if (age := ages[item]) is not None and age > older_than else score
+        for item, score in scores.items()
+    }
 
 
 def add_article_support(

@@ -30,7 +30,9 @@ from rag.fusion import (
     add_article_ranking,
     add_article_support,
     add_freshness,
+    asks_about_recent,
     discount_roundups,
+    discount_stale,
     drop_near_duplicates,
     ranked,
     reciprocal_rank_fusion,
@@ -251,7 +253,9 @@ class Library:
         with no published date are left out when either is given. ``sources`` keeps only
         articles from those sources (publishers, hosts or ingested folder names). ``as_of`` is
         the reader's "today": later articles are left out, undated ones kept, and those
-        published in the days just before it rank higher (see ``rag.fusion.add_freshness``).
+        published in the days just before it rank higher (see ``rag.fusion.add_freshness``); a
+        question about recent events ("this week") also counts passages over a month old for
+        less, when fresher ones are found (``rag.fusion.discount_stale``).
         """
         k = self.settings.top_k if top_k is None else top_k
         if k <= 0:
@@ -285,6 +289,8 @@ class Library:
             )
         if as_of is not None and self.settings.freshness > 0:
             scores = add_freshness(scores, lexical.published, as_of, weight=self.settings.freshness)
+        if as_of is not None and self.settings.stale_discount < 1 and asks_about_recent(question):
+            scores = discount_stale(scores, lexical.published, as_of, factor=self.settings.stale_discount)
         if self.settings.roundup_below > 0:
             known = self.coherences
             scores = discount_roundups(

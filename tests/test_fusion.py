@@ -10,7 +10,9 @@ from rag.fusion import (
     add_article_ranking,
     add_article_support,
     add_freshness,
+    asks_about_recent,
     discount_roundups,
+    discount_stale,
     drop_near_duplicates,
     ranked,
     reciprocal_rank_fusion,
@@ -41,6 +43,36 @@ def test_freshness_lifts_stories_from_just_before_as_of() -> None:
     assert math.isclose(fresh["new"], 0.015 + 2 * math.exp(-1 / 7) / (RRF_K + 1))
     assert fresh["old"] - 0.02 < 0.0002 and fresh["undated"] == 0.02
     assert ranked(fresh)[0] == "new"
+
+
+def test_stale_passages_count_for_less_only_beside_fresh_ones() -> None:
+    published = {
+        "years": date(2016, 1, 17),
+        "month": date(2022, 5, 10),
+        "week": date(2022, 6, 12),
+        "undated": None,
+    }
+    scores = {"years": 0.04, "month": 0.03, "week": 0.025, "undated": 0.01}
+    discounted = discount_stale(scores, published.get, as_of=date(2022, 6, 16), factor=0.5)
+    # Over 30 days old: halved; 4 days old and undated: unchanged.
+    assert discounted == {"years": 0.02, "month": 0.015, "week": 0.025, "undated": 0.01}
+    assert ranked(discounted)[0] == "week"
+    # With nothing recent among the candidates (an archive asked "this week"), the order stays.
+    old = {item: score for item, score in scores.items() if item != "week"}
+    assert discount_stale(old, published.get, as_of=date(2022, 6, 16)) == old
+
+
+def test_questions_about_recent_events_are_told_apart() -> None:
+    for question in (
+        "Which movie is top of the box office this week?",
+        "What did the court recently rule?",
+        "What is the latest on the strike?",
+        "How much aid has been approved so far?",
+        "Where is the team now?",
+    ):
+        assert asks_about_recent(question), question
+    for question in ("Who won the 2022 Stanley Cup?", "What did Xi say about governance?", "Is snow known?"):
+        assert not asks_about_recent(question), question
 
 
 def test_article_support_lifts_articles_that_match_in_several_places() -> None:
