@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from queue import Full, Queue
@@ -25,7 +25,7 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.readers import Problem, iter_files, read_file
 from rag.library import Library
-from rag.records import Article, Chunk
+from rag.records import Article, Chunk, chunk_id_for
 from rag.store import ArticleWrite
 
 GROUP_CHUNKS = 256
@@ -216,11 +216,38 @@ def _prepare(
         if not split:
             problem(Problem(where, "no text left to index after splitting", True))
             continue
+        split, repeats = _without_repeats(split)
+        if repeats:
+            reason = (
+                f"{repeats} of its {repeats + len(split)} passages repeat an earlier one word for word; "
+                "each is indexed once (the article's text is stored whole)"
+            )
+            problem(Problem(where, reason, False))
         if previous is None:
             report.added += 1
         else:
             report.updated += 1
         yield Prepared(item, [c for c, _ in split], [ids for _, ids in split])
+
+
+def _without_repeats(split: list[tuple[Chunk, list[int]]]) -> tuple[list[tuple[Chunk, list[int]]], int]:
+    """``split`` without the passages whose text repeats an earlier one of the article, numbered
+    again, and how many were left out.
+
+    A page that repeats a line or a block many times (a scraping fault, a ticker) would
+    otherwise fill the nearest passages of every question near it with copies of itself and
+    crowd out every other article; one copy is found as well. Citations quote the article's
+    whole text, which is kept.
+    """
+    seen: set[str] = set()
+    kept: list[tuple[Chunk, list[int]]] = []
+    for chunk, ids in split:
+        if chunk.text in seen:
+            continue
+        seen.add(chunk.text)
+        index = len(kept)
+        kept.append((replace(chunk, id=chunk_id_for(chunk.article_id, index), chunk_index=index), ids))
+    return kept, len(split) - len(kept)
 
 
 @lru_cache(maxsize=1)

@@ -101,6 +101,32 @@ def test_bad_input_is_reported_and_nothing_stored_is_lost(
     assert library.store.count_chunks() == chunks_before + 1
 
 
+def test_a_passage_repeated_within_an_article_is_indexed_once(
+    make_library: Callable[..., Library], tmp_path: Path
+) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    line = "The harbour ferry timetable changes on Monday, the port authority said in a notice. "
+    text = "# Harbour ferries\n\n" + "\n\n".join([line * 6] * 300) + "\n\nFares stay the same this winter.\n"
+    (folder / "ferries.md").write_text(text)
+    library = make_library()
+    seen: list[str] = []
+    report = ingest([folder, EXAMPLES], library, progress=False, on_problem=lambda p: seen.append(str(p)))
+    assert (report.added, report.skipped) == (6, 0)
+    assert any(s.startswith("warning:") and "ferries.md" in s and "repeat an earlier one" in s for s in seen)
+    (article,) = [a for a in library.sources() if a.title == "Harbour ferries"]
+    chunks = library.store._chunks.get(where={"article_id": article.id}, include=["documents"])
+    assert len(chunks["documents"]) == len(set(chunks["documents"])) == article.chunks < 10
+    assert sorted(chunks["ids"]) == sorted(f"{article.id}:{i}" for i in range(article.chunks))
+    assert report.chunks == library.store.count_chunks() == len(stored_chunk_ids(library))
+    stored = library.article_text(article.id)
+    assert stored is not None and len(stored) > 100_000  # the article itself is kept whole
+    # Its copies do not crowd out the rest: one passage of it among the nearest, then others.
+    hits = library.search("When does the harbour ferry timetable change?", top_k=5)
+    assert sum(h.chunk.article_id == article.id for h in hits) <= 2
+    assert any(h.chunk.text in stored[h.chunk.start : h.chunk.end] for h in hits)
+
+
 def test_prefetch_keeps_order_raises_producer_errors_and_stops_early() -> None:
     from ingest.pipeline import prefetch
 
