@@ -219,5 +219,27 @@ def read_run(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     for path in (results_path, summary_path):
         if not path.is_file():
             raise ConfigError(f"{path} not found; is {folder} the --out folder of a `citewire eval` run?")
-    results = [json.loads(line) for line in results_path.read_text(encoding="utf-8").splitlines() if line]
-    return results, json.loads(summary_path.read_text(encoding="utf-8"))
+    again = f"run `citewire eval ... --out {folder}` again"
+    try:
+        lines = results_path.read_text(encoding="utf-8").splitlines()
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read the run in {folder} ({exc}); {again}") from exc
+    results = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{results_path}:{number} is not valid JSON ({exc.msg}); {again}") from exc
+        if not isinstance(record, dict) or not all(
+            isinstance(record.get(key), kind)
+            for key, kind in (("id", str), ("question", str), ("metrics", dict), ("latency_ms", (int, float)))
+        ):
+            raise ConfigError(
+                f"{results_path}:{number} is not a result record (it needs id, question, metrics and "
+                f"latency_ms); {again}"
+            )
+        results.append(record)
+    return results, summary

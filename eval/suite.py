@@ -47,6 +47,8 @@ def question_from(record: object, where: str) -> Question:
     answers = _strings(record, "answers", where)
     if not answers:
         raise InputError(where, "field 'answers' must list at least one answer")
+    if not all(a.strip() for a in answers):
+        raise InputError(where, "field 'answers' holds an empty answer; give each answer's text")
     choices = _strings(record, "choices", where)
     if choices and len(choices) < 2:
         raise InputError(where, "field 'choices' needs at least two options (or leave it out)")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, bbc_slice, needs_shared
 
 from rag import Library
 
@@ -74,6 +78,75 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
         done = run("ask", "anything", "--chroma-url", url, data_dir=tmp_path)
         assert done.returncode == 1 and "http://127.0.0.1:8000" in done.stderr, url
         assert "Traceback" not in done.stderr
+
+
+def test_a_missing_library_is_named_not_created(tmp_path: Path) -> None:
+    nowhere = tmp_path / "no-library"
+    for args in (("ask", "What happened?"), ("sources",), ("forget", "a123")):
+        done = run(*args, data_dir=nowhere)
+        assert done.returncode == 1 and f"There is no library in {nowhere} yet" in done.stderr, args
+        assert "citewire ingest PATH" in done.stderr
+    # eval checks its files before it opens (and would create) a library.
+    missing = tmp_path / "articles.jsonl"
+    done = run("eval", "--articles", str(missing), "--questions", str(missing), data_dir=nowhere)
+    assert done.returncode == 1 and f"--articles {missing}: no such file" in done.stderr
+    assert not nowhere.exists()
+
+
+def test_eval_with_skipped_question_lines_exits_1_and_compare_names_a_damaged_run(tmp_path: Path) -> None:
+    articles = tmp_path / "articles.jsonl"
+    text = "The island ferry returned to service on Monday after a month of repairs to its engine."
+    record = {"url": "https://example.org/ferry", "title": "Island ferry returns", "text": text}
+    articles.write_text(json.dumps(record) + "\n")
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        '{"id": "q_1", "question": "When did the island ferry return to service?", "answers": ["Monday"]}\n'
+        '{"id": "q_2", "question": "Empty?", "answers": [""]}\n'
+    )
+    out = tmp_path / "run"
+    suite = ("--articles", str(articles), "--questions", str(questions))
+    done = run("eval", *suite, "--out", str(out), "--quiet", data_dir=tmp_path / "lib")
+    assert done.returncode == 1, done.stderr
+    assert f"{questions}:2: field 'answers' holds an empty answer" in done.stderr
+    assert "1 question lines were skipped" in done.stderr
+    assert json.loads((out / "summary.json").read_text())["run"]["questions_asked"] == 1
+    assert run("eval", "compare", str(out), str(out), data_dir=tmp_path).returncode == 0
+    with (out / "results.jsonl").open("a") as results:
+        results.write('{"id": "q_9", "question": "cut sh')
+    done = run("eval", "compare", str(out), str(out), data_dir=tmp_path)
+    assert done.returncode == 1 and f"{out / 'results.jsonl'}:2 is not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@needs_shared
+def test_an_interrupted_ingest_keeps_whole_articles_and_a_second_run_adds_the_rest(tmp_path: Path) -> None:
+    corpus = tmp_path / "bbc"
+    for i, path in enumerate(bbc_slice(30)):
+        corpus.mkdir(exist_ok=True)
+        shutil.copy(path, corpus / f"{i:03}.txt")
+    data = tmp_path / "lib"
+    env = {**os.environ, "CITEWIRE_DATA_DIR": str(data)}
+    ingesting = subprocess.Popen(
+        [*CLI, "ingest", str(corpus), "--quiet"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    # Interrupt (Ctrl-C) once the first group of passages is stored (Chroma made a vector index).
+    deadline = time.monotonic() + 240
+    while not [p for p in (data / "chroma").glob("*") if p.is_dir()] and ingesting.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    ingesting.send_signal(signal.SIGINT)
+    _, stderr = ingesting.communicate(timeout=120)
+    assert ingesting.returncode == 130, stderr
+    assert "citewire: interrupted. What was stored before it is kept" in stderr and "Traceback" not in stderr
+    again = run("ingest", str(corpus), "--quiet", data_dir=data)
+    assert again.returncode == 0, again.stderr
+    summary = again.stdout.strip().splitlines()[-1]
+    counts = re.search(r"\((\d+) added, 0 updated, (\d+) unchanged, 0 skipped\)", summary)
+    assert counts, summary
+    added, unchanged = int(counts[1]), int(counts[2])
+    assert added > 0 and unchanged > 0 and added + unchanged == 150, summary
+    rows = json.loads(run("sources", "--json", data_dir=data).stdout)
+    assert len(rows) == len({r["id"] for r in rows}) == 150
 
 
 def test_an_embedded_store_is_refused_to_a_second_process(

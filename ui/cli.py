@@ -148,12 +148,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        print(f"\ncitewire: interrupted. {INTERRUPTED}", file=sys.stderr)
+        return 130
 
 
-def _open(args: argparse.Namespace, **extra: Any) -> Any:
+INTERRUPTED = (
+    "What was stored before it is kept, whole articles only; running the same command again "
+    "adds the rest without duplicates."
+)
+
+
+def _open(args: argparse.Namespace, existing: bool = False) -> Any:
+    """The library the flags name; with ``existing``, an embedded library that is not there yet is
+    an error (asking or listing would only create an empty one)."""
     import rag
 
-    return rag.open(settings=settings_from(args, **extra))
+    settings = settings_from(args)
+    if existing and not settings.chroma_url and not (settings.data_dir / "chroma").is_dir():
+        raise ConfigError(
+            f"There is no library in {settings.data_dir} yet. Add articles with `citewire ingest PATH` "
+            "(with the same --data-dir), or point --data-dir or CITEWIRE_DATA_DIR at an existing library."
+        )
+    return rag.open(settings=settings)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -175,7 +192,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """``citewire ask QUESTION``: prints the answer and its sources, or the JSON record."""
     if args.top_k is not None and args.top_k <= 0:
         raise ConfigError(f"--top-k must be greater than 0. Currently, it is {args.top_k}")
-    library = _open(args)
+    library = _open(args, existing=True)
     answer = library.ask(
         args.question, top_k=args.top_k, since=args.since, until=args.until, as_of=args.as_of
     )
@@ -202,7 +219,7 @@ def format_answer(answer: Answer) -> str:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     """``citewire sources``: one line per stored article."""
-    library = _open(args)
+    library = _open(args, existing=True)
     articles = library.sources()
     if args.json:
         rows = [
@@ -230,8 +247,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """``citewire eval``: run a suite and print the summary table's path and headline figures."""
     from eval.runner import RunConfig, default_index_dir, run_eval
 
+    for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
+        if not path.is_file():
+            raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
     settings = settings_from(args)
-    if args.data_dir is None and args.chroma_url is None and args.articles.is_file():
+    if args.data_dir is None and args.chroma_url is None:
         settings = settings.with_changes(data_dir=default_index_dir(settings.data_dir, args.articles))
     import rag
 
@@ -249,7 +269,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     print(format_summary(summary))
     print(f"wrote {args.out}/results.jsonl, summary.json, report.md and plots (index: {settings.data_dir})")
-    return 0
+    skipped = summary["run"]["questions_skipped"]
+    if skipped:
+        print(
+            f"citewire: {skipped} question lines were skipped (see above); fix them and run again",
+            file=sys.stderr,
+        )
+    return 1 if skipped else 0
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -332,7 +358,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """``citewire forget ID``: exit 1 when no such article is stored."""
-    library = _open(args)
+    library = _open(args, existing=True)
     if not library.forget(args.article_id):
         raise CitewireError(f"no article with id {args.article_id!r}; `citewire sources` lists the ids")
     print(f"forgot {args.article_id}")
