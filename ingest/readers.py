@@ -138,7 +138,7 @@ def read_bytes(
             yield article_from_html(text, location, locator, source_path)
         else:
             markdown = suffix == ".md"
-            yield article_from_text(text, location, locator, source_path, folder_source, markdown)
+            yield from article_from_text(text, location, locator, source_path, folder_source, markdown)
     except InputError as exc:
         yield Problem(exc.location, exc.reason, True)
 
@@ -281,10 +281,29 @@ def _front_matter(text: str, location: str) -> tuple[dict[str, str], str]:
     return fields, text[body_start + 1 :] if body_start != -1 else ""
 
 
+def written_date(value: str) -> date | None:
+    """A date line's value as a date: ISO (2015-12-16, or a datetime), or written out
+    ("16 December 2015", "Dec 16, 2015", "Wednesday 16 December 2015"); None otherwise."""
+    try:
+        return parse_date(value, "")
+    except InputError:
+        pass
+    words = re.sub(r"\s+", " ", value.replace(",", " ")).strip()
+    words = re.sub(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]* ", "", words, flags=re.IGNORECASE)
+    words = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", words)
+    for form in ("%d %B %Y", "%B %d %Y", "%d %b %Y", "%b %d %Y"):
+        try:
+            return datetime.strptime(words, form).date()
+        except ValueError:
+            continue
+    return None
+
+
 def article_from_text(
     text: str, location: str, locator: str, source_path: str, folder_source: str | None, markdown: bool
-) -> Article:
-    """An article from plain text or Markdown (with optional front matter)."""
+) -> Iterator[Article | Problem]:
+    """An article from plain text or Markdown (with optional front matter), after a warning when
+    a date line near its top gives no date this reads (the article is then undated)."""
     meta: dict[str, str] = {}
     if markdown:
         meta, text = _front_matter(text, location)
@@ -297,20 +316,24 @@ def article_from_text(
     url = web_address(meta.get("url"), location)
     title = title or guess_title(text, url)
     published_raw: str | None = meta.get("published") or meta.get("date")
+    published = parse_date(published_raw, location)
     if not published_raw:
         for line in text.split("\n")[:8]:
             match = _DATE_LINE.match(line.strip())
             if match:
-                published_raw = match.group(1)
+                published = written_date(match.group(1))
+                if published is None:
+                    reason = f"the line {line.strip()!r} gives no date like 2015-12-16; stored undated"
+                    yield Problem(location, reason, False)
                 break
     authors = tuple(a.strip() for a in meta.get("authors", meta.get("author", "")).split(";") if a.strip())
-    return Article(
+    yield Article(
         id=article_id_for(url or locator),
         text=text,
         title=title,
         url=url,
         source_path=source_path,
-        published=parse_date(published_raw, location),
+        published=published,
         source=meta.get("source") or host_of(url) or folder_source,
         authors=authors,
     )

@@ -91,6 +91,30 @@ def test_published_line_in_plain_text_gives_the_date() -> None:
     assert article.title == "Powerful earthquake strikes Nepal, toppling buildings in Kathmandu"
 
 
+def test_a_written_out_date_line_is_read_and_an_unreadable_one_leaves_the_article_undated(
+    tmp_path: Path,
+) -> None:
+    body = "Ferry fares frozen\n\nDate: {}\n\nThe island council froze ferry fares for the winter.\n"
+    for i, (line, expected) in enumerate(
+        [
+            ("12 March 2024", "2024-03-12"),
+            ("Tuesday, March 12th, 2024", "2024-03-12"),
+            ("Mar 12 2024", "2024-03-12"),
+        ]
+    ):
+        (tmp_path / f"{i}.txt").write_text(body.format(line))
+        (article,) = list(read_file(tmp_path / f"{i}.txt"))
+        assert isinstance(article, Article) and article.published is not None, line
+        assert article.published.isoformat() == expected
+    (tmp_path / "vague.txt").write_text(body.format("sometime in spring"))
+    problem, article = list(read_file(tmp_path / "vague.txt"))
+    assert isinstance(problem, Problem) and not problem.skipped
+    assert str(problem).startswith(f"warning: {tmp_path / 'vague.txt'}: the line 'Date: sometime in spring'")
+    assert (
+        isinstance(article, Article) and article.published is None and article.title == "Ferry fares frozen"
+    )
+
+
 def test_html_page_yields_main_text_and_metadata() -> None:
     (article,) = list(read_file(EXAMPLES / "philae-comet-landing-2014.html"))
     assert isinstance(article, Article)
