@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -53,8 +54,10 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Prob
             continue
         root = Path(raw).expanduser()
         if root.is_dir():
-            found = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-            if not found:
+            unreadable: list[Problem] = []
+            found = _article_files(root, unreadable)
+            yield from unreadable
+            if not found and not unreadable:
                 yield Problem(str(root), f"no {', '.join(SUFFIXES)} files in this folder", True)
             for path in found:
                 if path.stem.lower() in _NOT_ARTICLES:
@@ -76,6 +79,24 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Prob
                 )
         else:
             yield Problem(str(root), "no such file or folder; check the path", True)
+
+
+def _article_files(root: Path, unreadable: list[Problem]) -> list[Path]:
+    """The files under ``root`` with an article suffix, sorted; a folder that cannot be listed
+    adds a problem to ``unreadable`` (its articles would otherwise be missed without a word).
+    Links to folders are not followed; links to files are read."""
+    found: list[Path] = []
+
+    def refused(error: OSError) -> None:
+        reason = (
+            f"cannot list this folder ({error.strerror}); its articles were left out: check its permissions"
+        )
+        unreadable.append(Problem(str(error.filename or root), reason, True))
+
+    for folder, _, names in os.walk(root, onerror=refused):
+        paths = (Path(folder, name) for name in names)
+        found.extend(p for p in paths if p.suffix.lower() in SUFFIXES and p.is_file())
+    return sorted(found)
 
 
 def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | Problem]:

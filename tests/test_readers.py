@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import BBC_DIR, EXAMPLES, SEED_DIR, needs_shared
 
 from ingest.readers import Problem, decode, guess_title, read_file, read_paths
@@ -184,6 +185,30 @@ def test_records_that_would_break_the_run_are_skipped_by_line(tmp_path: Path) ->
     assert "lone surrogate" in reasons["batch.jsonl:6"] and "'text'" in reasons["batch.jsonl:6"]
     assert "nested too deeply" in reasons["batch.jsonl:7"]
     assert all(p.skipped for p in problems) and len(problems) == 7
+
+
+def test_a_folder_that_cannot_be_listed_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # (Permissions cannot make a folder unreadable to root, which runs the tests in CI: a listing
+    # that fails as it would for another user stands in for it.)
+    import os
+
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "memo.txt").write_text("A memo nobody may read.\n")
+    (tmp_path / "open.txt").write_text("Ferry fares frozen\n\nThe council froze fares.\n")
+    listing = os.scandir
+
+    def scandir(path: str | os.PathLike[str]) -> object:
+        if Path(path).name == "private":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    articles, problems = articles_and_problems([tmp_path])
+    assert [a.title for a in articles] == ["Ferry fares frozen"]
+    (problem,) = problems
+    assert str(problem).startswith(
+        f"skipped: {tmp_path / 'private'}: cannot list this folder (Permission denied)"
+    )
 
 
 def test_an_empty_path_is_refused_not_read_as_the_current_folder() -> None:
