@@ -7,6 +7,7 @@ stops the others. Text that is not UTF-8 but decodes as Windows-1252 is read wit
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -145,7 +146,7 @@ def read_bytes(
     """Articles from a file's bytes. ``location`` names it in messages; ``locator`` gives ids
     to articles without a url; ``source_path`` is recorded as where they came from."""
     try:
-        text, warning = decode(data, location)
+        text, warning = decode(data, location, html=suffix in (".html", ".htm"))
     except InputError as exc:
         yield Problem(exc.location, exc.reason, True)
         return
@@ -164,32 +165,72 @@ def read_bytes(
         yield Problem(exc.location, exc.reason, True)
 
 
-def decode(data: bytes, location: str) -> tuple[str, str | None]:
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16's, which it starts with
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(html: bytes) -> str | None:
+    """The encoding a page declares in a ``<meta charset>`` (or ``http-equiv``) tag near its top,
+    by its codec's name, or None when it declares none Python knows."""
+    match = _META_CHARSET.search(html[:4096])
+    if match is None:
+        return None
+    try:
+        return codecs.lookup(match.group(1).decode("ascii")).name
+    except LookupError:
+        return None
+
+
+def decode(data: bytes, location: str, html: bool = False) -> tuple[str, str | None]:
     """Bytes to text with Unix line ends; returns (text, warning or None).
 
-    Raises ``InputError`` for empty or binary files and undecodable text.
+    UTF-8 (with or without a byte-order mark), UTF-16 and UTF-32 with one, the encoding an HTML
+    page declares, else Windows-1252 with a warning. Raises ``InputError`` for empty or binary
+    files and undecodable text.
     """
-    if not data.strip():
+    text, warning = _decoded(data, location, html)
+    if not text.strip():
         raise InputError(location, "empty file; nothing to ingest")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), warning
+
+
+def _decoded(data: bytes, location: str, html: bool) -> tuple[str, str | None]:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), None
+            except UnicodeDecodeError:
+                name = codec.upper()
+                raise InputError(
+                    location, f"starts as {name} but is not valid {name}; re-save it as UTF-8"
+                ) from None
     head = data[:8192]
     controls = sum(1 for b in head if b < 9 or 13 < b < 32)
     if b"\x00" in head or controls > len(head) * 0.05:
         raise InputError(location, "binary file, not text; export the article as .txt, .md, .html or .jsonl")
-    warning = None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
+        failed = exc
+    declared = declared_charset(data) if html else None
+    if declared not in (None, "utf-8"):
         try:
-            text = data.decode("cp1252")
+            return data.decode(declared), None
         except UnicodeDecodeError:
-            raise InputError(
-                location, "text is neither UTF-8 nor Windows-1252; re-save it as UTF-8"
-            ) from None
-        warning = (
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); read as "
-            "Windows-1252. Re-save the file as UTF-8 to silence this warning"
-        )
-    return text.replace("\r\n", "\n").replace("\r", "\n"), warning
+            pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InputError(location, "text is neither UTF-8 nor Windows-1252; re-save it as UTF-8") from None
+    return text, (
+        f"not valid UTF-8 (byte 0x{data[failed.start]:02x} at offset {failed.start}); read as "
+        "Windows-1252. Re-save the file as UTF-8 to silence this warning"
+    )
 
 
 def parse_date(value: Any, location: str, field: str = "published") -> date | None:

@@ -229,3 +229,41 @@ def test_decode_rejects_text_in_no_known_encoding() -> None:
 def test_windows_line_endings_are_normalised() -> None:
     text, warning = decode(b"Title\r\n\r\nBody text.\r\n", "x.txt")
     assert text == "Title\n\nBody text.\n" and warning is None
+
+
+def test_text_with_a_utf16_or_utf32_byte_order_mark_is_read(tmp_path: Path) -> None:
+    story = "Ferry fares frozen\r\n\r\nThe council froze fares for the winter, said Zoë Ødegaard.\r\n"
+    for codec in ("utf-16", "utf-16-be", "utf-32"):
+        data = story.encode(codec)
+        if codec == "utf-16-be":
+            data = b"\xfe\xff" + data
+        text, warning = decode(data, "x.txt")
+        assert text == story.replace("\r\n", "\n") and warning is None, codec
+    (tmp_path / "notes.txt").write_bytes(story.encode("utf-16"))
+    (article,) = list(read_file(tmp_path / "notes.txt"))
+    assert isinstance(article, Article) and article.title == "Ferry fares frozen"
+    try:
+        decode(b"\xff\xfe" + "Ferry".encode("utf-16-le") + b"\x00\xd8", "x.txt")
+    except InputError as exc:
+        assert "not valid UTF-16" in exc.reason
+    else:
+        raise AssertionError("broken UTF-16 was accepted")
+
+
+def test_an_html_page_is_read_in_the_encoding_it_declares() -> None:
+    body = "Паромы снова ходят: совет острова заморозил цены на зиму."
+    for tag in (
+        '<meta charset="koi8-r">',
+        '<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">',
+    ):
+        page = f"<html><head>{tag}<title>Паромы</title></head><body><p>{body}</p></body></html>"
+        text, warning = decode(page.encode("koi8-r"), "x.html", html=True)
+        assert body in text and warning is None, tag
+    # A declaration Python does not know, or a page that is not what it declares: Windows-1252,
+    # with the warning, as before.
+    page = '<html><head><meta charset="no-such-codec"></head><body>caf\xe9</body></html>'.encode("latin-1")
+    text, warning = decode(page, "x.html", html=True)
+    assert "café" in text and warning is not None and "Windows-1252" in warning
+    # Plain text is not searched for a declaration.
+    text, warning = decode('<meta charset="koi8-r"> Паромы'.encode("koi8-r"), "x.txt")
+    assert warning is not None
