@@ -454,16 +454,26 @@ def open_library(
     *,
     settings: Settings | None = None,
     embedder: Embedder | None = None,
+    create: bool = True,
 ) -> Library:
     """Open the library in ``data_dir`` (or as ``settings`` say; environment otherwise).
 
-    Pass an already loaded ``embedder`` to share one model between libraries.
+    Pass an already loaded ``embedder`` to share one model between libraries. With ``create``
+    False, a data directory that holds no library (no embedded store, nor the BM25 index of a
+    Chroma server's client) raises ``ConfigError`` instead of being given an empty one (asking
+    an empty one would only refuse, whatever the question).
     """
     go_offline()
     if settings is None:
         settings = Settings.from_env(data_dir=data_dir)
     elif data_dir is not None:
         settings = settings.with_changes(data_dir=Path(data_dir))
+    held = (Path(settings.data_dir) / part for part in ("chroma", "bm25"))  # (bm25 alone: a server's client)
+    if not create and not settings.chroma_url and not any(p.is_dir() for p in held):
+        raise ConfigError(
+            f"There is no library in {settings.data_dir} yet. Add articles with `citewire ingest PATH` "
+            "(with the same --data-dir), or point --data-dir or CITEWIRE_DATA_DIR at an existing library."
+        )
     return Library(settings, ChromaStore.open(settings), embedder=embedder)
 
 
@@ -476,5 +486,8 @@ def ask(
     until: date | None = None,
     as_of: date | None = None,
 ) -> Answer:
-    """Answer one question from the library in ``data_dir`` (loads the model: use ``open`` for many)."""
-    return open_library(data_dir).ask(question, top_k=top_k, since=since, until=until, as_of=as_of)
+    """Answer one question from the library in ``data_dir`` (loads the model: use ``open`` for
+    many); raises ``ConfigError`` when there is no library there."""
+    return open_library(data_dir, create=False).ask(
+        question, top_k=top_k, since=since, until=until, as_of=as_of
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import rag
@@ -39,6 +41,7 @@ def test_settings_from_environment_and_overrides(tmp_path: object) -> None:
         ({"embed_dtype": "int8"}, "Currently, embed_dtype is 'int8'"),
         ({"chunk_tokens": 400}, "Currently, chunk_tokens is 400"),
         ({"collection": "a b"}, "Currently, collection is 'a b'"),
+        ({"stale_discount": 0}, "stale_discount must be over 0 and at most 1. Currently, it is 0"),
     ],
 )
 def test_settings_errors_name_the_value(changes: dict[str, object], message: str) -> None:
@@ -49,3 +52,10 @@ def test_settings_errors_name_the_value(changes: dict[str, object], message: str
 def test_environment_numbers_are_checked() -> None:
     with pytest.raises(ConfigError, match="CITEWIRE_TOP_K must be a whole number"):
         Settings.from_env({"CITEWIRE_TOP_K": "five"})
+
+
+def test_asking_where_there_is_no_library_is_an_error_not_an_empty_library(tmp_path: Path) -> None:
+    nowhere = tmp_path / "typo"
+    with pytest.raises(ConfigError, match=f"There is no library in {nowhere} yet"):
+        rag.ask("What happened?", data_dir=nowhere)
+    assert not nowhere.exists()

@@ -164,13 +164,7 @@ def _open(args: argparse.Namespace, existing: bool = False) -> Any:
     an error (asking or listing would only create an empty one)."""
     import rag
 
-    settings = settings_from(args)
-    if existing and not settings.chroma_url and not (settings.data_dir / "chroma").is_dir():
-        raise ConfigError(
-            f"There is no library in {settings.data_dir} yet. Add articles with `citewire ingest PATH` "
-            "(with the same --data-dir), or point --data-dir or CITEWIRE_DATA_DIR at an existing library."
-        )
-    return rag.open(settings=settings)
+    return rag.open(settings=settings_from(args), create=not existing)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
