@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from rag.records import Hit
@@ -57,12 +57,18 @@ def add_freshness(
     undated passages none. News questions asked "as of" a day are mostly about that week.
     """
     top = weight / (k + 1)
-    fresh: dict[str, float] = {}
-    for item, score in scores.items():
-        day = published(item)
-        age = (as_of - day).days if day is not None else None
-        fresh[item] = score + (top * math.exp(-max(age, 0) / days) if age is not None else 0.0)
-    return fresh
+    ages = _ages(scores, published, as_of)
+    return {
+        item: score + (top * math.exp(-max(age, 0) / days) if (age := ages[item]) is not None else 0.0)
+        for item, score in scores.items()
+    }
+
+
+def _ages(
+    items: Iterable[str], published: Callable[[str], date | None], as_of: date
+) -> dict[str, int | None]:
+    """Each item's age in days on ``as_of`` (None when undated)."""
+    return {item: (as_of - day).days if (day := published(item)) is not None else None for item in items}
 
 
 def asks_about_recent(question: str) -> bool:
@@ -86,7 +92,7 @@ def discount_stale(
     closely ("box office", "record high") can still outrank this week's. Undated passages keep
     their scores.
     """
-    ages = {item: (as_of - day).days if (day := published(item)) else None for item in scores}
+    ages = _ages(scores, published, as_of)
     if not any(age is not None and age <= older_than for age in ages.values()):
         return dict(scores)
     return {
