@@ -149,11 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print(f"\ncitewire: interrupted. {INTERRUPTED}", file=sys.stderr)
+        kept = f" {INGEST_INTERRUPTED}" if argv[:1] == ["ingest"] else ""
+        print(f"\ncitewire: interrupted.{kept}", file=sys.stderr)
         return 130
 
 
-INTERRUPTED = (
+INGEST_INTERRUPTED = (
     "What was stored before it is kept, whole articles only; running the same command again "
     "adds the rest without duplicates."
 )
