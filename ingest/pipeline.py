@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ingest.chunking import Chunker
-from ingest.readers import Problem, iter_files, read_file
+from ingest.readers import Problem, iter_files, read_file, source_path_of
 from rag.library import Library
 from rag.records import Article, Chunk, chunk_id_for
 from rag.store import ArticleWrite
@@ -42,6 +42,8 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    removed: int = 0
+    """Articles forgotten because the file they came from, read again, no longer holds them."""
     chunks: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
@@ -65,8 +67,8 @@ class IngestReport:
         """The one-line result the CLI prints last."""
         return (
             f"{self.articles} articles ({self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.skipped} skipped), {self.chunks} chunks "
-            f"in {self.seconds:.1f} s ({self.chunks_per_second:.1f} chunks/s)"
+            f"{self.unchanged} unchanged, {self.removed} removed, {self.skipped} skipped), "
+            f"{self.chunks} chunks in {self.seconds:.1f} s ({self.chunks_per_second:.1f} chunks/s)"
         )
 
 
@@ -93,16 +95,31 @@ def ingest(
     progress: bool = True,
     on_problem: Callable[[Problem], None] | None = None,
 ) -> IngestReport:
-    """Ingest files and folders (recursively) into ``library``; see ``ingest_items``."""
+    """Ingest files and folders (recursively) into ``library``; see ``ingest_items``.
+
+    A file read again is the whole truth about its articles: those stored from it that it no
+    longer holds (a line deleted from a JSONL file, which also moves the line numbers that name
+    url-less records; a url added to a Markdown file's front matter, which changes its id) are
+    forgotten once the rest is stored. A file that now has a part that cannot be read keeps them.
+    """
     files = list(iter_files(paths))
     bar = _Progress(total=sum(1 for f in files if not isinstance(f, Problem)), enabled=progress)
+    whole: dict[str, set[str]] = {}  # source path of each file read without a skip: its article ids
 
     def items() -> Iterator[Article | Problem]:
         for entry in files:
             if isinstance(entry, Problem):
                 yield entry
                 continue
-            yield from read_file(*entry)
+            held: set[str] | None = set()
+            for item in read_file(*entry):
+                if isinstance(item, Problem):
+                    held = None if item.skipped else held
+                elif held is not None:
+                    held.add(item.id)
+                yield item
+            if held is not None:
+                whole[source_path_of(entry[0])] = held
             bar.advance(1, report.chunks)
 
     report = IngestReport()
@@ -110,7 +127,24 @@ def ingest(
         ingest_items(items(), library, report=report, on_problem=on_problem)
     finally:
         bar.close()
+    for problem in forget_dropped(library, whole, report):
+        if on_problem is not None:
+            on_problem(problem)
     return report
+
+
+def forget_dropped(library: Library, files: dict[str, set[str]], report: IngestReport) -> list[Problem]:
+    """Forget the articles stored from one of ``files`` (source path: the ids it holds now) that
+    no file of this run holds any more; each is counted in ``report`` and named in a warning."""
+    held = set().union(*files.values()) if files else set()
+    notes: list[Problem] = []
+    for article in library.store.articles():
+        if article.source_path in files and article.id not in held and library.forget(article.id):
+            report.removed += 1
+            reason = f"{article.title!r} ({article.id}) is no longer in this file; forgotten"
+            notes.append(Problem(article.source_path, reason, False))
+    report.problems.extend(notes)
+    return notes
 
 
 def ingest_items(
@@ -195,9 +229,10 @@ def _prepare(
         if isinstance(item, Problem):
             problem(item)
             continue
-        where = item.url or item.source_path or item.id
+        where = item.location or item.url or item.source_path or item.id
         if item.id in seen:
-            problem(Problem(where, f"same article as {seen[item.id]}; kept the first", True))
+            same = f"the same url ({item.url})" if item.url else "the same article"
+            problem(Problem(where, f"{same} as {seen[item.id]}; kept the first", True))
             continue
         seen[item.id] = where
         previous = stored.get(item.id)

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
 from rag.errors import InputError
 from rag.records import Article, article_id_for, is_web_address
 
@@ -120,9 +122,14 @@ def read_file(path: Path, root: Path | None = None) -> Iterator[Article | Proble
     except OSError as exc:
         yield Problem(str(path), f"cannot read the file ({exc.strerror}); check its permissions", True)
         return
-    resolved = str(path.resolve())
+    resolved = source_path_of(path)
     folder = (root or path.parent).resolve().name or None
     yield from read_bytes(data, path.suffix.lower(), str(path), resolved, resolved, folder)
+
+
+def source_path_of(path: Path) -> str:
+    """What the articles of the file at ``path`` record as where they came from."""
+    return str(path.resolve())
 
 
 def read_upload(data: bytes, name: str) -> Iterator[Article | Problem]:
@@ -136,8 +143,9 @@ def read_upload(data: bytes, name: str) -> Iterator[Article | Problem]:
             name, f"unsupported file type {suffix or '(none)'}; use one of {', '.join(SUFFIXES)}", True
         )
         return
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    yield from read_bytes(data, suffix, name, f"upload:{digest}", f"upload:{name}", "upload")
+    # A JSONL record's id holds its own content, so the same record in two uploads is one.
+    locator = "upload" if suffix == ".jsonl" else f"upload:{hashlib.sha256(data).hexdigest()[:16]}"
+    yield from read_bytes(data, suffix, name, locator, f"upload:{name}", "upload")
 
 
 def read_bytes(
@@ -324,23 +332,64 @@ def guess_title(text: str, url: str | None = None) -> str:
     return first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "..."
 
 
-def _front_matter(text: str, location: str) -> tuple[dict[str, str], str]:
-    """Split ``---`` front matter (``key: value`` lines) from a Markdown body."""
+def _front_matter(text: str, location: str) -> tuple[dict[str, str | list[str]], str]:
+    """Split ``---`` front matter from a Markdown body.
+
+    The block is read as YAML with every value kept as text (no dates, numbers or booleans
+    guessed), so lists (``authors: [A, B]``, or ``- A`` lines) and quoted values work. A block
+    that is not valid YAML is read as ``key: value`` lines, which allows an unquoted colon in a
+    value ("title: Analysis: the talks"), as many hand-written files have.
+    """
     if not text.startswith("---\n"):
         return {}, text
-    end = text.find("\n---", 4)
+    end = 3 if text.startswith("---\n---") else text.find("\n---", 4)  # an empty block, or the first close
     if end == -1:
         raise InputError(location, "front matter opened with '---' is never closed; add a closing '---' line")
-    fields: dict[str, str] = {}
-    for line in text[4:end].split("\n"):
+    block = text[4:end]
+    body_start = text.find("\n", end + 4)
+    body = text[body_start + 1 :] if body_start != -1 else ""
+    try:
+        parsed = yaml.load(block, Loader=_YAML_TEXT) if block.strip() else {}
+    except yaml.YAMLError:
+        return _front_matter_lines(block, location), body
+    if not isinstance(parsed, dict):
+        raise InputError(location, "front matter must be 'key: value' lines; see the README's Ingest section")
+    fields: dict[str, str | list[str]] = {}
+    for key, value in parsed.items():
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            fields[str(key).strip().lower()] = [v.strip() for v in value if v.strip()]
+        elif isinstance(value, str):
+            fields[str(key).strip().lower()] = value.strip()
+        elif str(key).strip().lower() in _FRONT_MATTER_FIELDS:
+            raise InputError(location, f"front matter field {key!r} must be text or a list of texts")
+    return fields, body
+
+
+_FRONT_MATTER_FIELDS = ("title", "published", "date", "url", "source", "authors", "author")
+_YAML_TEXT = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string
+
+
+def _front_matter_lines(block: str, location: str) -> dict[str, str | list[str]]:
+    fields: dict[str, str | list[str]] = {}
+    for line in block.split("\n"):
         if not line.strip():
             continue
         key, sep, value = line.partition(":")
         if not sep:
             raise InputError(location, f"front matter line {line!r} is not 'key: value'")
         fields[key.strip().lower()] = value.strip().strip('"').strip("'")
-    body_start = text.find("\n", end + 4)
-    return fields, text[body_start + 1 :] if body_start != -1 else ""
+    return fields
+
+
+def _one(meta: dict[str, str | list[str]], location: str, *keys: str) -> str:
+    """The first of ``keys`` that front matter gives, as one text ("" when none does)."""
+    for key in keys:
+        value = meta.get(key)
+        if isinstance(value, list):
+            raise InputError(location, f"front matter field {key!r} must be one value, not a list")
+        if value:
+            return value
+    return ""
 
 
 def written_date(value: str) -> date | None:
@@ -366,18 +415,18 @@ def article_from_text(
 ) -> Iterator[Article | Problem]:
     """An article from plain text or Markdown (with optional front matter), after a warning when
     a date line near its top gives no date this reads (the article is then undated)."""
-    meta: dict[str, str] = {}
+    meta: dict[str, str | list[str]] = {}
     if markdown:
         meta, text = _front_matter(text, location)
     if not text.strip():
         raise InputError(location, "the article has no text; nothing to ingest")
-    title = meta.get("title", "")
+    title = _one(meta, location, "title")
     if not title and markdown:
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
         title = heading.group(1).strip() if heading else ""
-    url = web_address(meta.get("url"), location)
+    url = web_address(_one(meta, location, "url") or None, location)
     title = title or guess_title(text, url)
-    published_raw: str | None = meta.get("published") or meta.get("date")
+    published_raw = _one(meta, location, "published", "date")
     published = parse_date(published_raw, location)
     if not published_raw:
         for line in text.split("\n")[:8]:
@@ -388,7 +437,8 @@ def article_from_text(
                     reason = f"the line {line.strip()!r} gives no date like 2015-12-16; stored undated"
                     yield Problem(location, reason, False)
                 break
-    authors = tuple(a.strip() for a in meta.get("authors", meta.get("author", "")).split(";") if a.strip())
+    named = meta.get("authors", meta.get("author", ""))
+    authors = tuple(a.strip() for a in (named if isinstance(named, list) else named.split(";")) if a.strip())
     yield Article(
         id=article_id_for(url or locator),
         text=text,
@@ -396,8 +446,9 @@ def article_from_text(
         url=url,
         source_path=source_path,
         published=published,
-        source=meta.get("source") or host_of(url) or folder_source,
+        source=_one(meta, location, "source") or host_of(url) or folder_source,
         authors=authors,
+        location=location,
     )
 
 
@@ -424,6 +475,7 @@ def article_from_html(html: str, location: str, locator: str, source_path: str) 
         published=parse_date(getattr(doc, "date", None), location),
         source=getattr(doc, "sitename", None) or host_of(url),
         authors=tuple(a.strip() for a in author.split(";") if a.strip()),
+        location=location,
     )
 
 
@@ -434,7 +486,7 @@ def read_jsonl(text: str, location: str, locator: str, source_path: str) -> Iter
             continue
         where = f"{location}:{number}"
         try:
-            yield article_from_record(json.loads(line), where, f"{locator}#{number}", source_path)
+            yield article_from_record(json.loads(line), where, locator, source_path)
         except json.JSONDecodeError as exc:
             yield Problem(where, f"not valid JSON ({exc.msg}); each line must be one JSON object", True)
         except RecursionError:
@@ -443,8 +495,10 @@ def read_jsonl(text: str, location: str, locator: str, source_path: str) -> Iter
             yield Problem(exc.location, exc.reason, True)
 
 
-def article_from_record(record: Any, where: str, fallback_locator: str, source_path: str) -> Article:
-    """An article from one JSONL record; the url (else file and line) gives its id."""
+def article_from_record(record: Any, where: str, locator: str, source_path: str) -> Article:
+    """An article from one JSONL record. Its url gives its id; without one, the file's
+    ``locator`` and the record's title and text do, so that lines moving (one deleted above,
+    the file sorted) leave it the same article and the same record twice in a file is one."""
     if not isinstance(record, dict):
         raise InputError(where, "not an article: expected a JSON object with at least a 'text' field")
     text = record.get("text")
@@ -466,8 +520,9 @@ def article_from_record(record: Any, where: str, fallback_locator: str, source_p
             )
     text = text.replace("\r\n", "\n")
     url = web_address(record.get("url"), where)
+    content = hashlib.sha256(f"{record.get('title') or ''}\x1e{text}".encode()).hexdigest()[:16]
     return Article(
-        id=article_id_for(url or fallback_locator),
+        id=article_id_for(url or f"{locator}#{content}"),
         text=text,
         title=(record.get("title") or "").strip() or guess_title(text, url),
         url=url,
@@ -475,4 +530,5 @@ def article_from_record(record: Any, where: str, fallback_locator: str, source_p
         published=parse_date(record.get("published"), where),
         source=host_of(url),
         authors=tuple(authors),
+        location=where,
     )

@@ -53,6 +53,8 @@ class Article:
     published: date | None = None
     source: str | None = None
     authors: tuple[str, ...] = ()
+    location: str | None = None
+    """Where it was read (the file, and the line of a JSONL file), for messages; not stored."""
 
     @property
     def content_hash(self) -> str:

@@ -33,7 +33,7 @@ def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr  # one input was skipped
     assert f"skipped: {bad}:1: not an article" in done.stderr
     last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("5 articles (5 added, 0 updated, 0 unchanged, 1 skipped)")
+    assert last.startswith("5 articles (5 added, 0 updated, 0 unchanged, 0 removed, 1 skipped)")
     assert "chunks/s" in last
 
     asked = run("ask", "What did Xi say about multilateral governance?", "--json", data_dir=data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -74,6 +75,62 @@ def test_forget_removes_article_and_chunks(make_library: Callable[..., Library])
     assert all(h.chunk.article_id != victim.id for h in hits)
 
 
+FEED = [
+    {
+        "title": "Harbour bridge reopens",
+        "text": "The Portwell harbour bridge reopened on Friday after repairs.",
+    },
+    {
+        "title": "Library opens later",
+        "text": "Portwell's central library will stay open until nine on weekdays.",
+    },
+    {"title": "Marathon finish moves", "text": "The Portwell marathon now ends in the waterfront park."},
+]
+
+
+def test_a_file_read_again_is_the_truth_about_its_articles(
+    make_library: Callable[..., Library], tmp_path: Path
+) -> None:
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in FEED))
+    library = make_library()
+    ingest([feed, EXAMPLES], library, progress=False)
+    # A damaged line keeps everything stored: the file cannot say what it holds.
+    feed.write_text(json.dumps(FEED[0]) + "\n{oops\n" + json.dumps(FEED[2]) + "\n")
+    damaged = ingest([feed], library, progress=False)
+    assert (damaged.removed, damaged.skipped) == (0, 1)
+    assert sorted(a.title for a in library.sources() if a.source_path == str(feed)) == sorted(
+        r["title"] for r in FEED
+    )
+    # Deleting the middle line moves the last record up a line: it stays the same article, not
+    # stored twice, and the deleted record goes.
+    feed.write_text(json.dumps(FEED[0]) + "\n" + json.dumps(FEED[2]) + "\n")
+    seen: list[str] = []
+    report = ingest([feed], library, progress=False, on_problem=lambda p: seen.append(str(p)))
+    assert (report.unchanged, report.updated, report.added, report.removed, report.skipped) == (2, 0, 0, 1, 0)
+    assert any("'Library opens later'" in s and "no longer in this file" in s for s in seen)
+    assert sorted(a.title for a in library.sources() if a.source_path == str(feed)) == [
+        "Harbour bridge reopens",
+        "Marathon finish moves",
+    ]
+    assert all(s.startswith("warning:") for s in seen)
+    assert "removed" in report.summary()
+    assert library.store.count_chunks() == len(library.lexical) == sum(a.chunks for a in library.sources())
+    assert all(
+        h.chunk.title != "Library opens later" for h in library.search("library opening hours", top_k=10)
+    )
+    # Other files' articles are untouched.
+    assert library.store.count_articles() == 5 + 2
+    # An edited record without a url is a new article that takes the old one's place.
+    edited = {**FEED[2], "text": FEED[2]["text"] + " Entries open in May."}
+    feed.write_text(json.dumps(FEED[0]) + "\n" + json.dumps(edited) + "\n")
+    report = ingest([feed], library, progress=False)
+    assert (report.unchanged, report.added, report.removed) == (1, 1, 1)
+    (marathon,) = [a for a in library.sources() if a.title == "Marathon finish moves"]
+    assert "Entries open in May." in (library.article_text(marathon.id) or "")
+    assert library.store.count_articles() == 5 + 2
+
+
 def test_bad_input_is_reported_and_nothing_stored_is_lost(
     make_library: Callable[..., Library], tmp_path: Path
 ) -> None:
@@ -95,7 +152,11 @@ def test_bad_input_is_reported_and_nothing_stored_is_lost(
     assert report.added == 1 and report.unchanged == 5 and report.skipped == 4
     assert any("empty.md" in s for s in seen) and any("blob.txt" in s for s in seen)
     assert any("lines.jsonl:2" in s for s in seen)
-    assert any("https://example.org/x" in s and "kept the first" in s for s in seen)
+    assert any(
+        "lines.jsonl:3: the same url (https://example.org/x) as " in s
+        and "lines.jsonl:1; kept the first" in s
+        for s in seen
+    )
     after = {a.id: a.content_hash for a in library.sources()}
     assert {k: after[k] for k in before} == before
     assert library.store.count_chunks() == chunks_before + 1

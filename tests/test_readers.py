@@ -85,6 +85,33 @@ def test_markdown_front_matter_gives_metadata() -> None:
     assert not article.text.startswith("---")
 
 
+def test_front_matter_is_yaml_with_lists_and_quotes_and_tolerates_bare_colons(tmp_path: Path) -> None:
+    body = "The island council froze ferry fares for the winter.\n"
+    files = {
+        "block-list.md": "---\ntitle: Ferry fares frozen\nauthors:\n  - Ann Reed\n  - Bo Lin\n---\n",
+        "inline-list.md": '---\ntitle: "Analysis: fares"\nauthors: [Ann Reed, Bo Lin]\ntags: [a]\n---\n',
+        "bare-colon.md": "---\ntitle: Analysis: fares\nauthors: Ann Reed; Bo Lin\n---\n",
+        "no-guessing.md": "---\ntitle: Yes\npublished: 2024-02-03T10:00:00Z\n---\n",
+        "empty.md": "---\n---\n",
+    }
+    for name, head in files.items():
+        (tmp_path / name).write_text(head + body)
+    read = {name: list(read_file(tmp_path / name)) for name in files}
+    assert all(len(items) == 1 and isinstance(items[0], Article) for items in read.values()), read
+    articles = {name: items[0] for name, items in read.items() if isinstance(items[0], Article)}
+    assert articles["block-list.md"].authors == articles["inline-list.md"].authors == ("Ann Reed", "Bo Lin")
+    assert articles["bare-colon.md"].authors == ("Ann Reed", "Bo Lin")
+    assert articles["inline-list.md"].title == articles["bare-colon.md"].title == "Analysis: fares"
+    assert articles["no-guessing.md"].title == "Yes"  # not YAML's boolean True
+    assert str(articles["no-guessing.md"].published) == "2024-02-03"
+    assert articles["empty.md"].text == body
+    # A field that must be one value, given as a list, names the file and the field.
+    (tmp_path / "two-titles.md").write_text("---\ntitle: [One, Two]\n---\n" + body)
+    (problem,) = list(read_file(tmp_path / "two-titles.md"))
+    assert isinstance(problem, Problem) and problem.skipped
+    assert "two-titles.md" in str(problem) and "'title'" in problem.reason
+
+
 def test_published_line_in_plain_text_gives_the_date() -> None:
     (article,) = list(read_file(EXAMPLES / "nepal-earthquake-2015.txt"))
     assert isinstance(article, Article)
