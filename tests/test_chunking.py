@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from itertools import islice
 
+import pytest
 from conftest import BBC_DIR, RTQA_DIR, bbc_slice, needs_shared
 
 from ingest.chunking import Chunker, embedding_text
 from ingest.readers import read_file
 from rag import Article, Embedder
+from rag.errors import ConfigError
 
 
 def chunker_for(embedder: Embedder, size: int = 180) -> Chunker:
@@ -75,3 +77,27 @@ def test_embedding_kept_token_ids_equals_the_models_own_encoding(embedder: Embed
     reference = embedder._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert vectors.shape == (3, 384)
     assert min(float(a @ b) for a, b in zip(vectors, reference, strict=True)) > 0.9999
+
+
+def test_a_tokenizer_cache_without_the_encoding_is_a_clear_error(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tiktoken fetches an encoding its cache lacks from the network, which fails offline.
+    import tiktoken
+
+    from ingest import chunking
+
+    def offline(name: str) -> None:
+        raise ConnectionError(f"cannot fetch {name}")
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "/nowhere/tiktoken")
+    monkeypatch.setattr(tiktoken, "get_encoding", offline)
+    chunking._splitter.cache_clear()
+    try:
+        article = Article(id="a1", text="One short sentence about ferries.", title="Ferries")
+        with pytest.raises(
+            ConfigError, match=r"TIKTOKEN_CACHE_DIR='/nowhere/tiktoken'.*Unset TIKTOKEN_CACHE_DIR"
+        ):
+            chunker_for(embedder).chunk(article)
+    finally:
+        chunking._splitter.cache_clear()
