@@ -141,7 +141,7 @@ def test_an_interrupted_ingest_keeps_whole_articles_and_a_second_run_adds_the_re
     again = run("ingest", str(corpus), "--quiet", data_dir=data)
     assert again.returncode == 0, again.stderr
     summary = again.stdout.strip().splitlines()[-1]
-    counts = re.search(r"\((\d+) added, 0 updated, (\d+) unchanged, 0 skipped\)", summary)
+    counts = re.search(r"\((\d+) added, 0 updated, (\d+) unchanged, 0 removed, 0 skipped\)", summary)
     assert counts, summary
     added, unchanged = int(counts[1]), int(counts[2])
     assert added > 0 and unchanged > 0 and added + unchanged == 150, summary
