@@ -42,6 +42,44 @@ class RunConfig:
     limit: int | None = None
     top_k: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.as_of not in ("question", "none"):
+            raise ConfigError(f"as_of must be 'question' or 'none'. Currently, it is {self.as_of!r}")
+        if self.limit is not None and self.limit <= 0:
+            raise ConfigError(f"limit must be greater than 0. Currently, limit is {self.limit}")
+        if self.top_k is not None and self.top_k <= 0:
+            raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
+        for path in (self.articles, self.questions):
+            if not path.is_file():
+                raise ConfigError(
+                    f"{path} is not a file; give the suite's articles.jsonl and questions.jsonl"
+                )
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A run's questions, read and checked before any library is opened, and the lines skipped."""
+
+    questions: list[Question]
+    problems: list[Problem]
+
+
+def load_suite(config: RunConfig, on_problem: Callable[[Problem], None] | None = None) -> Suite:
+    """The run's questions (the first ``limit``); each line skipped goes to ``on_problem``.
+
+    Raises ``ConfigError`` when no question can be read, before a corpus is ingested for nothing.
+    """
+    questions, problems = load_questions(config.questions)
+    for problem in problems:
+        if on_problem:
+            on_problem(problem)
+    if not questions:
+        raise ConfigError(
+            f"{config.questions}: no question could be read ({len(problems)} lines skipped); "
+            "each line must be a JSON object with 'question' and 'answers'"
+        )
+    return Suite(questions[: config.limit] if config.limit else questions, problems)
+
 
 def default_index_dir(base: Path, articles: Path) -> Path:
     """An index folder named for the corpus's content, so the same corpus reuses its index."""
@@ -67,10 +105,12 @@ def score_question(
         scores["hit@10"] = m.hit_at_k(ranked_urls, question.gold_urls, 10)
         scores["mrr@10"] = m.mrr_at_k(ranked_urls, question.gold_urls, 10)
         scores["ndcg@10"] = m.ndcg_at_k(ranked_urls, question.gold_urls, 10)
-    short = choice.choice if choice is not None else ("" if answer.refused else answer.answer)
+    # The answer's own words: its quotes, without the [n] markers, which would match a gold "3".
+    said = "" if answer.refused else " ".join(c.quote for c in answer.citations)
+    short = choice.choice if choice is not None else said
     scores["exact_match"] = m.exact_match(short, question.answers)
     scores["f1"] = m.token_f1(short, question.answers)
-    scores["contains_gold"] = 0.0 if answer.refused else m.contains_gold(answer.answer, question.answers)
+    scores["contains_gold"] = m.contains_gold(said, question.answers) if said else 0.0
     if choice is not None:
         scores["mc_accuracy"] = m.exact_match(choice.choice, question.answers)
     if not answer.refused:
@@ -135,20 +175,13 @@ def run_eval(
     *,
     progress: bool = True,
     on_problem: Callable[[Problem], None] | None = None,
+    suite: Suite | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Ingest the suite's corpus into ``library``, answer its questions, write every output."""
-    if config.as_of not in ("question", "none"):
-        raise ConfigError(f"as_of must be 'question' or 'none'. Currently, it is {config.as_of!r}")
-    if config.limit is not None and config.limit <= 0:
-        raise ConfigError(f"limit must be greater than 0. Currently, limit is {config.limit}")
-    for path in (config.articles, config.questions):
-        if not path.is_file():
-            raise ConfigError(f"{path} is not a file; give the suite's articles.jsonl and questions.jsonl")
-    questions, problems = load_questions(config.questions)
-    for problem in problems:
-        if on_problem:
-            on_problem(problem)
-    questions = questions[: config.limit] if config.limit else questions
+    """Ingest the suite's corpus into ``library``, answer its questions, write every output.
+
+    ``suite`` is the questions already read by ``load_suite``; without it they are read here."""
+    suite = suite if suite is not None else load_suite(config, on_problem)
+    questions, problems = suite.questions, suite.problems
     ingested: IngestReport = ingest([config.articles], library, progress=progress, on_problem=on_problem)
 
     from tqdm import tqdm

@@ -19,7 +19,8 @@ _RECENT = re.compile(
 )
 
 
-FRESHNESS_DAYS = 7.0  # a passage's freshness halves in about five days (e-folding time 7 days)
+FRESHNESS_DAYS = 7.0  # past the fresh days, a passage's freshness halves in about five days (e-folding 7)
+FRESH_DAYS = 4  # stories from the last four days are all as fresh: a "this week" story is any of them
 FRESHNESS_WEIGHT = 2.0  # in first places: a day-old story gains about what topping both rankings gives
 STALE_DAYS = 30  # asked about recent events, passages older than this count for less ...
 STALE_DISCOUNT = 0.5  # ... this much, when fresher ones are among the candidates
@@ -48,18 +49,22 @@ def add_freshness(
     as_of: date,
     weight: float = FRESHNESS_WEIGHT,
     days: float = FRESHNESS_DAYS,
+    fresh_days: int = FRESH_DAYS,
     k: int = RRF_K,
 ) -> dict[str, float]:
     """``scores`` with a bonus for passages published shortly before ``as_of``.
 
-    The bonus is ``weight`` first places (``weight / (k + 1)``) times ``exp(-age / days)``: a
-    story from the day before gets almost all of it, one from a month before almost none, and
-    undated passages none. News questions asked "as of" a day are mostly about that week.
+    The bonus is ``weight`` first places (``weight / (k + 1)``) for a story up to
+    ``fresh_days`` old, then that times ``exp(-(age - fresh_days) / days)``: one from a month
+    before gets almost none, and undated passages none. News questions asked "as of" a day are
+    mostly about that week, and any day of it: a bonus that kept falling day by day would rank
+    every later follow-up above the report that answers, as it did (see the README).
     """
     top = weight / (k + 1)
     ages = _ages(scores, published, as_of)
     return {
-        item: score + (top * math.exp(-max(age, 0) / days) if (age := ages[item]) is not None else 0.0)
+        item: score
+        + (top * math.exp(-max(age - fresh_days, 0) / days) if (age := ages[item]) is not None else 0.0)
         for item, score in scores.items()
     }
 

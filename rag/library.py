@@ -288,7 +288,9 @@ class Library:
                 weight=self.settings.article_ranking,
             )
         if as_of is not None and self.settings.freshness > 0:
-            scores = add_freshness(scores, lexical.published, as_of, weight=self.settings.freshness)
+            scores = add_freshness(
+                scores, lexical.published, as_of, self.settings.freshness, fresh_days=self.settings.fresh_days
+            )
         if as_of is not None and self.settings.stale_discount < 1 and asks_about_recent(question):
             scores = discount_stale(scores, lexical.published, as_of, factor=self.settings.stale_discount)
         if self.settings.roundup_below > 0:
@@ -326,7 +328,11 @@ class Library:
         scores = reciprocal_rank_fusion([[a for a, _ in nearest]])
         if as_of is not None and self.settings.freshness > 0:
             scores = add_freshness(
-                scores, lambda a: lexical.published(first(a)), as_of, weight=self.settings.freshness
+                scores,
+                lambda a: lexical.published(first(a)),
+                as_of,
+                self.settings.freshness,
+                fresh_days=self.settings.fresh_days,
             )
         return ranked(scores)[:ARTICLE_RANKS]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
-from rag.fusion import FRESHNESS_WEIGHT, ROUNDUP_BELOW, STALE_DISCOUNT
+from rag.fusion import FRESH_DAYS, FRESHNESS_WEIGHT, ROUNDUP_BELOW, STALE_DISCOUNT
 
 EMBED_DTYPES = ("auto", "fp32", "bf16")
 RETRIEVALS = ("hybrid", "dense")
@@ -55,6 +55,9 @@ class Settings:
     """Passages each retriever proposes before fusion."""
     freshness: float = FRESHNESS_WEIGHT
     """With an as-of date: the bonus, in first places, of a story from just before it (0: none)."""
+    fresh_days: int = FRESH_DAYS
+    """With an as-of date: stories up to this many days old all get the whole freshness bonus;
+    it fades for older ones (0: it fades from the as-of date on)."""
     stale_discount: float = STALE_DISCOUNT
     """With an as-of date and a question about recent events ("this week", "recently", "latest"):
     how much passages over 30 days old count, when fresher ones are candidates (1: as much)."""
@@ -94,6 +97,8 @@ class Settings:
         for name in ("freshness", "article_ranking", "article_support", "roundup_below"):
             if not 0 <= getattr(self, name) <= 10:
                 raise ConfigError(f"{name} must be between 0 and 10. Currently, it is {getattr(self, name)}")
+        if not 0 <= self.fresh_days <= 365:
+            raise ConfigError(f"fresh_days must be between 0 and 365. Currently, it is {self.fresh_days}")
         if not 0 < self.stale_discount <= 1:
             raise ConfigError(
                 f"stale_discount must be over 0 and at most 1. Currently, it is {self.stale_discount}"

@@ -20,8 +20,8 @@ from rag import Library
 CLI = [sys.executable, "-m", "ui.cli"]
 
 
-def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CITEWIRE_DATA_DIR": str(data_dir)}
+def run(*args: str, data_dir: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CITEWIRE_DATA_DIR": str(data_dir), **variables}
     return subprocess.run([*CLI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -90,6 +90,17 @@ def test_a_missing_library_is_named_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "articles.jsonl"
     done = run("eval", "--articles", str(missing), "--questions", str(missing), data_dir=nowhere)
     assert done.returncode == 1 and f"--articles {missing}: no such file" in done.stderr
+    # ... and its questions: a file with none to ask ingests nothing; nor does a bad --top-k.
+    articles, questions = tmp_path / "a.jsonl", tmp_path / "q.jsonl"
+    articles.write_text('{"text": "The island ferry returned to service on Monday."}\n')
+    questions.write_text('{"id": "q_1", "question": "When?"}\nnot json\n')
+    suite = ("--articles", str(articles), "--questions", str(questions))
+    done = run("eval", *suite, data_dir=nowhere)
+    assert done.returncode == 1 and f"{questions}: no question could be read (2 lines skipped)" in done.stderr
+    assert f"{questions}:1:" in done.stderr and f"{questions}:2:" in done.stderr
+    questions.write_text('{"id": "q_1", "question": "When?", "answers": ["Monday"]}\n')
+    done = run("eval", *suite, "--top-k", "0", data_dir=nowhere)
+    assert done.returncode == 1 and "top_k must be greater than 0" in done.stderr
     assert not nowhere.exists()
 
 
@@ -105,8 +116,12 @@ def test_eval_with_skipped_question_lines_exits_1_and_compare_names_a_damaged_ru
     )
     out = tmp_path / "run"
     suite = ("--articles", str(articles), "--questions", str(questions))
-    done = run("eval", *suite, "--out", str(out), "--quiet", data_dir=tmp_path / "lib")
+    # A reader's server named in the environment is not where an evaluation's corpus goes (this
+    # one is not even running): the corpus gets its own index under the data directory.
+    server = {"CITEWIRE_CHROMA_URL": "http://127.0.0.1:9"}
+    done = run("eval", *suite, "--out", str(out), "--quiet", data_dir=tmp_path / "lib", **server)
     assert done.returncode == 1, done.stderr
+    assert f"(index: {tmp_path / 'lib' / 'eval'}" in done.stdout
     assert f"{questions}:2: field 'answers' holds an empty answer" in done.stderr
     assert "1 question lines were skipped" in done.stderr
     assert json.loads((out / "summary.json").read_text())["run"]["questions_asked"] == 1

@@ -39,10 +39,22 @@ def test_freshness_lifts_stories_from_just_before_as_of() -> None:
     published = {"old": date(2022, 5, 1), "new": date(2022, 6, 15), "undated": None}
     scores = {"old": 0.02, "new": 0.015, "undated": 0.02}
     fresh = add_freshness(scores, published.get, as_of=date(2022, 6, 16))
-    # One day old: almost two first places (2/61) added; 46 days old: almost nothing.
-    assert math.isclose(fresh["new"], 0.015 + 2 * math.exp(-1 / 7) / (RRF_K + 1))
+    # One day old: two first places (2/61) added; 46 days old: almost nothing.
+    assert math.isclose(fresh["new"], 0.015 + 2 / (RRF_K + 1))
     assert fresh["old"] - 0.02 < 0.0002 and fresh["undated"] == 0.02
     assert ranked(fresh)[0] == "new"
+
+
+def test_freshness_is_the_same_for_every_story_of_the_last_few_days() -> None:
+    # The report from four days ago matches the question better than yesterday's follow-up; the
+    # freshness bonus must not turn that round, and past the fresh days it fades.
+    published = {"report": date(2022, 6, 12), "follow-up": date(2022, 6, 15), "week-old": date(2022, 6, 9)}
+    scores = {"report": 1 / (RRF_K + 1), "follow-up": 1 / (RRF_K + 2), "week-old": 1 / (RRF_K + 1)}
+    fresh = add_freshness(scores, published.get, as_of=date(2022, 6, 16), fresh_days=4)
+    assert ranked(fresh) == ["report", "follow-up", "week-old"]
+    assert math.isclose(fresh["week-old"] - scores["week-old"], 2 * math.exp(-3 / 7) / (RRF_K + 1))
+    falling = add_freshness(scores, published.get, as_of=date(2022, 6, 16), fresh_days=0)
+    assert ranked(falling)[0] == "follow-up"  # what a bonus falling day by day did
 
 
 def test_stale_passages_count_for_less_only_beside_fresh_ones() -> None:

@@ -107,3 +107,22 @@ def test_bootstrap_interval_brackets_the_mean() -> None:
     assert m.bootstrap_ci([1.0, 1.0, 1.0]) == (1.0, 1.0)
     assert m.paired_bootstrap_ci([0.2, 0.4], [0.2, 0.4]) == (0.0, 0.0)
     assert m.percentile([1, 2, 3, 4], 50) == 2.5
+
+
+def test_answer_metrics_read_the_quotes_not_the_citation_markers() -> None:
+    from eval.runner import score_question
+    from eval.suite import Question
+    from rag.records import Answer, Citation
+
+    quotes = ("The ferry service resumed on Monday.", "Crossings take forty minutes.")
+    citations = tuple(
+        Citation(n, f"a{n}", "Ferries", None, None, None, None, quote, quote, 0, len(quote), 1.0)
+        for n, quote in enumerate(quotes, start=1)
+    )
+    answer = Answer("How long is the crossing?", f"{quotes[0]} [1] {quotes[1]} [2]", False, citations)
+    numbers = score_question(Question("q1", answer.question, ("2",)), answer, None, [], lambda _: None)
+    assert numbers["contains_gold"] == 0.0 and numbers["f1"] == 0.0  # "[2]" is not the answer 2
+    words = score_question(
+        Question("q2", answer.question, ("forty minutes",)), answer, None, [], lambda _: None
+    )
+    assert words["contains_gold"] == 1.0 and words["f1"] > 0

@@ -240,17 +240,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``citewire eval``: run a suite and print the summary table's path and headline figures."""
-    from eval.runner import RunConfig, default_index_dir, run_eval
+    from eval.runner import RunConfig, default_index_dir, load_suite, run_eval
 
     for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
         if not path.is_file():
             raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
-    settings = settings_from(args)
-    if args.data_dir is None and args.chroma_url is None:
-        settings = settings.with_changes(data_dir=default_index_dir(settings.data_dir, args.articles))
-    import rag
-
-    library = rag.open(settings=settings)
     config = RunConfig(
         articles=args.articles,
         questions=args.questions,
@@ -259,9 +253,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         limit=args.limit,
         top_k=args.top_k,
     )
-    _, summary = run_eval(
-        config, library, progress=not args.quiet, on_problem=lambda p: print(p, file=sys.stderr)
-    )
+
+    def report(problem: object) -> None:
+        print(problem, file=sys.stderr)
+
+    suite = load_suite(config, on_problem=report)  # before any library is opened or ingested into
+    settings = settings_from(args)
+    if args.data_dir is None and args.chroma_url is None:
+        # The corpus's own embedded index, also when CITEWIRE_CHROMA_URL names the reader's
+        # server: an evaluation must not add its corpus to the library people chat with.
+        index = default_index_dir(settings.data_dir, args.articles)
+        settings = settings.with_changes(data_dir=index, chroma_url=None)
+    import rag
+
+    library = rag.open(settings=settings)
+    _, summary = run_eval(config, library, progress=not args.quiet, on_problem=report, suite=suite)
     print(format_summary(summary))
     print(f"wrote {args.out}/results.jsonl, summary.json, report.md and plots (index: {settings.data_dir})")
     skipped = summary["run"]["questions_skipped"]
