@@ -480,7 +480,7 @@ def open_library(
             f"There is no library in {settings.data_dir} yet. Add articles with `citewire ingest PATH` "
             "(with the same --data-dir), or point --data-dir or CITEWIRE_DATA_DIR at an existing library."
         )
-    return Library(settings, ChromaStore.open(settings), embedder=embedder)
+    return Library(settings, ChromaStore.open(settings, create=create), embedder=embedder)
 
 
 def ask(

@@ -229,16 +229,28 @@ class ChromaStore:
         self._max_batch = int(client.get_max_batch_size())
 
     @classmethod
-    def open(cls, settings: Settings) -> ChromaStore:
-        """Open (creating if needed) the collections named by ``settings``, claiming the data
-        directory first (see ``rag.locks``)."""
+    def open(cls, settings: Settings, create: bool = True) -> ChromaStore:
+        """Open the collections named by ``settings``, claiming the data directory first (see
+        ``rag.locks``). They are created if needed; with ``create`` False, a collection that is
+        not there raises ``ConfigError`` naming those that are (a mistyped ``--collection``)."""
         client = _client(settings)
+        where = settings.chroma_url or str(Path(settings.data_dir) / "chroma")
+        if not create:
+            try:
+                names = sorted(c if isinstance(c, str) else c.name for c in client.list_collections())
+            except Exception as exc:
+                raise StoreError(f"Could not list the collections at {where}: {exc}") from exc
+            if settings.collection not in names:
+                held = [n for n in names if not n.endswith("__articles")]
+                raise ConfigError(
+                    f"There is no collection {settings.collection!r} at {where} (there: "
+                    f"{', '.join(held) or 'none'}). Check --collection or CITEWIRE_COLLECTION."
+                )
         try:
             return cls(client, settings.collection)
         except StoreError:
             raise
         except Exception as exc:
-            where = settings.chroma_url or str(Path(settings.data_dir) / "chroma")
             raise StoreError(f"Could not open collection {settings.collection!r} at {where}: {exc}") from exc
 
     # -- reading ---------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def test_settings_from_environment_and_overrides(tmp_path: object) -> None:
         ({"chunk_tokens": 400}, "Currently, chunk_tokens is 400"),
         ({"collection": "a b"}, "Currently, collection is 'a b'"),
         ({"stale_discount": 0}, "stale_discount must be over 0 and at most 1. Currently, it is 0"),
+        ({"fresh_days": -1}, "fresh_days must be between 0 and 365. Currently, it is -1"),
     ],
 )
 def test_settings_errors_name_the_value(changes: dict[str, object], message: str) -> None:
@@ -59,3 +60,14 @@ def test_asking_where_there_is_no_library_is_an_error_not_an_empty_library(tmp_p
     with pytest.raises(ConfigError, match=f"There is no library in {nowhere} yet"):
         rag.ask("What happened?", data_dir=nowhere)
     assert not nowhere.exists()
+
+
+def test_a_mistyped_collection_is_named_not_created(tmp_path: Path) -> None:
+    from rag.store import ChromaStore
+
+    ChromaStore.open(Settings(data_dir=tmp_path))  # a library's store, with its collection
+    with pytest.raises(ConfigError, match=r"There is no collection 'other' at .* \(there: citewire\)"):
+        rag.open(settings=Settings(data_dir=tmp_path, collection="other"), create=False)
+    reopened = ChromaStore.open(Settings(data_dir=tmp_path))
+    assert sorted(c.name for c in reopened._client.list_collections()) == ["citewire", "citewire__articles"]
+    assert not (tmp_path / "bm25" / "other").exists()

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -73,6 +74,16 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
     done = run("ask", "anything", "--as-of", "yesterday", data_dir=tmp_path)
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
+    # chat: a port in use (a second `make chat`) and a bad upload limit, before anything loads.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = run("chat", "--port", port, data_dir=tmp_path)
+        assert done.returncode == 1 and f"Port {port} on 127.0.0.1 is in use" in done.stderr, done.stderr
+    done = run("chat", "--max-upload-mb", "0", data_dir=tmp_path)
+    assert done.returncode == 1 and "--max-upload-mb must be greater than 0" in done.stderr
+    assert not (tmp_path / "chroma").exists()
     # (urlsplit, or its port, raises ValueError on the last two)
     for url in ("localhost:1234", "http://[::1", "http://127.0.0.1:99999"):
         done = run("ask", "anything", "--chroma-url", url, data_dir=tmp_path)

@@ -7,6 +7,7 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Sequence
@@ -338,6 +339,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     import os
 
     credentials = read_credentials(args.auth, dict(os.environ))
+    if args.max_upload_mb <= 0:
+        raise ConfigError(f"--max-upload-mb must be greater than 0. Currently, it is {args.max_upload_mb}")
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535. Currently, it is {args.port}")
+    check_port_free(args.host, args.port)  # before the model and the library load
     if args.host not in LOOPBACK and credentials is None and not args.no_auth:
         raise ConfigError(
             f"--host {args.host} would open your library to the network. Give --auth FILE (lines of "
@@ -353,8 +359,31 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     app = build_app(library, max_upload_mb=args.max_upload_mb)
     print(f"Citewire chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
-    launch(app, host=args.host, port=args.port, auth=credentials, max_upload_mb=args.max_upload_mb)
+    try:
+        launch(app, host=args.host, port=args.port, auth=credentials, max_upload_mb=args.max_upload_mb)
+    except OSError as exc:  # taken meanwhile, or an address this machine does not have
+        raise ConfigError(
+            f"Could not serve on {args.host}:{args.port} ({exc}); pick another --port or --host"
+        ) from exc
     return 0
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``ConfigError`` when ``host:port`` cannot be listened on (in use, or not an address here)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"--host {host}: not an address this machine can serve on ({exc})") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = "in use (another `citewire chat`?)" if exc.errno == errno.EADDRINUSE else str(exc)
+            raise ConfigError(f"Port {port} on {host} is {reason}; pick another with --port") from exc
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
