@@ -2,13 +2,16 @@
 
 No generative model rewrites the question. Instead a question that leans on what came before
 (it has a pronoun such as "he", "it" or "they", or asks for "more" or what "else") is searched
-together with the previous turn's query, so "What else did he say about it?" after "What did
-Xi say about multilateral governance?" retrieves Xi's speech again. Passages from the articles
-the previous answer cited get a small boost, and sentences already quoted are passed over.
+together with the previous question and the one that opened the topic (the last that did not
+lean on another), so "What else did he say about it?" after "What did Xi say about multilateral
+governance?" retrieves Xi's speech again, and a long chain of follow-ups does not grow the query
+past what the model reads. Passages from the articles the previous answer cited get a small
+boost, and sentences already quoted are passed over.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +25,7 @@ FOLLOW_UP_WORDS = frozenset(
     ).split()
 )
 PREFER_BOOST = 0.05
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class FollowUp:
 
 def is_follow_up(question: str) -> bool:
     """Whether ``question`` leans on an earlier turn (a pronoun, "else", "more" ...)."""
-    return any(word in FOLLOW_UP_WORDS for word in question.lower().replace("?", " ").split())
+    return any(word in FOLLOW_UP_WORDS for word in _WORD.findall(question.lower()))
 
 
 def resolve(question: str, history: Sequence[Turn]) -> FollowUp:
@@ -67,8 +71,10 @@ def resolve(question: str, history: Sequence[Turn]) -> FollowUp:
     if not history or not is_follow_up(question):
         return FollowUp(question)
     last = history[-1]
+    opener = next((t.question for t in reversed(history) if t.query == t.question), history[0].question)
     return FollowUp(
-        query=f"{last.query} {question}",
+        # The new question first: the model reads a query's first 256 tokens only.
+        query=" ".join(dict.fromkeys((question, last.question, opener))),
         prefer=tuple(dict.fromkeys(article for article, _ in last.cited)),
         seen=frozenset(c for turn in history for c in turn.cited),
     )
