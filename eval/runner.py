@@ -274,5 +274,15 @@ def read_run(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                 f"{results_path}:{number} is not a result record (it needs id, question, metrics and "
                 f"latency_ms); {again}"
             )
+        damaged = [
+            name
+            for name, value in record["metrics"].items()
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)))
+        ]
+        if damaged:
+            raise ConfigError(
+                f"{results_path}:{number}: metric {damaged[0]!r} is {record['metrics'][damaged[0]]!r}, "
+                f"not a number or null; {again}"
+            )
         results.append(record)
     return results, summary

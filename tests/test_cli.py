@@ -142,6 +142,12 @@ def test_eval_with_skipped_question_lines_exits_1_and_compare_names_a_damaged_ru
     done = run("eval", "compare", str(out), str(out), data_dir=tmp_path)
     assert done.returncode == 1 and f"{out / 'results.jsonl'}:2 is not valid JSON" in done.stderr
     assert "Traceback" not in done.stderr
+    record = json.loads((out / "results.jsonl").read_text().splitlines()[0])
+    record["metrics"]["hit@1"] = "yes"
+    (out / "results.jsonl").write_text(json.dumps(record) + "\n")
+    done = run("eval", "compare", str(out), str(out), data_dir=tmp_path)
+    assert done.returncode == 1 and f"{out / 'results.jsonl'}:1: metric 'hit@1' is 'yes'" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @needs_shared
