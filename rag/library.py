@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,26 @@ if TYPE_CHECKING:
 LEXICAL_BATCH = 2048  # passages added to the BM25 index at a time during an ingest
 UNSEEN = ("", -1)  # the version of an article the BM25 index may hold in any version
 CLOCK_MARGIN = 60.0  # seconds by which clients' clocks may differ and still see each other's writes
+
+
+Day = date | str
+"""A date, or the same as an ISO string ("2024-03-06")."""
+
+
+def day(value: Day | None, name: str) -> date | None:
+    """``value`` as a date; ``ConfigError`` naming ``name`` when it is not one."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{name} must be a date or a string like 2024-03-06. Currently, it is {value!r}")
 
 
 class Library:
@@ -238,10 +258,10 @@ class Library:
         self,
         question: str,
         top_k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
         sources: Sequence[str] | None = None,
-        as_of: date | None = None,
+        as_of: Day | None = None,
     ) -> list[Hit]:
         """The passages most relevant to ``question``, best first.
 
@@ -260,6 +280,7 @@ class Library:
         k = self.settings.top_k if top_k is None else top_k
         if k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {k}")
+        since, until, as_of = day(since, "since"), day(until, "until"), day(as_of, "as_of")
         latest = min((d for d in (until, as_of) if d is not None), default=None)
         if since and latest and since > latest:
             raise ConfigError(f"since ({since}) is after until or as-of ({latest}); swap them")
@@ -340,10 +361,10 @@ class Library:
         self,
         question: str,
         top_k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
         sources: Sequence[str] | None = None,
-        as_of: date | None = None,
+        as_of: Day | None = None,
     ) -> Answer:
         """Answer ``question`` from the stored articles with numbered citations, or refuse."""
         hits = self.search(question, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of)
@@ -354,10 +375,10 @@ class Library:
         question: str,
         history: Sequence[Turn] = (),
         top_k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
         sources: Sequence[str] | None = None,
-        as_of: date | None = None,
+        as_of: Day | None = None,
     ) -> tuple[Answer, Turn]:
         """Answer ``question`` as the next turn of a conversation (see ``rag.conversation``).
 
@@ -384,10 +405,10 @@ class Library:
         question: str,
         choices: Sequence[str],
         top_k: int | None = None,
-        since: date | None = None,
-        until: date | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
         hits: Sequence[Hit] | None = None,
-        as_of: date | None = None,
+        as_of: Day | None = None,
     ) -> Choice:
         """Pick the option of ``choices`` that the retrieved passages support, with its citation.
 
@@ -488,9 +509,9 @@ def ask(
     data_dir: str | Path | None = None,
     *,
     top_k: int | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    as_of: date | None = None,
+    since: Day | None = None,
+    until: Day | None = None,
+    as_of: Day | None = None,
 ) -> Answer:
     """Answer one question from the library in ``data_dir`` (loads the model: use ``open`` for
     many); raises ``ConfigError`` when there is no library there."""

@@ -80,6 +80,8 @@ class Settings:
     added, changed or forgotten since (0: before every search)."""
 
     def __post_init__(self) -> None:
+        # A str, or "~/news", given in code is the same folder as on the command line.
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
         if self.top_k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         if self.embed_dtype not in EMBED_DTYPES:
@@ -138,8 +140,6 @@ class Settings:
                 continue
             values[f.name] = _convert(f.name, str(f.type), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in values:
-            values["data_dir"] = Path(values["data_dir"]).expanduser()
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> Settings:

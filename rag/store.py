@@ -122,7 +122,8 @@ class PassageFilter:
     def of(
         cls, since: date | None = None, until: date | None = None, sources: Sequence[str] | None = None
     ) -> PassageFilter:
-        return cls(since, until, tuple(sources or ()))
+        # One source given as a string is one source, not its characters.
+        return cls(since, until, (sources,) if isinstance(sources, str) else tuple(sources or ()))
 
     @property
     def empty(self) -> bool:

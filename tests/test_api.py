@@ -28,6 +28,12 @@ def test_errors_derive_from_one_base() -> None:
         assert issubclass(error, rag.CitewireError)
 
 
+def test_a_data_dir_in_code_is_expanded_like_one_on_the_command_line() -> None:
+    assert Settings(data_dir="~/news").data_dir == Path.home() / "news"  # type: ignore[arg-type]
+    assert Settings().with_changes(data_dir="~/news").data_dir == Path.home() / "news"
+    assert Settings.from_env({"CITEWIRE_DATA_DIR": "~/news"}).data_dir == Path.home() / "news"
+
+
 def test_settings_from_environment_and_overrides(tmp_path: object) -> None:
     env = {"CITEWIRE_TOP_K": "7", "CITEWIRE_COLLECTION": "news", "CITEWIRE_DATA_DIR": "/tmp/x"}
     settings = Settings.from_env(env, collection="other")

@@ -12,7 +12,7 @@ import pytest
 from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
-from rag import REFUSAL, Answer, Library
+from rag import REFUSAL, Answer, ConfigError, Library
 from rag.store import PassageFilter, _nearest, coherence
 
 
@@ -84,6 +84,13 @@ def test_as_of_leaves_out_later_articles_and_prefers_recent_ones(
     # As of late 2014 only the comet landing exists.
     hits = library.search(question, top_k=5, as_of=date(2014, 12, 31))
     assert {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
+    # From Python, a date may come as an ISO string, and one source as a string.
+    same = library.search(question, top_k=5, as_of="2014-12-31", sources="Citewire examples")
+    assert [h.chunk.id for h in same] == [h.chunk.id for h in hits]
+    with pytest.raises(
+        ConfigError, match=r"as_of must be a date or a string like 2024-03-06\. Currently, it is 'June'"
+    ):
+        library.search(question, as_of="June")
 
 
 def test_article_ranking_when_turned_on_respects_the_same_dates(

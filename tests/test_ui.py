@@ -70,6 +70,10 @@ def test_api_serves_the_answer_record(served: str) -> None:
     assert "multilateral" in record["citations"][0]["quote"]
     refused = client.predict("Who won the 2022 FIFA World Cup?", api_name="/ask")
     assert refused["refused"] is True and refused["citations"] == []
+    # No top_k means the default. Until ends a date range, as in the chat and as --until does:
+    # like Since, it leaves out undated articles, and the seed article gives no date.
+    assert client.predict(SEED_QUESTION, None, api_name="/ask")["citations"][0]["title"] == SEED_TITLE
+    assert client.predict(SEED_QUESTION, None, "", "2030-01-01", api_name="/ask")["refused"] is True
 
 
 @pytest.fixture(scope="module")

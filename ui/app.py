@@ -92,6 +92,7 @@ class ChatPage:
                 history,
                 top_k=int(top_k),
                 since=bounds[0],
+                until=bounds[1],  # a date range: like Since, it leaves out undated articles
                 sources=sources or None,
                 as_of=chat_as_of(bounds[1]),
             )
@@ -176,15 +177,21 @@ class ChatPage:
 
     # -- API --------------------------------------------------------------------------------
 
-    def ask_api(self, question: str, top_k: int = 5, since: str = "", until: str = "") -> dict[str, Any]:
+    def ask_api(
+        self, question: str, top_k: int | None = 5, since: str | None = "", until: str | None = ""
+    ) -> dict[str, Any]:
         """Answer ``question``: the same record as ``rag.ask`` (answer, refused, citations), as of
         ``until`` (else today), as the chat does."""
+        if not isinstance(question, str):
+            raise gr.Error(f"question must be text. Currently, it is {question!r}")
         try:
+            k = None if top_k is None or top_k == "" else int(top_k)
+        except (TypeError, ValueError):
+            raise gr.Error(f"top_k must be a whole number. Currently, it is {top_k!r}") from None
+        try:
+            last = parse_day(until, "until")
             answer = self.library.ask(
-                question,
-                top_k=int(top_k),
-                since=parse_day(since, "since"),
-                as_of=chat_as_of(parse_day(until, "until")),
+                question, top_k=k, since=parse_day(since, "since"), until=last, as_of=chat_as_of(last)
             )
         except CitewireError as exc:
             raise gr.Error(str(exc)) from exc
