@@ -25,7 +25,7 @@ import numpy as np
 from ingest.chunking import Chunker
 from ingest.readers import Problem, iter_files, read_file, source_path_of
 from rag.library import Library
-from rag.records import Article, Chunk, chunk_id_for
+from rag.records import Article, Chunk, StoredArticle, chunk_id_for
 from rag.store import ArticleWrite
 
 GROUP_CHUNKS = 256
@@ -123,22 +123,27 @@ def ingest(
             bar.advance(1, report.chunks)
 
     report = IngestReport()
+    stored = library.store.articles()  # listed once: for what changed, then for what was dropped
     try:
-        ingest_items(items(), library, report=report, on_problem=on_problem)
+        ingest_items(items(), library, report=report, on_problem=on_problem, stored=stored)
     finally:
         bar.close()
-    for problem in forget_dropped(library, whole, report):
+    for problem in forget_dropped(library, whole, report, stored):
         if on_problem is not None:
             on_problem(problem)
     return report
 
 
-def forget_dropped(library: Library, files: dict[str, set[str]], report: IngestReport) -> list[Problem]:
-    """Forget the articles stored from one of ``files`` (source path: the ids it holds now) that
-    no file of this run holds any more; each is counted in ``report`` and named in a warning."""
+def forget_dropped(
+    library: Library, files: dict[str, set[str]], report: IngestReport, stored: Sequence[StoredArticle]
+) -> list[Problem]:
+    """Forget the articles of ``stored`` (the library's, as listed before this run) that came
+    from one of ``files`` (source path: the ids it holds now) and that no file of this run holds
+    any more; each is counted in ``report`` and named in a warning. (Articles stored during the
+    run came from its files, so they are held.)"""
     held = set().union(*files.values()) if files else set()
     notes: list[Problem] = []
-    for article in library.store.articles():
+    for article in stored:
         if article.source_path in files and article.id not in held and library.forget(article.id):
             report.removed += 1
             reason = f"{article.title!r} ({article.id}) is no longer in this file; forgotten"
@@ -153,8 +158,10 @@ def ingest_items(
     *,
     report: IngestReport | None = None,
     on_problem: Callable[[Problem], None] | None = None,
+    stored: Sequence[StoredArticle] | None = None,
 ) -> IngestReport:
     """Store new and changed articles from ``items``; problems are recorded and reported, never raised.
+    ``stored`` is the library's articles, if the caller has listed them already.
 
     An article already stored with the same content hash is left alone; a changed one replaces
     its old chunks. An id seen twice in one run (the same url on two JSONL lines) keeps the first.
@@ -184,7 +191,7 @@ def ingest_items(
             group, group_size = [], 0
             release_freed_memory()
 
-        for prepared in prefetch(_prepare(items, library, report, on_problem), PREFETCH):
+        for prepared in prefetch(_prepare(items, library, report, on_problem, stored), PREFETCH):
             changed = True
             group.append(prepared)
             group_size += len(prepared.chunks)
@@ -214,9 +221,10 @@ def _prepare(
     library: Library,
     report: IngestReport,
     on_problem: Callable[[Problem], None] | None,
+    listed: Sequence[StoredArticle] | None,
 ) -> Iterator[Prepared]:
     """The new and changed articles of ``items``, chunked; problems and skips go to ``report``."""
-    stored = {a.id: a.content_hash for a in library.store.articles()}
+    stored = {a.id: a.content_hash for a in (library.store.articles() if listed is None else listed)}
     seen: dict[str, str] = {}
     chunker: Chunker | None = None
 
