@@ -1,12 +1,17 @@
 """Conversations: resolving a follow-up question against the turns before it.
 
 No generative model rewrites the question. Instead a question that leans on what came before
-(it has a pronoun such as "he", "it" or "they", or asks for "more" or what "else") is searched
-together with the previous question and the one that opened the topic (the last that did not
-lean on another), so "What else did he say about it?" after "What did Xi say about multilateral
-governance?" retrieves Xi's speech again, and a long chain of follow-ups does not grow the query
-past what the model reads. Passages from the articles the previous answer cited get a small
-boost, and sentences already quoted are passed over.
+is searched together with the previous question and the one that opened the topic (the last
+that did not lean on another), so "What else did he say about it?" after "What did Xi say about
+multilateral governance?" retrieves Xi's speech again, and a long chain of follow-ups does not
+grow the query past what the model reads. Passages from the articles the previous answer cited
+get a small boost, and sentences already quoted are passed over.
+
+A question leans on what came before when it has a personal pronoun ("he", "they") or asks for
+"more" or what "else". "It", "this", "that" and "there" are weaker signs, since they also open
+new questions ("Is it true that ...", "the company that ..."): they make a follow-up only when
+the question names no one and nothing the conversation has not (no new capitalised name) and
+brings at most ``MAX_NEW_TERMS`` new content words of its own.
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.records import Answer, Hit
+from rag.text import new_names, question_terms
 
 FOLLOW_UP_WORDS = frozenset(
-    (
-        "he him his she her hers it its they them their theirs this that these those there "
-        "else more also other another further again same"
-    ).split()
+    "he him his she her hers they them their theirs else more also other another further again same".split()
 )
+WEAK_FOLLOW_UP_WORDS = frozenset("it its this that these those there".split())
+MAX_NEW_TERMS = 3
 PREFER_BOOST = 0.05
 _WORD = re.compile(r"\w+")
 
@@ -61,17 +66,33 @@ class FollowUp:
     seen: frozenset[tuple[str, int]] = frozenset()
 
 
-def is_follow_up(question: str) -> bool:
-    """Whether ``question`` leans on an earlier turn (a pronoun, "else", "more" ...)."""
-    return any(word in FOLLOW_UP_WORDS for word in _WORD.findall(question.lower()))
+def _opener(history: Sequence[Turn]) -> str:
+    """The question that opened the current topic: the last one searched on its own."""
+    return next((t.question for t in reversed(history) if t.query == t.question), history[0].question)
+
+
+def is_follow_up(question: str, history: Sequence[Turn] = ()) -> bool:
+    """Whether ``question`` leans on the turns of ``history`` (see the module's notes)."""
+    found = set(_WORD.findall(question.lower()))
+    if found & FOLLOW_UP_WORDS:
+        return True
+    if not found & WEAK_FOLLOW_UP_WORDS:
+        return False
+    context: set[str] = set()
+    if history:
+        for earlier in (history[-1].question, _opener(history)):
+            context.update(question_terms(earlier))
+    if any(not any(ch.isdigit() for ch in name) for name in new_names(question, context)):
+        return False  # it names someone or something new
+    return sum(term not in context for term in question_terms(question)) <= MAX_NEW_TERMS
 
 
 def resolve(question: str, history: Sequence[Turn]) -> FollowUp:
     """The search query, preferred articles and already quoted sentences for ``question``."""
-    if not history or not is_follow_up(question):
+    if not history or not is_follow_up(question, history):
         return FollowUp(question)
     last = history[-1]
-    opener = next((t.question for t in reversed(history) if t.query == t.question), history[0].question)
+    opener = _opener(history)
     return FollowUp(
         # The new question first: the model reads a query's first 256 tokens only.
         query=" ".join(dict.fromkeys((question, last.question, opener))),

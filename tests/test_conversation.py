@@ -30,3 +30,20 @@ def test_a_follow_up_is_searched_with_the_previous_question_and_the_topic_not_th
     assert resolve(fresh, history).query == fresh
     history.append(Turn(fresh, fresh))
     assert resolve("Is that new?", history).query == f"Is that new? {fresh}"
+
+
+def test_it_and_that_open_a_new_topic_when_the_question_brings_its_own_subject() -> None:
+    history = [Turn(OPENER, OPENER)]
+    for fresh in (
+        "Is it true that Lisbon banned cruise ships?",  # a name the conversation has not had
+        "Which company that makes electric buses won the city contract?",  # a relative "that"
+    ):
+        assert not is_follow_up(fresh, history), fresh
+        assert resolve(fresh, history).query == fresh
+    for follow in (
+        "How much will it cost?",
+        "What did the mayor say about that?",
+        "What happened there in 2019?",
+    ):
+        assert is_follow_up(follow, history), follow
+        assert resolve(follow, history).query == f"{follow} {OPENER}"
