@@ -24,8 +24,8 @@ RTQA = DATA / "realtimeqa-dev"
 def features(library: object, questions: list[dict[str, object]], as_of: bool) -> np.ndarray:
     rows = []
     for q in questions:
-        until = date.fromisoformat(str(q["date"])) if as_of else None
-        hits = library.search(str(q["question"]), until=until)  # type: ignore[attr-defined]
+        day = date.fromisoformat(str(q["date"])) if as_of else None
+        hits = library.search(str(q["question"]), as_of=day)  # type: ignore[attr-defined]
         ranked = library.answerer.candidates(str(q["question"]), hits)  # type: ignore[attr-defined]
         best = ranked[0] if ranked else None
         reason = library.answerer.refusal_reason(str(q["question"]), hits, best)  # type: ignore[attr-defined]
