@@ -5,7 +5,7 @@ is searched together with the previous question and the one that opened the topi
 that did not lean on another), so "What else did he say about it?" after "What did Xi say about
 multilateral governance?" retrieves Xi's speech again, and a long chain of follow-ups does not
 grow the query past what the model reads. Passages from the articles the previous answer cited
-get a small boost, and sentences already quoted are passed over.
+move up two places in the search's order, and sentences already quoted are passed over.
 
 A question leans on what came before when it has a personal pronoun ("he", "they") or asks for
 "more" or what "else". "It", "this", "that" and "there" are weaker signs, since they also open
@@ -29,7 +29,7 @@ FOLLOW_UP_WORDS = frozenset(
 )
 WEAK_FOLLOW_UP_WORDS = frozenset("it its this that these those there".split())
 MAX_NEW_TERMS = 3
-PREFER_BOOST = 0.05
+PREFER_LIFT = 2
 _WORD = re.compile(r"\w+")
 
 
@@ -102,6 +102,12 @@ def resolve(question: str, history: Sequence[Turn]) -> FollowUp:
 
 
 def prefer_articles(hits: Sequence[Hit], articles: Sequence[str]) -> list[Hit]:
-    """``hits`` re-ranked with a small boost for passages of ``articles`` (scores unchanged)."""
+    """``hits`` (in the search's fused order) with each passage of ``articles`` moved up
+    ``PREFER_LIFT`` places, ahead of any it then ties with; the rest keep their order."""
     wanted = set(articles)
-    return sorted(hits, key=lambda h: -(h.score + (PREFER_BOOST if h.chunk.article_id in wanted else 0.0)))
+
+    def place(i: int) -> tuple[int, bool]:
+        preferred = hits[i].chunk.article_id in wanted
+        return (i - PREFER_LIFT if preferred else i, not preferred)
+
+    return [hits[i] for i in sorted(range(len(hits)), key=place)]

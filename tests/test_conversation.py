@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rag.conversation import Turn, is_follow_up, resolve
+from rag.conversation import Turn, is_follow_up, prefer_articles, resolve
+from rag.records import Chunk, Hit
 
 OPENER = "What did the mayor say about the harbour bridge?"
 
@@ -47,3 +48,14 @@ def test_it_and_that_open_a_new_topic_when_the_question_brings_its_own_subject()
     ):
         assert is_follow_up(follow, history), follow
         assert resolve(follow, history).query == f"{follow} {OPENER}"
+
+
+def test_the_cited_article_moves_up_two_places_and_the_fused_order_is_otherwise_kept() -> None:
+    def hit(chunk_id: str, cosine: float) -> Hit:
+        return Hit(Chunk(chunk_id, chunk_id.split(":")[0], 0, "text", 0, 4, "t"), cosine)
+
+    # The search's order (BM25 and freshness included), not the order of the cosines.
+    fused = [hit("a:0", 0.41), hit("b:0", 0.62), hit("c:0", 0.55), hit("d:0", 0.70), hit("cited:0", 0.30)]
+    order = [h.chunk.id for h in prefer_articles(fused, ["cited"])]
+    assert order == ["a:0", "b:0", "cited:0", "c:0", "d:0"]
+    assert [h.chunk.id for h in prefer_articles(fused, [])] == [h.chunk.id for h in fused]
