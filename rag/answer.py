@@ -153,6 +153,19 @@ def _similar(a: set[str], b: set[str]) -> bool:
     return len(a & b) / len(a | b) >= 0.6
 
 
+# Calibrated with bench/refusal.py: realtimeqa-dev questions over their own corpus (answerable)
+# and over the BBC corpus (unanswerable).
+MIN_SCORE = 0.45
+MIN_COVERAGE = 0.3
+
+
+def missing_numbers(question: str, hits: Sequence[Hit]) -> set[str]:
+    """The numbers of ``question`` (a year, a count) that no passage of ``hits`` nor its date mentions."""
+    evidence = " ".join(h.chunk.text for h in hits)
+    dates = " ".join(h.chunk.published.isoformat() for h in hits if h.chunk.published)
+    return numbers(question) - numbers(evidence) - numbers(dates.replace("-", " "))
+
+
 @dataclass(frozen=True)
 class ExtractiveAnswerer:
     """Answers by quoting the best sentences of the retrieved passages.
@@ -165,10 +178,8 @@ class ExtractiveAnswerer:
     """
 
     max_sentences: int = 3
-    # Calibrated with bench/refusal.py: realtimeqa-dev questions over their own corpus
-    # (answerable) and over the BBC corpus (unanswerable).
-    min_score: float = 0.45
-    min_coverage: float = 0.3
+    min_score: float = MIN_SCORE
+    min_coverage: float = MIN_COVERAGE
     keep_ratio: float = 0.6
 
     def candidates(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
@@ -203,9 +214,7 @@ class ExtractiveAnswerer:
         if best is None or best.coverage < self.min_coverage:
             share = best.coverage if best else 0.0
             return f"best sentence holds {share:.0%} of the question's terms"
-        evidence = " ".join(h.chunk.text for h in hits)
-        dates = " ".join(h.chunk.published.isoformat() for h in hits if h.chunk.published)
-        missing = numbers(question) - numbers(evidence) - numbers(dates.replace("-", " "))
+        missing = missing_numbers(question, hits)
         if missing:
             return f"no passage mentions {', '.join(sorted(missing))}"
         return None

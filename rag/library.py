@@ -93,7 +93,9 @@ class Library:
         # library last looked for other clients' writes (by its own clock).
         self._seen: dict[str, tuple[str, int]] | None = None
         self._looked_at = 0.0
-        self.answerer: Answerer = answerer or ExtractiveAnswerer()
+        self.answerer: Answerer = answerer or ExtractiveAnswerer(
+            min_score=settings.min_score, min_coverage=settings.min_coverage
+        )
 
     @property
     def embedder(self) -> Embedder:

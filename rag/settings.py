@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from rag.answer import MIN_COVERAGE, MIN_SCORE
 from rag.errors import ConfigError
 from rag.fusion import FRESH_DAYS, FRESHNESS_WEIGHT, ROUNDUP_BELOW, STALE_DISCOUNT
 
@@ -75,6 +76,11 @@ class Settings:
     a small library it lets a long article outrank the one passage that answers."""
     near_duplicates: float = 0.8
     """Word 5-gram overlap (Jaccard) at which a passage repeating a better one is dropped (1: keep all)."""
+    min_score: float = MIN_SCORE
+    """The answer is refused when the first passage's cosine to the question is below this."""
+    min_coverage: float = MIN_COVERAGE
+    """The answer is refused when its best sentence holds less than this share of the question's
+    terms (see ``rag.answer.ExtractiveAnswerer``)."""
     sync_seconds: float = 1.0
     """With a Chroma server: how often, at most, a search first takes in what other clients have
     added, changed or forgotten since (0: before every search)."""
@@ -109,6 +115,9 @@ class Settings:
             raise ConfigError(
                 f"near_duplicates must be over 0 and at most 1. Currently, it is {self.near_duplicates}"
             )
+        for name in ("min_score", "min_coverage"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be between 0 and 1. Currently, it is {getattr(self, name)}")
         if self.sync_seconds < 0:
             raise ConfigError(f"sync_seconds must be at least 0. Currently, it is {self.sync_seconds}")
         if self.batch_size <= 0:

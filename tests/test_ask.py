@@ -37,6 +37,19 @@ def test_seed_question_cites_the_seed_article_first(news_library: Library) -> No
     assert_quotes_verbatim(news_library, answer)
 
 
+def test_the_refusal_thresholds_come_from_the_settings(news_library: Library) -> None:
+    strict = Library(
+        news_library.settings.with_changes(min_score=0.95), news_library.store, news_library.embedder
+    )
+    assert strict.ask(SEED_QUESTION).refused
+    wordy = Library(
+        news_library.settings.with_changes(min_coverage=0.9), news_library.store, news_library.embedder
+    )
+    assert wordy.answerer.min_coverage == 0.9  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="min_score must be between 0 and 1"):
+        news_library.settings.with_changes(min_score=1.5)
+
+
 @pytest.mark.parametrize(
     "question",
     [
