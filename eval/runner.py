@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -84,9 +85,12 @@ def load_suite(config: RunConfig, on_problem: Callable[[Problem], None] | None =
 def default_index_dir(base: Path, articles: Path) -> Path:
     """An index folder named for the corpus's content, so the same corpus reuses its index."""
     digest = hashlib.sha256()
-    with articles.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with articles.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the articles file {articles}: {exc.strerror or exc}") from exc
     return base / "eval" / f"{articles.stem}-{digest.hexdigest()[:12]}"
 
 
@@ -182,6 +186,7 @@ def run_eval(
     ``suite`` is the questions already read by ``load_suite``; without it they are read here."""
     suite = suite if suite is not None else load_suite(config, on_problem)
     questions, problems = suite.questions, suite.problems
+    make_out_dir(config.out)  # before the ingest and the questions, not after them
     ingested: IngestReport = ingest([config.articles], library, progress=progress, on_problem=on_problem)
 
     from tqdm import tqdm
@@ -233,11 +238,22 @@ def run_eval(
     return results, {"run": run_info, "metrics": summary}
 
 
+def make_out_dir(out: Path) -> None:
+    """Create the run's output folder, or raise ``ConfigError`` saying why it cannot be."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file has that name" if isinstance(exc, FileExistsError) else exc.strerror or str(exc)
+        raise ConfigError(f"--out {out}: cannot make the output folder ({why}); give another folder") from exc
+    if not os.access(out, os.W_OK):
+        raise ConfigError(f"--out {out}: the folder is not writable; give another folder")
+
+
 def write_outputs(out: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
     """Write results.jsonl, summary.json, the plots and report.md into ``out``."""
     from eval.report import write_plots, write_report
 
-    out.mkdir(parents=True, exist_ok=True)
+    make_out_dir(out)
     with (out / "results.jsonl").open("w", encoding="utf-8") as handle:
         for record in results:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -55,7 +55,9 @@ def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
     earlier = run("ask", "What did Xi say about multilateral governance?", "--as-of", "2015-12-15", "--json",
                   data_dir=data)  # fmt: skip
     assert earlier.returncode == 0, earlier.stderr
-    assert all(c["published"] <= "2015-12-15" for c in json.loads(earlier.stdout)["citations"])
+    cited = json.loads(earlier.stdout)["citations"]
+    assert first["url"] not in {c["url"] for c in cited}  # cited first without --as-of, above
+    assert all(c["published"] <= "2015-12-15" for c in cited)
 
     listed = run("sources", "--json", data_dir=data)
     rows = json.loads(listed.stdout)
@@ -112,6 +114,11 @@ def test_a_missing_library_is_named_not_created(tmp_path: Path) -> None:
     questions.write_text('{"id": "q_1", "question": "When?", "answers": ["Monday"]}\n')
     done = run("eval", *suite, "--top-k", "0", data_dir=nowhere)
     assert done.returncode == 1 and "top_k must be greater than 0" in done.stderr
+    # ... and its output folder, which used to fail only after every question was answered.
+    done = run("eval", *suite, "--out", str(articles), data_dir=nowhere)
+    assert done.returncode == 1, done.stderr
+    assert f"--out {articles}: cannot make the output folder (a file has that name)" in done.stderr
+    assert "Traceback" not in done.stderr
     assert not nowhere.exists()
 
 

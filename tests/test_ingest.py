@@ -38,6 +38,10 @@ def test_ingest_is_idempotent(make_library: Callable[..., Library]) -> None:
     assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 5, 0)
     assert library.store.count_chunks() == first.chunks
     assert library.store.count_articles() == 5
+    # Nothing changed, so nothing loads the model: a library without one stays without one.
+    modelless = Library(library.settings, library.store)
+    assert ingest([EXAMPLES], modelless, progress=False).unchanged == 5
+    assert modelless._embedder is None
 
 
 def test_changed_article_replaces_its_chunks(make_library: Callable[..., Library], news_folder: Path) -> None:

@@ -40,7 +40,6 @@ def test_title_skips_page_furniture_and_long_lines() -> None:
     assert "Advertisement" not in guess_title(text)
 
 
-@needs_shared
 def test_title_skips_datelines_and_falls_back_to_the_url_slug() -> None:
     text = "Lisbon NEWSDESK —\n\n" + "A ferry strike " + "kept commuters waiting for hours on both banks " * 3
     url = "https://news.example.org/2024/03/02/ferry-strike-leaves-commuters-stranded/index.html"
@@ -50,6 +49,7 @@ def test_title_skips_datelines_and_falls_back_to_the_url_slug() -> None:
     assert guess_title(headed, url) == "Harbour reopens after storm"
 
 
+@needs_shared
 def test_seed_title_is_its_headline_not_share() -> None:
     (article,) = articles_and_problems([SEED_DIR])[0]
     assert article.title == "China's Xi calls for cooperation on Internet regulation"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from rag import ConfigError
 from ui.cli import LOOPBACK, main, read_credentials
@@ -79,13 +80,17 @@ def test_credentials_from_file_and_environment(tmp_path: Path) -> None:
     path.write_text("no-colon\n")
     with pytest.raises(ConfigError, match="user:password"):
         read_credentials(str(path), {})
+    path.write_bytes(b"ann:caf\xe9\n")  # Latin-1, not UTF-8
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        read_credentials(str(path), {})
 
 
 def test_chat_refuses_a_public_address_without_auth(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     assert "127.0.0.1" in LOOPBACK
-    status = main(["chat", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    # A free port, so the test does not depend on whether something serves on the default one.
+    status = main(["chat", "--host", "0.0.0.0", "--port", str(free_port()), "--data-dir", str(tmp_path)])
     assert status == 1
     err = capsys.readouterr().err
     assert "--auth FILE" in err and "--no-auth" in err

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT, SEED_QUESTION
+from conftest import EXAMPLES, ROOT, SEED_QUESTION, free_port
 
 from ingest import ingest
 from rag import Embedder, Library, Settings
 from rag import library as library_module
 from rag.lexical import LexicalIndex
 from rag.library import open_library
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

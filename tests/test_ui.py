@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SEED_DIR, SEED_QUESTION, bbc_slice, needs_shared
+from conftest import ROOT, SEED_DIR, SEED_QUESTION, bbc_slice, free_port, needs_shared
 
 from ingest import ingest
 from rag import Embedder, Library, Settings
@@ -27,12 +26,6 @@ PAYLOAD_TEXT = (
     '<img src=x onerror="window.__xss = 2">.\n\n'
     "Organisers said the lantern parade along the harbour festival route drew about 4,000 visitors.\n"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +247,27 @@ def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library,
     status, listing, *_ = page.delete(listed["Farmers market moves indoors"])
     assert "Deleted" in status and "Farmers market" not in listing
     assert "Farmers market moves indoors" not in {a.title for a in ui_library.sources()}
+
+
+def test_a_store_failure_on_upload_or_delete_is_shown_as_a_message(
+    ui_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradio as gr
+
+    from rag.errors import StoreError
+    from ui.app import ChatPage
+
+    def down(*_: object, **__: object) -> None:
+        raise StoreError("The Chroma server at http://127.0.0.1:9 did not answer; start it and try again")
+
+    page = ChatPage(ui_library, max_upload_bytes=100_000)
+    monkeypatch.setattr(ui_library, "forget", down)
+    with pytest.raises(gr.Error, match="did not answer"):
+        page.delete("a123")
+    monkeypatch.setattr(ui_library, "put", down)
+    note = tmp_path / "note.md"
+    note.write_text(
+        "---\ntitle: Library hours change\n---\nThe reading room now opens at nine on Saturdays.\n"
+    )
+    with pytest.raises(gr.Error, match="did not answer"):
+        page.upload([str(note)])

@@ -159,7 +159,12 @@ class ChatPage:
                 yield from read_upload(path.read_bytes(), name)
 
         # One ingest for all files: stored hashes are read and the BM25 index rebuilt once.
-        ingest_items(items(), self.library, report=report)
+        try:
+            ingest_items(items(), self.library, report=report)
+        except CitewireError as exc:  # the store or the model, not a file: nothing more goes in
+            raise gr.Error(
+                f"{exc} ({report.added + report.updated} articles were stored before this)"
+            ) from exc
         progress((len(paths), len(paths)), desc="Done", unit="files")
         summary = (
             f"Added {report.added}, updated {report.updated}, already present {report.unchanged}, "
@@ -171,7 +176,10 @@ class ChatPage:
         """Remove the chosen article."""
         if not article_id:
             raise gr.Error("Choose an article to delete first.")
-        removed = self.library.forget(article_id)
+        try:
+            removed = self.library.forget(article_id)
+        except CitewireError as exc:
+            raise gr.Error(str(exc)) from exc
         note = f"Deleted {article_id}." if removed else f"No article {article_id} (already deleted?)."
         return (upload_html(note, []), *self.library_view())
 

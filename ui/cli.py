@@ -241,7 +241,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``citewire eval``: run a suite and print the summary table's path and headline figures."""
-    from eval.runner import RunConfig, default_index_dir, load_suite, run_eval
+    from eval.runner import RunConfig, default_index_dir, load_suite, make_out_dir, run_eval
 
     for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
         if not path.is_file():
@@ -259,6 +259,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
 
     suite = load_suite(config, on_problem=report)  # before any library is opened or ingested into
+    make_out_dir(config.out)
     settings = settings_from(args)
     if args.data_dir is None and args.chroma_url is None:
         # The corpus's own embedded index, also when CITEWIRE_CHROMA_URL names the reader's
@@ -319,6 +320,10 @@ def read_credentials(path: str | None, environ: dict[str, str]) -> list[tuple[st
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise ConfigError(f"cannot read the --auth file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"the --auth file {path} is not UTF-8 text; write one user:password per line"
+            ) from None
     elif environ.get("CITEWIRE_AUTH"):
         lines = environ["CITEWIRE_AUTH"].split(",")
     pairs = []
