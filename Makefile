@@ -7,6 +7,9 @@ DEMO_DIR ?= .citewire/demo
 CHAT_DIR ?= .citewire/library
 PORT ?= 7860
 QUESTION ?= What did Xi say about multilateral governance?
+# Where the CPU build of torch comes from: here, the machine's pip configuration (a local wheel);
+# elsewhere, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_PIP_ARGS ?=
 
 .PHONY: install chat demo test lint browser clean
 
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: the local CPU wheel, never a CUDA build.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -105,6 +105,26 @@ def worst_questions(results: Sequence[dict[str, Any]], n: int = 10) -> list[dict
     return sorted(results, key=badness)[:n]
 
 
+def group_table(results: Sequence[dict[str, Any]]) -> list[str]:
+    """The answer metrics apart for questions with gold article urls and without: the first
+    group's evidence is known to be in the corpus, the second's may not be."""
+    groups = {
+        "with gold urls": [r for r in results if r["gold_urls"]],
+        "without gold urls": [r for r in results if not r["gold_urls"]],
+    }
+    names = ("mc_accuracy", "contains_gold", "refused")
+    lines = ["| questions | count | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for label, group in groups.items():
+        if not group:
+            continue
+        means = []
+        for name in names:
+            values = [r["metrics"][name] for r in group if r["metrics"].get(name) is not None]
+            means.append(_fmt(sum(values) / len(values)) if values else "n/a")
+        lines.append(f"| {label} | {len(group)} | " + " | ".join(means) + " |")
+    return [*lines, ""]
+
+
 def write_report(
     out: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any], plots: Sequence[str]
 ) -> None:
@@ -138,6 +158,7 @@ def write_report(
         "chosen option for multiple-choice questions and the answer text otherwise; "
         "`contains_gold` checks the answer text.",
         "",
+        *group_table(results),
         PROXY_NOTE,
         "",
         "## Worst questions",

@@ -312,7 +312,12 @@ class Library:
             )
         if as_of is not None and self.settings.freshness > 0:
             scores = add_freshness(
-                scores, lexical.published, as_of, self.settings.freshness, fresh_days=self.settings.fresh_days
+                scores,
+                lexical.published,
+                as_of,
+                self.settings.freshness,
+                days=self.settings.fade_days,
+                fresh_days=self.settings.fresh_days,
             )
         if as_of is not None and self.settings.stale_discount < 1 and asks_about_recent(question):
             scores = discount_stale(scores, lexical.published, as_of, factor=self.settings.stale_discount)
@@ -355,6 +360,7 @@ class Library:
                 lambda a: lexical.published(first(a)),
                 as_of,
                 self.settings.freshness,
+                days=self.settings.fade_days,
                 fresh_days=self.settings.fresh_days,
             )
         return ranked(scores)[:ARTICLE_RANKS]

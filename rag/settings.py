@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.answer import MIN_COVERAGE, MIN_SCORE
 from rag.errors import ConfigError
-from rag.fusion import FRESH_DAYS, FRESHNESS_WEIGHT, ROUNDUP_BELOW, STALE_DISCOUNT
+from rag.fusion import FRESH_DAYS, FRESHNESS_DAYS, FRESHNESS_WEIGHT, ROUNDUP_BELOW, STALE_DISCOUNT
 
 EMBED_DTYPES = ("auto", "fp32", "bf16")
 RETRIEVALS = ("hybrid", "dense")
@@ -59,6 +59,8 @@ class Settings:
     fresh_days: int = FRESH_DAYS
     """With an as-of date: stories up to this many days old all get the whole freshness bonus;
     it fades for older ones (0: it fades from the as-of date on)."""
+    fade_days: float = FRESHNESS_DAYS
+    """With an as-of date: past the fresh days, the bonus falls by a factor e every this many days."""
     stale_discount: float = STALE_DISCOUNT
     """With an as-of date and a question about recent events ("this week", "recently", "latest"):
     how much passages over 30 days old count, when fresher ones are candidates (1: as much)."""
@@ -105,6 +107,8 @@ class Settings:
         for name in ("freshness", "article_ranking", "article_support", "roundup_below"):
             if not 0 <= getattr(self, name) <= 10:
                 raise ConfigError(f"{name} must be between 0 and 10. Currently, it is {getattr(self, name)}")
+        if not 0 < self.fade_days <= 365:
+            raise ConfigError(f"fade_days must be over 0 and at most 365. Currently, it is {self.fade_days}")
         if not 0 <= self.fresh_days <= 365:
             raise ConfigError(f"fresh_days must be between 0 and 365. Currently, it is {self.fresh_days}")
         if not 0 < self.stale_discount <= 1:

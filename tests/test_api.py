@@ -49,6 +49,8 @@ def test_settings_from_environment_and_overrides(tmp_path: object) -> None:
         ({"collection": "a b"}, "Currently, collection is 'a b'"),
         ({"stale_discount": 0}, "stale_discount must be over 0 and at most 1. Currently, it is 0"),
         ({"fresh_days": -1}, "fresh_days must be between 0 and 365. Currently, it is -1"),
+        ({"fade_days": 0}, "fade_days must be over 0 and at most 365. Currently, it is 0"),
+        ({"min_coverage": 30}, "min_coverage must be between 0 and 1. Currently, it is 30"),
     ],
 )
 def test_settings_errors_name_the_value(changes: dict[str, object], message: str) -> None:

@@ -50,6 +50,19 @@ def test_the_refusal_thresholds_come_from_the_settings(news_library: Library) ->
         news_library.settings.with_changes(min_score=1.5)
 
 
+def test_the_freshness_fade_comes_from_the_settings(make_library: Callable[..., Library]) -> None:
+    # Five weeks after the Pluto fly-by, a bonus fading within a day leaves the comet landing
+    # first; one fading over a year (or the default week) still lifts the fly-by above it.
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    first = {}
+    for fade in (0.5, 365.0):
+        library.settings = library.settings.with_changes(fade_days=fade)
+        first[fade] = library.search("What happened in the mission?", top_k=5, as_of=date(2015, 8, 20))[0]
+    assert first[0.5].chunk.published == date(2014, 11, 12)
+    assert first[365.0].chunk.published == date(2015, 7, 14)
+
+
 @pytest.mark.parametrize(
     "question",
     [

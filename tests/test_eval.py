@@ -85,6 +85,12 @@ def test_eval_writes_every_output_and_summary_matches_results(
             assert match and match[0] <= record["date"]
     report = (out / "report.md").read_text()
     assert "| hit@5 |" in report and "proxy" in report and "![metrics.png](metrics.png)" in report
+    # The answer metrics apart for questions with and without gold urls, from the same lines.
+    with_gold = [r for r in lines if r["gold_urls"]]
+    mc = [r["metrics"]["mc_accuracy"] for r in with_gold if r["metrics"]["mc_accuracy"] is not None]
+    refused = sum(r["metrics"]["refused"] for r in with_gold) / len(with_gold)
+    shown = f"| with gold urls | {len(with_gold)} | {sum(mc) / len(mc):.3f} |" if mc else "| with gold urls |"
+    assert shown in report and f"| {refused:.3f} |" in report
 
     # A second run reuses the index: nothing is ingested again.
     _, second = run_eval(
