@@ -30,7 +30,7 @@ def main() -> None:
 
     import rag
     from eval import metrics as m
-    from eval.runner import RETRIEVE_K
+    from eval.runner import RETRIEVE_K, ranked_articles
 
     library = rag.open(settings=rag.Settings(data_dir=args.data_dir), create=False)
     questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
@@ -45,7 +45,7 @@ def main() -> None:
         h1 = h5 = mrr = 0.0
         for q in gold:
             hits = library.search(q["question"], top_k=RETRIEVE_K, as_of=date.fromisoformat(q["date"]))
-            ranked = m.distinct(h.chunk.url or h.chunk.source_path or h.chunk.article_id for h in hits)[:10]
+            ranked = ranked_articles(hits)
             h1 += m.hit_at_k(ranked, q["gold_urls"], 1)
             h5 += m.hit_at_k(ranked, q["gold_urls"], 5)
             mrr += m.mrr_at_k(ranked, q["gold_urls"], 10)

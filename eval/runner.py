@@ -22,7 +22,7 @@ from ingest import IngestReport, Problem, ingest
 from rag.choice import Choice
 from rag.errors import ConfigError
 from rag.library import Library
-from rag.records import Answer
+from rag.records import Answer, Hit
 
 RETRIEVE_K = 30  # chunks searched per question: enough for 10 distinct articles
 METRICS = (
@@ -140,8 +140,13 @@ def answer_question(library: Library, question: Question, as_of: str, top_k: int
     if question.choices:
         choice = library.choose(question.question, question.choices, top_k=k, as_of=today, hits=hits[:k])
     latency = (time.perf_counter() - started) * 1000
-    ranked = m.distinct(h.chunk.url or h.chunk.source_path or h.chunk.article_id for h in hits)
-    return {"answer": answer, "choice": choice, "ranked": ranked[:10], "latency_ms": latency}
+    return {"answer": answer, "choice": choice, "ranked": ranked_articles(hits), "latency_ms": latency}
+
+
+def ranked_articles(hits: Sequence[Hit]) -> list[str]:
+    """The first ten distinct articles of ``hits``, by url (else file, else id): what the
+    retrieval metrics score."""
+    return m.distinct(h.chunk.url or h.chunk.source_path or h.chunk.article_id for h in hits)[:10]
 
 
 def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -93,9 +93,15 @@ class Library:
         # library last looked for other clients' writes (by its own clock).
         self._seen: dict[str, tuple[str, int]] | None = None
         self._looked_at = 0.0
-        self.answerer: Answerer = answerer or ExtractiveAnswerer(
-            min_score=settings.min_score, min_coverage=settings.min_coverage
-        )
+        self._answerer = answerer
+
+    @property
+    def answerer(self) -> Answerer:
+        """The answerer given when the library was made, else the extractive one with the
+        refusal thresholds of the current ``settings``."""
+        if self._answerer is not None:
+            return self._answerer
+        return ExtractiveAnswerer(min_score=self.settings.min_score, min_coverage=self.settings.min_coverage)
 
     @property
     def embedder(self) -> Embedder:

@@ -42,6 +42,8 @@ def test_the_refusal_thresholds_come_from_the_settings(news_library: Library) ->
         news_library.settings.with_changes(min_score=0.95), news_library.store, news_library.embedder
     )
     assert strict.ask(SEED_QUESTION).refused
+    strict.settings = strict.settings.with_changes(min_score=0.0)  # the answerer follows the settings
+    assert not strict.ask(SEED_QUESTION).refused
     wordy = Library(
         news_library.settings.with_changes(min_coverage=0.9), news_library.store, news_library.embedder
     )
