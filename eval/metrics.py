@@ -60,7 +60,7 @@ def normalize_url(url: str) -> str:
     default document (``/index.html`` names the same page as ``/``)."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").removeprefix("www.")
-    path = re.sub(r"/index\.html?$", "", parts.path, flags=re.IGNORECASE)
+    path = re.sub(r"/index\.html?$", "", parts.path.rstrip("/"), flags=re.IGNORECASE)
     return f"{host}{path.rstrip('/')}"
 
 

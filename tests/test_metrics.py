@@ -45,6 +45,8 @@ def test_url_normalisation() -> None:
     assert m.normalize_url(a) == "cnn.com/2022/06/12/tech/x"
     # The default document names the same page as its folder.
     assert m.normalize_url("http://cnn.com/2022/06/12/tech/x/") == m.normalize_url(a)
+    # realtimeqa-dev lists some pages both as ".../index.html" and ".../index.html/".
+    assert m.normalize_url("https://www.cnn.com/2022/06/12/tech/x/index.html/") == m.normalize_url(a)
     assert m.normalize_url("http://cnn.com/a/b/?utm=1") == "cnn.com/a/b"
     assert m.distinct(["https://a.org/x", "https://a.org/x#frag", "https://b.org/y"]) == [
         "a.org/x",
