@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -53,13 +53,53 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# A photo gallery scraped with its page: "<caption>. Hide Caption 2 of 9 Photos: <gallery title>
+# <caption>. Hide Caption 3 of 9 ...", the first caption after a bare "Photos: <gallery title>".
+_GALLERY = re.compile(r"(?:\bHide Caption \d+ of \d+ )?\bPhotos: ")
+_TITLE_WORDS = 12
+
+
+def gallery_chrome(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each photo-gallery marker in ``text``, with the gallery's title after it.
+
+    The title is the run of words that follows every marker (those the text cuts short aside);
+    it is looked for only where the text holds at least three markers, since two captions may
+    open with the same word by chance.
+    """
+    marks = list(_GALLERY.finditer(text))
+    title = ""
+    if len(marks) >= 3:
+        follows = [text[m.end() :].split("\n", 1)[0].split()[:_TITLE_WORDS] for m in marks]
+        follows = [ws for ws in follows if len(ws) == _TITLE_WORDS] or follows
+        shared = itertools.takewhile(lambda ws: len(set(ws)) == 1, zip(*follows, strict=False))
+        title = " ".join(ws[0] for ws in shared)
+    spans = []
+    for mark in marks:
+        end = mark.end()
+        if title and text.startswith(title, end):
+            end += len(title)
+        spans.append((mark.start(), end))
+    return spans
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, text) of each line of ``text``, lines cut where gallery chrome sits."""
+    at = 0
+    for start, end in [*gallery_chrome(text), (len(text), len(text))]:
+        for line in _LINE.finditer(text, at, start):
+            yield line.start(), line.group()
+        at = end
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in ``text``, whitespace trimmed, in order."""
+    """(start, end) of each sentence in ``text``, whitespace trimmed, in order.
+
+    Photo-gallery markers and titles (``gallery_chrome``) break sentences and belong to none.
+    """
     spans: list[tuple[int, int]] = []
     tokenizer = _punkt()
-    for line in _LINE.finditer(text):
-        offset = line.start()
-        for start, end in tokenizer.span_tokenize(line.group()):
+    for offset, line in _lines(text):
+        for start, end in tokenizer.span_tokenize(line):
             piece = text[offset + start : offset + end]
             stripped = piece.strip()
             if not stripped:

@@ -1,9 +1,11 @@
-"""The extractive answerer by hand: a lead sentence that restates the question gets its neighbour."""
+"""The extractive answerer by hand: a lead sentence that restates the question gets its neighbour;
+photo-gallery chrome is quoted by no answer."""
 
 from __future__ import annotations
 
 from rag.answer import ExtractiveAnswerer
 from rag.records import Chunk, Hit
+from rag.text import sentence_spans
 
 
 def hit(chunk_id: str, text: str, score: float = 0.8) -> Hit:
@@ -55,3 +57,30 @@ def test_a_lead_whose_neighbours_name_nothing_new_stands_alone() -> None:
     assert [c.quote for c in answer.citations] == [
         "The authority manages the dams and the flood plain along the valley."
     ]
+
+
+GALLERY = (
+    "Photos: Spring floods in the valley Water covers the lower road near the mill on Friday. "
+    "Hide Caption 1 of 3 Photos: Spring floods in the valley Volunteers fill sandbags outside "
+    "the school in Eastford. "
+    "Hide Caption 2 of 3 Photos: Spring floods in the valley A rowing club ferries residents "
+    "across the square. "
+    "Hide Caption 3 of 3 Photos: Spring floods in the valley The river peaked at 4.2 metres."
+)
+
+
+def test_photo_gallery_markers_and_titles_are_left_out_of_quotes() -> None:
+    starts = [GALLERY[s:e] for s, e in sentence_spans(GALLERY)]
+    assert starts == [
+        "Water covers the lower road near the mill on Friday.",
+        "Volunteers fill sandbags outside the school in Eastford.",
+        "A rowing club ferries residents across the square.",
+        "The river peaked at 4.2 metres.",
+    ]
+    answer = ExtractiveAnswerer().compose("Where did volunteers fill sandbags?", [hit("g:0", GALLERY)])
+    assert answer.citations[0].quote == "Volunteers fill sandbags outside the school in Eastford."
+    assert "Caption" not in answer.answer
+    # Without a title the caption follows its marker directly; two markers are not enough to tell
+    # a title from two captions that open alike, so the words after them stay.
+    two = "Hide Caption 1 of 2 Photos: A dam. Hide Caption 2 of 2 Photos: A weir held the water."
+    assert [two[s:e] for s, e in sentence_spans(two)] == ["A dam.", "A weir held the water."]
