@@ -84,3 +84,17 @@ def test_photo_gallery_markers_and_titles_are_left_out_of_quotes() -> None:
     # a title from two captions that open alike, so the words after them stay.
     two = "Hide Caption 1 of 2 Photos: A dam. Hide Caption 2 of 2 Photos: A weir held the water."
     assert [two[s:e] for s, e in sentence_spans(two)] == ["A dam.", "A weir held the water."]
+
+
+def test_a_copy_of_a_quoted_sentence_in_another_article_is_not_quoted_again() -> None:
+    shared = "The ferry to Northholm was cancelled on Tuesday because of the storm."
+    first = hit("f:0", f"{shared} Crews will inspect the pier on Wednesday morning.")
+    other = "The harbour master said the Northholm ferry was cancelled after waves damaged the pier."
+    copy = hit("k:0", f"{shared} {other}", score=0.79)
+    question = "Why was the ferry to Northholm cancelled on Tuesday?"
+    before = ExtractiveAnswerer().compose(question, [first, copy])
+    lead = before.citations[0]
+    assert lead.quote == shared
+    again = ExtractiveAnswerer().compose(question, [first, copy], exclude=frozenset({(lead.article_id, 0)}))
+    assert not again.refused
+    assert shared not in again.answer and other in again.answer, again.answer
