@@ -224,18 +224,20 @@ class ExtractiveAnswerer:
     ) -> Answer:
         """Quote the best sentences with ``[n]`` markers, or refuse.
 
-        Sentences in ``exclude`` (article id, start), and copies of them in other articles among
-        ``hits``, are passed over unless nothing else answers.
+        Sentences in ``exclude`` (article id, start), and near-copies of them in other articles
+        among ``hits``, are passed over unless nothing else answers.
         """
         ranked = self.candidates(question, hits)
         best = ranked[0] if ranked else None
         if self.refusal_reason(question, hits, best) is not None or best is None:
             return Answer(question=question, answer=REFUSAL, refused=True)
-        quoted = {s.evidence.terms for s in ranked if (s.hit.chunk.article_id, s.start) in exclude}
-        # A syndicated copy of a quoted sentence, in another article, was quoted too.
+        quoted = [set(s.evidence.terms) for s in ranked if (s.hit.chunk.article_id, s.start) in exclude]
+        # A syndicated copy of a quoted sentence (another article, the same words but for a
+        # dateline or two) was quoted too.
         fresh = [
             s for s in ranked
-            if (s.hit.chunk.article_id, s.start) not in exclude and s.evidence.terms not in quoted
+            if (s.hit.chunk.article_id, s.start) not in exclude
+            and not any(_similar(set(s.evidence.terms), q) for q in quoted)
         ]  # fmt: skip
         if fresh and fresh[0].coverage >= self.min_coverage:
             ranked, best = fresh, fresh[0]

@@ -90,11 +90,13 @@ def test_a_copy_of_a_quoted_sentence_in_another_article_is_not_quoted_again() ->
     shared = "The ferry to Northholm was cancelled on Tuesday because of the storm."
     first = hit("f:0", f"{shared} Crews will inspect the pier on Wednesday morning.")
     other = "The harbour master said the Northholm ferry was cancelled after waves damaged the pier."
-    copy = hit("k:0", f"{shared} {other}", score=0.79)
+    copy = hit("k:0", f"(Wire) {shared} {other}", score=0.79)
     question = "Why was the ferry to Northholm cancelled on Tuesday?"
     before = ExtractiveAnswerer().compose(question, [first, copy])
     lead = before.citations[0]
     assert lead.quote == shared
-    again = ExtractiveAnswerer().compose(question, [first, copy], exclude=frozenset({(lead.article_id, 0)}))
+    again = ExtractiveAnswerer().compose(
+        question, [first, copy], exclude=frozenset({(lead.article_id, lead.start)})
+    )
     assert not again.refused
-    assert shared not in again.answer and other in again.answer, again.answer
+    assert "storm" not in again.answer and other in again.answer, again.answer
