@@ -54,8 +54,9 @@ def _stemmer() -> Any:
 
 
 # A photo gallery scraped with its page: "<caption>. Hide Caption 2 of 9 Photos: <gallery title>
-# <caption>. Hide Caption 3 of 9 ...", the first caption after a bare "Photos: <gallery title>".
-_GALLERY = re.compile(r"(?:\bHide Caption \d+ of \d+ )?\bPhotos: ")
+# <caption>. Hide Caption 3 of 9 ...", the first caption after a bare "Photos: <gallery title>",
+# the last one's marker alone at the end of its line.
+_GALLERY = re.compile(r"\bHide Caption \d+ of \d+(?:\s+Photos: )?|\bPhotos: ")
 _TITLE_WORDS = 12
 
 

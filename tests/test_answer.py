@@ -61,11 +61,12 @@ def test_a_lead_whose_neighbours_name_nothing_new_stands_alone() -> None:
 
 GALLERY = (
     "Photos: Spring floods in the valley Water covers the lower road near the mill on Friday. "
-    "Hide Caption 1 of 3 Photos: Spring floods in the valley Volunteers fill sandbags outside "
+    "Hide Caption 1 of 4 Photos: Spring floods in the valley Volunteers fill sandbags outside "
     "the school in Eastford. "
-    "Hide Caption 2 of 3 Photos: Spring floods in the valley A rowing club ferries residents "
+    "Hide Caption 2 of 4 Photos: Spring floods in the valley A rowing club ferries residents "
     "across the square. "
-    "Hide Caption 3 of 3 Photos: Spring floods in the valley The river peaked at 4.2 metres."
+    "Hide Caption 3 of 4 Photos: Spring floods in the valley The river peaked at 4.2 metres. "
+    "Hide Caption 4 of 4\nThe council will meet on Monday."
 )
 
 
@@ -76,6 +77,7 @@ def test_photo_gallery_markers_and_titles_are_left_out_of_quotes() -> None:
         "Volunteers fill sandbags outside the school in Eastford.",
         "A rowing club ferries residents across the square.",
         "The river peaked at 4.2 metres.",
+        "The council will meet on Monday.",
     ]
     answer = ExtractiveAnswerer().compose("Where did volunteers fill sandbags?", [hit("g:0", GALLERY)])
     assert answer.citations[0].quote == "Volunteers fill sandbags outside the school in Eastford."
