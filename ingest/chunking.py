@@ -20,6 +20,33 @@ from rag.offline import go_offline, llama_index_static_dir
 from rag.records import Article, Chunk, chunk_id_for
 
 HEADER_MAX_CHARS = 120
+# The most text handed to the sentence splitter at once. NLTK runs each of its regular
+# expressions under a 5-second wall-clock limit (``nltk.redos``), and one pass over a paragraph
+# of some megabytes can exceed it on a loaded machine; a window of this size takes about 0.1 s.
+# Every realtimeqa article fits in one (they are cut at 100,000 characters), so they split
+# exactly as before.
+SPLIT_WINDOW = 100_000
+_WINDOW_BREAKS = ("\n\n", "\n", ". ", " ")
+
+
+def split_windows(text: str, start: int, end: int, size: int = SPLIT_WINDOW) -> list[tuple[int, int]]:
+    """``text[start:end]`` as consecutive (start, end) pieces of at most ``size`` characters,
+    each cut at the last paragraph break before the limit, else line break, sentence end or
+    space (in its second half), else at the limit."""
+    pieces: list[tuple[int, int]] = []
+    at = start
+    while end - at > size:
+        limit = at + size
+        cut = limit
+        for mark in _WINDOW_BREAKS:
+            found = text.rfind(mark, at + size // 2, limit)
+            if found != -1:
+                cut = found + len(mark)
+                break
+        pieces.append((at, cut))
+        at = cut
+    pieces.append((at, end))
+    return pieces
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -105,14 +132,19 @@ class Chunker:
     def spans(
         self, text: str, chunk_tokens: int, start: int = 0, end: int | None = None
     ) -> list[tuple[int, int]]:
-        """(start, end) of each chunk of ``text[start:end]``, in article offsets."""
+        """(start, end) of each chunk of ``text[start:end]``, in article offsets; a region
+        longer than ``SPLIT_WINDOW`` is split a window at a time (no chunk spans two)."""
         end = len(text) if end is None else end
-        region = text[start:end]
-        located: list[tuple[int, int]] = []
-        for piece in _splitter(chunk_tokens, min(self.overlap, chunk_tokens // 4)).split_text(region):
-            if piece.strip():
-                located.append(_locate(region, piece, located[-1] if located else None))
-        return [(start + a, start + b) for a, b in located]
+        splitter = _splitter(chunk_tokens, min(self.overlap, chunk_tokens // 4))
+        spans: list[tuple[int, int]] = []
+        for low, high in split_windows(text, start, end):
+            region = text[low:high]
+            located: list[tuple[int, int]] = []
+            for piece in splitter.split_text(region):
+                if piece.strip():
+                    located.append(_locate(region, piece, located[-1] if located else None))
+            spans.extend((low + a, low + b) for a, b in located)
+        return spans
 
     def chunk(self, article: Article) -> list[Chunk]:
         """The article's chunks in order, each fitting the model with its header."""

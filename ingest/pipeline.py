@@ -247,6 +247,14 @@ def _prepare(
         if previous == item.content_hash:
             report.unchanged += 1
             continue
+        limit = library.settings.max_article_chars
+        if len(item.text) > limit:
+            reason = (
+                f"the text is {len(item.text):,} characters, over the {limit:,} an article may have; "
+                "split it into articles, or raise CITEWIRE_MAX_ARTICLE_CHARS"
+            )
+            problem(Problem(where, reason, True))
+            continue
         if chunker is None:
             embedder = library.embedder
             chunker = Chunker(
@@ -255,7 +263,14 @@ def _prepare(
                 library.settings.chunk_tokens,
                 library.settings.chunk_overlap,
             )
-        split = chunker.split(item)
+        try:
+            split = chunker.split(item)
+        except (TimeoutError, ValueError) as exc:
+            # NLTK's regular-expression time limit, or a passage the splitter changed beyond
+            # finding again: this article cannot be indexed, the others still can.
+            detail = " ".join(str(exc).split())[:200]
+            problem(Problem(where, f"could not be split into passages ({detail}); nothing stored", True))
+            continue
         if not split:
             problem(Problem(where, "no text left to index after splitting", True))
             continue

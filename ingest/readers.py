@@ -48,6 +48,12 @@ class Problem:
         return f"{kind}: {self.location}: {self.reason}"
 
 
+def _shown(value: Any) -> str:
+    """A JSON value as a message shows it: its repr, cut short (a record may hold megabytes)."""
+    shown = repr(value)
+    return shown if len(shown) <= 80 else f"{shown[:77]}..."
+
+
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Problem]:
     """Yield (file, the argument it was found under) for every article file, or a Problem."""
     for raw in paths:
@@ -80,14 +86,32 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Prob
                     f"unsupported file type {root.suffix or '(none)'}; use one of {', '.join(SUFFIXES)}",
                     True,
                 )
+        elif root.is_symlink():
+            yield Problem(str(root), broken_link(root), True)
         else:
             yield Problem(str(root), "no such file or folder; check the path", True)
 
 
+def broken_link(path: Path) -> str:
+    """Why the symbolic link ``path`` leads to no file: a loop, or a target that is missing."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    try:
+        path.resolve(strict=True)
+    except FileNotFoundError:
+        return f"a symbolic link to {target}, which does not exist; fix or remove the link"
+    except (OSError, RuntimeError):  # RuntimeError: Python before 3.13 on a loop
+        pass
+    return f"a symbolic link loop (following it to {target} never reaches a file); fix or remove the link"
+
+
 def _article_files(root: Path, unreadable: list[Problem]) -> list[Path]:
-    """The files under ``root`` with an article suffix, sorted; a folder that cannot be listed
-    adds a problem to ``unreadable`` (its articles would otherwise be missed without a word).
-    Links to folders are not followed; links to files are read."""
+    """The files under ``root`` with an article suffix, sorted; a folder that cannot be listed,
+    or a link with an article suffix that leads nowhere, adds a problem to ``unreadable`` (its
+    articles would otherwise be missed without a word). Links to folders are not followed;
+    links to files are read."""
     found: list[Path] = []
 
     def refused(error: OSError) -> None:
@@ -97,8 +121,13 @@ def _article_files(root: Path, unreadable: list[Problem]) -> list[Path]:
         unreadable.append(Problem(str(error.filename or root), reason, True))
 
     for folder, _, names in os.walk(root, onerror=refused):
-        paths = (Path(folder, name) for name in names)
-        found.extend(p for p in paths if p.suffix.lower() in SUFFIXES and p.is_file())
+        for path in (Path(folder, name) for name in names):
+            if path.suffix.lower() not in SUFFIXES:
+                continue
+            if path.is_file():
+                found.append(path)
+            elif path.is_symlink():
+                unreadable.append(Problem(str(path), broken_link(path), True))
     return sorted(found)
 
 
@@ -246,7 +275,7 @@ def parse_date(value: Any, location: str, field: str = "published") -> date | No
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InputError(location, f"field {field!r} must be a date like 2015-12-16, got {value!r}")
+        raise InputError(location, f"field {field!r} must be a date like 2015-12-16, got {_shown(value)}")
     text = value.strip()
     try:
         return date.fromisoformat(text[:10])
@@ -255,7 +284,9 @@ def parse_date(value: Any, location: str, field: str = "published") -> date | No
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError:
-        raise InputError(location, f"field {field!r} must be a date like 2015-12-16, got {value!r}") from None
+        raise InputError(
+            location, f"field {field!r} must be a date like 2015-12-16, got {_shown(value)}"
+        ) from None
 
 
 def web_address(value: str | None, location: str) -> str | None:
@@ -271,7 +302,7 @@ def web_address(value: str | None, location: str) -> str | None:
     if not is_web_address(url):
         raise InputError(
             location,
-            f"field 'url' must be a web address like https://example.org/news/story, got {value!r}; "
+            f"field 'url' must be a web address like https://example.org/news/story, got {_shown(value)}; "
             "correct it or leave it out (an article without one is known by where it was read from)",
         )
     return url
@@ -502,11 +533,13 @@ def article_from_record(record: Any, where: str, locator: str, source_path: str)
     if not isinstance(record, dict):
         raise InputError(where, "not an article: expected a JSON object with at least a 'text' field")
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if text is not None and not isinstance(text, str):
+        raise InputError(where, f"field 'text' must be a string, got {_shown(text)}")
+    if not text or not text.strip():
         raise InputError(where, "not an article: field 'text' is missing or empty")
     for name in ("url", "title"):
         if record.get(name) is not None and not isinstance(record[name], str):
-            raise InputError(where, f"field {name!r} must be a string, got {record[name]!r}")
+            raise InputError(where, f"field {name!r} must be a string, got {_shown(record[name])}")
     authors = record.get("authors") or []
     if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
         raise InputError(where, "field 'authors' must be a list of strings")

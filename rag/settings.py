@@ -50,6 +50,10 @@ class Settings:
     """Target chunk size in tiktoken ``cl100k_base`` tokens (checked again in the model's tokens)."""
     chunk_overlap: int = 20
     """Tokens shared by neighbouring chunks."""
+    max_article_chars: int = 5_000_000
+    """The longest article text an ingest takes, in characters (about 800,000 words); a longer
+    one is skipped with a message naming it. Splitting and embedding grow with the length, and
+    a text this long is a dump or a book, not a news article."""
     retrieval: str = "hybrid"
     """``hybrid`` (dense and BM25 fused by reciprocal rank) or ``dense`` (vectors only)."""
     candidates: int = 100
@@ -124,6 +128,10 @@ class Settings:
                 raise ConfigError(f"{name} must be between 0 and 1. Currently, it is {getattr(self, name)}")
         if self.sync_seconds < 0:
             raise ConfigError(f"sync_seconds must be at least 0. Currently, it is {self.sync_seconds}")
+        if self.max_article_chars <= 0:
+            raise ConfigError(
+                f"max_article_chars must be greater than 0. Currently, it is {self.max_article_chars}"
+            )
         if self.batch_size <= 0:
             raise ConfigError(f"batch_size must be greater than 0. Currently, it is {self.batch_size}")
         if not 32 <= self.chunk_tokens <= 230:

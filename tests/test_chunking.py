@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from itertools import islice
+from itertools import islice, pairwise
 
 import pytest
 from conftest import BBC_DIR, RTQA_DIR, bbc_slice, needs_shared
@@ -101,3 +101,48 @@ def test_a_tokenizer_cache_without_the_encoding_is_a_clear_error(
             chunker_for(embedder).chunk(article)
     finally:
         chunking._splitter.cache_clear()
+
+
+def test_long_text_is_cut_into_windows_at_breaks() -> None:
+    from ingest.chunking import split_windows
+
+    text = ("A line of a report that goes on.\n" * 40 + "\n") * 30  # paragraphs of 1,361 characters
+    pieces = split_windows(text, 0, len(text), size=5_000)
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(text)
+    assert all(a == b for (_, a), (b, _) in pairwise(pieces))  # contiguous
+    assert all(0 < end - start <= 5_000 for start, end in pieces)
+    assert all(text[:end].endswith("\n\n") for _, end in pieces[:-1])  # at paragraph breaks
+    unbroken = "x" * 12_000
+    assert split_windows(unbroken, 0, len(unbroken), size=5_000) == [
+        (0, 5_000),
+        (5_000, 10_000),
+        (10_000, 12_000),
+    ]
+    assert split_windows(text, 10, 20, size=5_000) == [(10, 20)]
+
+
+def test_the_sentence_splitter_never_gets_more_than_a_window(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NLTK runs each regular expression under a 5-second wall-clock limit: one pass over a
+    paragraph of megabytes exceeded it and aborted the ingest. Text goes to it a window at a time."""
+    from ingest import chunking
+
+    handed: list[int] = []
+    real = chunking._splitter
+
+    class Recording:
+        def __init__(self, splitter: object) -> None:
+            self.splitter = splitter
+
+        def split_text(self, text: str) -> list[str]:
+            handed.append(len(text))
+            return self.splitter.split_text(text)  # type: ignore[attr-defined, no-any-return]
+
+    monkeypatch.setattr(chunking, "_splitter", lambda *args: Recording(real(*args)))
+    line = "The ferry left the harbour at dawn and the gulls followed it out past the breakwater. "
+    text = "Harbour log\n\n" + "\n".join(line * 8 + f"Entry {i}." for i in range(450))  # one paragraph
+    assert len(text) > 2.5 * chunking.SPLIT_WINDOW
+    article = Article(id="log", text=text, title="Harbour log")
+    check_chunks(article, chunker_for(embedder), embedder)
+    assert handed and max(handed) <= chunking.SPLIT_WINDOW

@@ -6,12 +6,13 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import EXAMPLES
 
 from ingest import ingest
-from rag import Library
+from rag import Article, Library
 
 
 def stored_chunk_ids(library: Library) -> list[str]:
@@ -285,3 +286,28 @@ def test_bm25_index_of_an_older_format_is_rebuilt(make_library: Callable[..., Li
     (library.lexical_folder / "citewire.json").write_text('{"ids": []}', encoding="utf-8")
     reopened = make_library()
     assert len(reopened.lexical) == reopened.store.count_chunks() > 0
+
+
+def test_an_article_the_splitter_fails_on_costs_only_itself(
+    make_library: Callable[..., Library], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NLTK raises TimeoutError when a regular expression runs past its time limit: that article
+    is named and skipped, the others are stored."""
+    from ingest import chunking
+
+    real = chunking.Chunker.split
+
+    def split(self: chunking.Chunker, article: Article) -> Any:
+        if "Philae" in article.text:
+            raise TimeoutError("regular-expression match exceeded its 5.0s time limit;\nthe pattern")
+        return real(self, article)
+
+    monkeypatch.setattr(chunking.Chunker, "split", split)
+    library = make_library()
+    seen: list[str] = []
+    report = ingest([EXAMPLES], library, progress=False, on_problem=lambda p: seen.append(str(p)))
+    assert report.added == 4 and report.skipped == 1
+    (line,) = seen
+    assert "could not be split into passages (regular-expression match exceeded its 5.0s" in line
+    assert "\n" not in line and line.startswith("skipped: ")
+    assert library.store.count_articles() == 4

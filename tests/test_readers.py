@@ -294,3 +294,42 @@ def test_an_html_page_is_read_in_the_encoding_it_declares() -> None:
     # Plain text is not searched for a declaration.
     text, warning = decode('<meta charset="koi8-r"> Паромы'.encode("koi8-r"), "x.txt")
     assert warning is not None
+
+
+def test_a_field_of_the_wrong_type_is_named_with_its_value_cut_short(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"title": "A number", "text": 42}),
+        json.dumps({"title": "A list", "text": ["word"] * 10_000}),
+        json.dumps({"title": "Missing"}),
+        json.dumps({"text": "Fine text.", "published": list(range(10_000))}),
+    ]
+    (tmp_path / "types.jsonl").write_text("\n".join(lines) + "\n")
+    articles, problems = articles_and_problems([tmp_path / "types.jsonl"])
+    assert not articles
+    reasons = [p.reason for p in problems]
+    assert reasons[0] == "field 'text' must be a string, got 42"
+    assert (
+        reasons[1].startswith("field 'text' must be a string, got ['word', 'word'") and len(reasons[1]) < 120
+    )
+    assert reasons[2] == "not an article: field 'text' is missing or empty"
+    assert reasons[3].startswith("field 'published' must be a date like 2015-12-16, got [0, 1, 2")
+    assert len(reasons[3]) < 140
+
+
+def test_a_symbolic_link_loop_or_a_dangling_link_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Harbour news\n\nThe harbour reopened on Tuesday.\n")
+    (tmp_path / "one.txt").symlink_to("two.txt")
+    (tmp_path / "two.txt").symlink_to("one.txt")
+    (tmp_path / "gone.md").symlink_to("moved-away.md")
+    articles, problems = articles_and_problems([tmp_path])
+    assert [a.title for a in articles] == ["Harbour news"]
+    reasons = {Path(p.location).name: p.reason for p in problems}
+    assert set(reasons) == {"one.txt", "two.txt", "gone.md"}
+    assert reasons["one.txt"].startswith(
+        "a symbolic link loop (following it to two.txt never reaches a file)"
+    )
+    assert reasons["gone.md"].startswith("a symbolic link to moved-away.md, which does not exist")
+    _, (named,) = articles_and_problems([tmp_path / "one.txt"])  # named on the command line
+    assert "symbolic link loop" in named.reason and named.skipped
+    _, (named,) = articles_and_problems([tmp_path / "gone.md"])
+    assert "which does not exist" in named.reason
