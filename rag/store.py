@@ -8,19 +8,21 @@ interrupted write leaves the old hash and the next ingest redoes that article.
 
 from __future__ import annotations
 
+import functools
 import math
+import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from rag.errors import ConfigError, StoreError
+from rag.errors import CitewireError, ConfigError, StoreError
 from rag.locks import claim_data_dir
 from rag.records import Article, Chunk, Hit, StoredArticle, chunk_id_for, is_web_address
 from rag.settings import Settings
@@ -216,12 +218,53 @@ def _pages(
         offset += _PAGE
 
 
-class ChromaStore:
-    """Chunks and articles in Chroma, embedded or on a server."""
+P = ParamSpec("P")
+R = TypeVar("R")
 
-    def __init__(self, client: Any, name: str) -> None:
+
+@functools.cache
+def _store_failures() -> tuple[type[BaseException], ...]:
+    """What Chroma raises when the store itself fails: a server that is down or dies (httpx's
+    errors), an error the server reports, the embedded database's, the disk's."""
+    import httpx
+    from chromadb.errors import ChromaError
+
+    return (httpx.HTTPError, ChromaError, sqlite3.Error, OSError)
+
+
+def _guarded(doing: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A ``ChromaStore`` method whose store failures raise one ``StoreError`` saying what it was
+    ``doing``, where, and what to do, instead of the client library's own exception."""
+
+    def wrap(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except CitewireError:
+                raise
+            except _store_failures() as exc:
+                store = args[0]
+                assert isinstance(store, ChromaStore)
+                raise store.failure(doing, exc) from exc
+
+        return call
+
+    return wrap
+
+
+class ChromaStore:
+    """Chunks and articles in Chroma, embedded or on a server.
+
+    Every method raises ``StoreError`` when the store fails (a server down or dying, a full
+    disk); what was written before stays, whole articles only (see ``put``)."""
+
+    def __init__(self, client: Any, name: str, where: str = "the Chroma store") -> None:
         self._client = client
         self.name = name
+        self.where = where
+        """The server's url or the embedded store's folder, for messages."""
+        self.remote = where.startswith(("http://", "https://"))
         config = {"hnsw": {"space": "cosine"}}
         self._chunks = client.get_or_create_collection(name, configuration=config, embedding_function=None)
         self._articles = client.get_or_create_collection(
@@ -248,26 +291,47 @@ class ChromaStore:
                     f"{', '.join(held) or 'none'}). Check --collection or CITEWIRE_COLLECTION."
                 )
         try:
-            return cls(client, settings.collection)
+            return cls(client, settings.collection, where)
         except StoreError:
             raise
         except Exception as exc:
             raise StoreError(f"Could not open collection {settings.collection!r} at {where}: {exc}") from exc
 
+    def failure(self, doing: str, exc: BaseException) -> StoreError:
+        """The one-line ``StoreError`` for a failure of the store while ``doing`` something."""
+        detail = " ".join(str(exc).split())[:200] or "no detail"
+        if self.remote:
+            advice = (
+                "Is it running? Start it again (`chroma run --host 127.0.0.1 --path DIR --port N`) "
+                "and try again: what was stored is kept, whole articles only"
+            )
+            return StoreError(
+                f"The Chroma server at {self.where} failed while {doing} ({type(exc).__name__}: {detail}). "
+                f"{advice}."
+            )
+        return StoreError(
+            f"The Chroma store at {self.where} failed while {doing} ({type(exc).__name__}: {detail}). "
+            "Check the disk and the folder's permissions, and try again."
+        )
+
     # -- reading ---------------------------------------------------------------------------
 
+    @_guarded("counting passages")
     def count_chunks(self) -> int:
         """Number of chunks stored."""
         return int(self._chunks.count())
 
+    @_guarded("counting articles")
     def count_articles(self) -> int:
         """Number of articles stored."""
         return int(self._articles.count())
 
+    @_guarded("listing articles")
     def article_ids(self) -> set[str]:
         """The id of every stored article."""
         return {article_id for page in _pages(self._articles, []) for article_id in page["ids"]}
 
+    @_guarded("listing articles")
     def articles(
         self, stored_since: float | None = None, ids: Sequence[str] | None = None
     ) -> list[StoredArticle]:
@@ -288,6 +352,7 @@ class ChromaStore:
             for article_id, meta in zip(page["ids"], page["metadatas"] or [], strict=True)
         ]
 
+    @_guarded("reading articles")
     def coherences(self) -> dict[str, float]:
         """Every stored article's ``coherence``: from its record, or, for articles stored before
         records held it, from its chunks' vectors (one pass over the chunks)."""
@@ -311,6 +376,7 @@ class ChromaStore:
             found.update((article_id, _length(total / count)) for article_id, (total, count) in sums.items())
         return found
 
+    @_guarded("reading an article")
     def article(self, article_id: str) -> StoredArticle | None:
         """One stored article's record, or None."""
         found = self._articles.get(ids=[article_id], include=["metadatas"])
@@ -318,12 +384,14 @@ class ChromaStore:
             return None
         return _stored(article_id, dict((found["metadatas"] or [{}])[0]))
 
+    @_guarded("reading an article")
     def article_text(self, article_id: str) -> str | None:
         """The full text of a stored article (what citation offsets index into), or None."""
         found = self._articles.get(ids=[article_id], include=["documents"])
         documents = found["documents"] or []
         return documents[0] if found["ids"] and documents else None
 
+    @_guarded("searching")
     def nearest(
         self,
         vector: np.ndarray,
@@ -346,6 +414,7 @@ class ChromaStore:
         """
         return self._filtered_nearest(self._chunks, vector, n, filters, keep, share)
 
+    @_guarded("searching")
     def nearest_articles(
         self,
         vector: np.ndarray,
@@ -401,7 +470,7 @@ class ChromaStore:
 
     def iter_chunks(
         self, article_ids: Sequence[str] | None = None
-    ) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """Every stored chunk (of the articles ``article_ids``, if given) as (id, text,
         metadata), page by page."""
         wheres: list[dict[str, Any] | None] = [None]
@@ -411,10 +480,14 @@ class ChromaStore:
                 {"article_id": {"$in": list(article_ids[i : i + step])}}
                 for i in range(0, len(article_ids), step)
             ]
-        for where in wheres:
-            for page in _pages(self._chunks, ["documents", "metadatas"], where):
-                yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
+        try:
+            for where in wheres:
+                for page in _pages(self._chunks, ["documents", "metadatas"], where):
+                    yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
+        except _store_failures() as exc:
+            raise self.failure("reading passages", exc) from exc
 
+    @_guarded("reading passages")
     def hits_for(self, chunk_ids: Sequence[str], vector: np.ndarray) -> list[Hit]:
         """The chunks with these ids, scored by cosine similarity to ``vector``; unknown ids are left out."""
         if not chunk_ids:
@@ -432,6 +505,7 @@ class ChromaStore:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @_guarded("storing articles")
     def put(self, writes: Sequence[ArticleWrite]) -> list[str]:
         """Store articles with their chunks, replacing any older version of each; returns the
         ids of older chunks that are gone (an article that now has fewer).
@@ -472,6 +546,7 @@ class ChromaStore:
         )
         return stale
 
+    @_guarded("deleting an article")
     def delete(self, article_id: str) -> list[str] | None:
         """Remove an article and all its chunks; returns the chunk ids removed, or None if the
         article was not stored."""

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-from collections.abc import Callable
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +34,34 @@ needs_shared = pytest.mark.skipif(
 )
 
 go_offline()
+
+
+CLI = [sys.executable, "-m", "ui.cli"]
+
+
+Hook = tuple[str, int, str]
+"""A fault for ``tests/cli_hook.py``: (target, call, action)."""
+
+
+def run(
+    *args: str, data_dir: Path, hook: Hook | None = None, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    """``citewire ARGS`` in a process of its own; with ``hook``, its fault happens just before
+    the target's call (see ``tests/cli_hook.py``)."""
+    env = {**os.environ, "CITEWIRE_DATA_DIR": str(data_dir), **variables}
+    command = [*CLI, *args]
+    if hook is not None:
+        target, call, action = hook
+        command = [
+            sys.executable,
+            str(ROOT / "tests" / "cli_hook.py"),
+            target,
+            str(call),
+            action,
+            "--",
+            *args,
+        ]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def free_port() -> int:
@@ -73,3 +107,104 @@ def news_library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     report = ingest([SEED_DIR, *bbc_slice(20)], library, progress=False)
     assert report.skipped == 0, report.problems
     return library
+
+
+class ChromaServer:
+    """A real ``chroma run`` server on loopback, in a folder of its own, that a test can kill
+    (as a crash would: SIGKILL) and start again on the same port and folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = folder / "chroma.log"
+
+    def start(self) -> None:
+        chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+        with self._log.open("a") as log:
+            self.process = subprocess.Popen(
+                [
+                    chroma,
+                    "run",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--path",
+                    str(self.folder / "db"),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2):
+                    return
+            except OSError as exc:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"chroma server did not start: {self._log.read_text()}") from exc
+                time.sleep(0.3)
+
+    def kill(self) -> None:
+        """Kill it at once, as a crash would, and wait until it is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
+    """A running Chroma server, stopped after the test."""
+    server = ChromaServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.fail(
+            "Debian's chromium and chromium-driver are needed: apt-get install chromium chromium-driver"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--window-size=1400,1000",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception:  # the page is still rendering
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT, SEED_QUESTION, free_port
+from conftest import EXAMPLES, ROOT, SEED_QUESTION, ChromaServer
 
 from ingest import ingest
 from rag import Embedder, Library, Settings
@@ -21,43 +18,13 @@ from rag.lexical import LexicalIndex
 from rag.library import open_library
 
 
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[str]:
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    process = subprocess.Popen(
-        [chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(tmp_path / "server")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
-                    break
-            except OSError as exc:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"chroma server did not start: {(tmp_path / 'chroma.log').read_text()}"
-                    ) from exc
-                time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
 @pytest.mark.server
 def test_server_mode_matches_embedded(
-    chroma_server: str, make_library: Callable[..., Library], embedder: Embedder, tmp_path: Path
+    chroma_server: ChromaServer, make_library: Callable[..., Library], embedder: Embedder, tmp_path: Path
 ) -> None:
     embedded = make_library()
     remote = open_library(
-        settings=Settings(data_dir=tmp_path / "unused", chroma_url=chroma_server), embedder=embedder
+        settings=Settings(data_dir=tmp_path / "unused", chroma_url=chroma_server.url), embedder=embedder
     )
     for library in (embedded, remote):
         report = ingest([EXAMPLES], library, progress=False)
@@ -87,14 +54,14 @@ def harbour_story(plaque: str, days: int) -> str:
 
 @pytest.mark.server
 def test_other_clients_writes_reach_an_open_library(
-    chroma_server: str, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    chroma_server: ChromaServer, embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two clients of one server, each with its own data directory (as on two machines): what
     one adds, changes or forgets reaches the other's open library, BM25 index included, and a
     library opened later on the same data directory, without rebuilding its index."""
 
     def client(name: str) -> Library:
-        settings = Settings(data_dir=tmp_path / name, chroma_url=chroma_server, sync_seconds=0)
+        settings = Settings(data_dir=tmp_path / name, chroma_url=chroma_server.url, sync_seconds=0)
         return open_library(settings=settings, embedder=embedder)
 
     def passages(library: Library, article_id: str) -> list[str]:
@@ -168,7 +135,7 @@ def test_other_clients_writes_reach_an_open_library(
 
 @pytest.mark.server
 def test_clients_of_a_server_share_a_data_directory(
-    chroma_server: str, embedder: Embedder, tmp_path: Path
+    chroma_server: ChromaServer, embedder: Embedder, tmp_path: Path
 ) -> None:
     """The chat page and a ``citewire ingest`` run beside it on one machine: both clients of one
     server, both on the default data directory. Both may open it, the ingest's articles reach
@@ -176,7 +143,7 @@ def test_clients_of_a_server_share_a_data_directory(
     is refused the directory while they hold it."""
     data = tmp_path / "data"
     page = open_library(
-        settings=Settings(data_dir=data, chroma_url=chroma_server, sync_seconds=0), embedder=embedder
+        settings=Settings(data_dir=data, chroma_url=chroma_server.url, sync_seconds=0), embedder=embedder
     )
     assert page.ask(SEED_QUESTION).refused
 
@@ -186,7 +153,7 @@ def test_clients_of_a_server_share_a_data_directory(
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
 
-    done = command("ingest", str(EXAMPLES), "--quiet", "--chroma-url", chroma_server)
+    done = command("ingest", str(EXAMPLES), "--quiet", "--chroma-url", chroma_server.url)
     assert done.returncode == 0, done.stderr
     answer = page.ask(SEED_QUESTION)
     assert not answer.refused and "xi-world-internet-conference" in answer.citations[0].url

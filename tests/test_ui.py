@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SEED_DIR, SEED_QUESTION, bbc_slice, free_port, needs_shared
+from conftest import ROOT, SEED_DIR, SEED_QUESTION, bbc_slice, free_port, needs_shared, wait_for
 
 from ingest import ingest
 from rag import Embedder, Library, Settings
@@ -67,43 +65,6 @@ def test_api_serves_the_answer_record(served: str) -> None:
     # like Since, it leaves out undated articles, and the seed article gives no date.
     assert client.predict(SEED_QUESTION, None, api_name="/ask")["citations"][0]["title"] == SEED_TITLE
     assert client.predict(SEED_QUESTION, None, "", "2030-01-01", api_name="/ask")["refused"] is True
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        pytest.fail(
-            "Debian's chromium and chromium-driver are needed: apt-get install chromium chromium-driver"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1400,1000",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except Exception:  # the page is still rendering
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 WATCH_BOT = """
@@ -226,6 +187,10 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
         lambda: "already present 1" in driver.find_element(By.ID, "upload-status").text,
         what="the second upload",
     )
+    # Gradio's copies of the uploads are gone once stored.
+    import gradio as gr
+
+    assert not list(Path(gr.utils.get_upload_folder()).rglob(article.name))
 
 
 def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library, tmp_path: Path) -> None:
@@ -242,6 +207,7 @@ def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library,
     assert "Added 1" in status and "skipped 1" in status
     assert "huge.txt: file is 0.005 MB, over the 0.002 MB upload limit" in status
     assert "Added 0" in page.upload([str(good)])[0]
+    assert good.exists()  # a file outside Gradio's upload folder is never removed
     listed = {a.title: a.id for a in ui_library.sources()}
     assert "Farmers market moves indoors" in listed
     status, listing, *_ = page.delete(listed["Farmers market moves indoors"])

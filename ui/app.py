@@ -8,6 +8,7 @@ record as ``rag`` (``answer``, ``refused``, ``citations``).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -58,9 +59,12 @@ def _messages(chat: dict[str, Any]) -> list[dict[str, str]]:
 class ChatPage:
     """The page's event handlers, bound to one library."""
 
-    def __init__(self, library: Library, max_upload_bytes: int) -> None:
+    def __init__(self, library: Library, max_upload_bytes: int, upload_folder: Path | None = None) -> None:
         self.library = library
         self.max_upload_bytes = max_upload_bytes
+        # Where Gradio keeps uploaded files (GRADIO_TEMP_DIR, else the system's temporary
+        # folder): what lies there is removed once ingested; files elsewhere are never touched.
+        self.upload_folder = (upload_folder or Path(gr.utils.get_upload_folder())).resolve()
 
     # -- chat -------------------------------------------------------------------------------
 
@@ -97,7 +101,11 @@ class ChatPage:
                 as_of=chat_as_of(bounds[1]),
             )
         except CitewireError as exc:
-            raise gr.Error(str(exc)) from exc
+            # Said in a notice that stays until closed; the conversation is as it was and the
+            # question back in its box, to ask again once the fault is mended.
+            gr.Warning(f"Could not answer: {exc}", duration=None)
+            yield _messages(chat), gr.skip(), chat, question
+            return
         record = answer.to_dict()
         index = len(chat["answers"])
         for shown in range(1, len(answer.citations)):
@@ -128,8 +136,12 @@ class ChatPage:
     # -- library ----------------------------------------------------------------------------
 
     def library_view(self) -> tuple[Any, ...]:
-        """Counts and list of articles, choices for deleting and for the source filter."""
-        articles = self.library.sources()
+        """Counts and list of articles, choices for deleting and for the source filter; what
+        went wrong, in the list's place, when the store cannot be read."""
+        try:
+            articles = self.library.sources()
+        except CitewireError as exc:
+            return upload_html(f"The library cannot be listed: {exc}", []), gr.skip(), gr.skip()
         choices = [(f"{a.title[:80]} ({a.id})", a.id) for a in articles]
         publishers = sorted({a.source for a in articles if a.source})
         return (
@@ -165,12 +177,26 @@ class ChatPage:
             raise gr.Error(
                 f"{exc} ({report.added + report.updated} articles were stored before this)"
             ) from exc
+        finally:
+            self.discard_uploads(paths)
         progress((len(paths), len(paths)), desc="Done", unit="files")
         summary = (
             f"Added {report.added}, updated {report.updated}, already present {report.unchanged}, "
             f"skipped {report.skipped}; {report.chunks} passages indexed."
         )
         return (upload_html(summary, report.problems), None, *self.library_view())
+
+    def discard_uploads(self, paths: Sequence[Path]) -> None:
+        """Remove uploaded files from Gradio's folder (and the folder Gradio made for each, once
+        empty): the library holds their articles now, and a failed upload is uploaded again."""
+        for path in paths:
+            folder = path.resolve().parent
+            if not folder.is_relative_to(self.upload_folder):
+                continue
+            path.unlink(missing_ok=True)
+            if folder != self.upload_folder:
+                with contextlib.suppress(OSError):  # another file is still there
+                    folder.rmdir()
 
     def delete(self, article_id: str | None) -> tuple[Any, ...]:
         """Remove the chosen article."""
