@@ -183,12 +183,15 @@ def read_bytes(
     """Articles from a file's bytes. ``location`` names it in messages; ``locator`` gives ids
     to articles without a url; ``source_path`` is recorded as where they came from."""
     try:
-        text, warning = decode(data, location, html=suffix in (".html", ".htm"))
+        if suffix == ".jsonl":
+            text, problems = decode_lines(data, location)
+        else:
+            text, warning = decode(data, location, html=suffix in (".html", ".htm"))
+            problems = [Problem(location, warning, False)] if warning else []
     except InputError as exc:
         yield Problem(exc.location, exc.reason, True)
         return
-    if warning:
-        yield Problem(location, warning, False)
+    yield from problems
     try:
         if suffix == ".jsonl":
             yield from read_jsonl(text, location, locator, source_path)
@@ -218,9 +221,16 @@ def declared_charset(html: bytes) -> str | None:
     if match is None:
         return None
     try:
-        return codecs.lookup(match.group(1).decode("ascii")).name
+        codec = codecs.lookup(match.group(1).decode("ascii"))
     except LookupError:
         return None
+    # rot13, base64 or unicode_escape are codecs but not a page's encoding.
+    if not getattr(codec, "_is_text_encoding", True) or codec.name in _NOT_PAGE_ENCODINGS:
+        return None
+    return codec.name
+
+
+_NOT_PAGE_ENCODINGS = {"undefined", "unicode-escape", "raw-unicode-escape"}
 
 
 def decode(data: bytes, location: str, html: bool = False) -> tuple[str, str | None]:
@@ -231,9 +241,13 @@ def decode(data: bytes, location: str, html: bool = False) -> tuple[str, str | N
     files and undecodable text.
     """
     text, warning = _decoded(data, location, html)
+    return _unix_lines(text, location), warning
+
+
+def _unix_lines(text: str, location: str) -> str:
     if not text.strip():
         raise InputError(location, "empty file; nothing to ingest")
-    return text.replace("\r\n", "\n").replace("\r", "\n"), warning
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _decoded(data: bytes, location: str, html: bool) -> tuple[str, str | None]:
@@ -246,10 +260,7 @@ def _decoded(data: bytes, location: str, html: bool) -> tuple[str, str | None]:
                 raise InputError(
                     location, f"starts as {name} but is not valid {name}; re-save it as UTF-8"
                 ) from None
-    head = data[:8192]
-    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
-    if b"\x00" in head or controls > len(head) * 0.05:
-        raise InputError(location, "binary file, not text; export the article as .txt, .md, .html or .jsonl")
+    _refuse_binary(data, location)
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -258,16 +269,67 @@ def _decoded(data: bytes, location: str, html: bool) -> tuple[str, str | None]:
     if declared not in (None, "utf-8"):
         try:
             return data.decode(declared), None
-        except UnicodeDecodeError:
+        except UnicodeError:
             pass
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
-        raise InputError(location, "text is neither UTF-8 nor Windows-1252; re-save it as UTF-8") from None
-    return text, (
+        raise InputError(location, _NEITHER) from None
+    return text, _read_as_cp1252(data, failed)
+
+
+_NEITHER = "text is neither UTF-8 nor Windows-1252; re-save it as UTF-8"
+
+
+def _read_as_cp1252(data: bytes, failed: UnicodeDecodeError) -> str:
+    return (
         f"not valid UTF-8 (byte 0x{data[failed.start]:02x} at offset {failed.start}); read as "
         "Windows-1252. Re-save the file as UTF-8 to silence this warning"
     )
+
+
+def _refuse_binary(data: bytes, location: str) -> None:
+    """Raise ``InputError`` when ``data`` (without a byte-order mark) does not look like text:
+    NUL bytes or many control characters near its start."""
+    head = data[:8192]
+    if b"\x00" in head:
+        pairs = len(head) // 2 or 1
+        if max(head[0::2].count(0), head[1::2].count(0)) > 0.8 * pairs:
+            raise InputError(
+                location, "looks like UTF-16 text without a byte-order mark; re-save it as UTF-8"
+            )
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    if b"\x00" in head or controls > len(head) * 0.05:
+        raise InputError(location, "binary file, not text; export the article as .txt, .md, .html or .jsonl")
+
+
+def decode_lines(data: bytes, location: str) -> tuple[str, list[Problem]]:
+    """A file of lines each read on its own (JSONL) as text, with the problems of its lines: as
+    ``decode`` reads it when it is UTF-8 or starts with a byte-order mark; otherwise line by
+    line, so that a line in another encoding costs only itself: it is read as Windows-1252 with
+    a warning naming it, or, when it is not that either, left out and named."""
+    if data.startswith(tuple(bom for bom, _ in _BOMS)):
+        return decode(data, location)[0], []
+    _refuse_binary(data, location)
+    try:
+        return _unix_lines(data.decode("utf-8-sig"), location), []
+    except UnicodeDecodeError:
+        pass
+    problems: list[Problem] = []
+    lines: list[str] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        where = f"{location}:{number}"
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as failed:
+            try:
+                text = raw.decode("cp1252")
+                problems.append(Problem(where, _read_as_cp1252(raw, failed), False))
+            except UnicodeDecodeError:
+                text = ""
+                problems.append(Problem(where, _NEITHER, True))
+        lines.append(text.removesuffix("\r"))
+    return "\n".join(lines), problems
 
 
 def parse_date(value: Any, location: str, field: str = "published") -> date | None:
@@ -392,7 +454,7 @@ def _front_matter(text: str, location: str) -> tuple[dict[str, str | list[str]],
         elif isinstance(value, str):
             fields[str(key).strip().lower()] = value.strip()
         elif str(key).strip().lower() in _FRONT_MATTER_FIELDS:
-            raise InputError(location, f"front matter field {key!r} must be text or a list of texts")
+            raise InputError(location, f"front matter field {_shown(key)} must be text or a list of texts")
     return fields, body
 
 
@@ -407,7 +469,7 @@ def _front_matter_lines(block: str, location: str) -> dict[str, str | list[str]]
             continue
         key, sep, value = line.partition(":")
         if not sep:
-            raise InputError(location, f"front matter line {line!r} is not 'key: value'")
+            raise InputError(location, f"front matter line {_shown(line)} is not 'key: value'")
         fields[key.strip().lower()] = value.strip().strip('"').strip("'")
     return fields
 
@@ -465,7 +527,7 @@ def article_from_text(
             if match:
                 published = written_date(match.group(1))
                 if published is None:
-                    reason = f"the line {line.strip()!r} gives no date like 2015-12-16; stored undated"
+                    reason = f"the line {_shown(line.strip())} gives no date like 2015-12-16; stored undated"
                     yield Problem(location, reason, False)
                 break
     named = meta.get("authors", meta.get("author", ""))
@@ -522,6 +584,8 @@ def read_jsonl(text: str, location: str, locator: str, source_path: str) -> Iter
             yield Problem(where, f"not valid JSON ({exc.msg}); each line must be one JSON object", True)
         except RecursionError:
             yield Problem(where, "not an article: JSON nested too deeply to read", True)
+        except ValueError:  # Python's limit on converting a long number (4,300 digits)
+            yield Problem(where, "not an article: a number too long to read (over 4,300 digits)", True)
         except InputError as exc:
             yield Problem(exc.location, exc.reason, True)
 
