@@ -549,7 +549,11 @@ def article_from_html(html: str, location: str, locator: str, source_path: str) 
     """An article from a news page: main text, title, date, author and canonical url via trafilatura."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    try:
+        doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    except (ValueError, TypeError, LookupError, RecursionError) as exc:  # its parser's limits
+        detail = " ".join(str(exc).split())[:120]
+        raise InputError(location, f"the page could not be parsed ({type(exc).__name__}: {detail})") from exc
     text = getattr(doc, "text", None) if doc is not None else None
     if not text or not text.strip():
         raise InputError(location, "no article text found in this HTML page; is it a news article?")

@@ -333,3 +333,18 @@ def test_a_symbolic_link_loop_or_a_dangling_link_is_named_as_such(tmp_path: Path
     assert "symbolic link loop" in named.reason and named.skipped
     _, (named,) = articles_and_problems([tmp_path / "gone.md"])
     assert "which does not exist" in named.reason
+
+
+def test_a_page_the_html_parser_fails_on_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    def fails(*_: object, **__: object) -> None:
+        raise ValueError("Document is empty\nat line 1")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", fails)
+    (tmp_path / "page.html").write_text("<html><body><p>The harbour reopened.</p></body></html>")
+    (tmp_path / "note.txt").write_text("Harbour news\n\nThe harbour reopened on Tuesday.\n")
+    articles, (problem,) = articles_and_problems([tmp_path])
+    assert [a.title for a in articles] == ["Harbour news"]
+    reason = "the page could not be parsed (ValueError: Document is empty at line 1)"
+    assert str(problem) == f"skipped: {tmp_path / 'page.html'}: {reason}"
