@@ -33,6 +33,7 @@ OVERFETCH = 5
 MIN_WIDE = 100  # Chroma's HNSW search widens with n (its ef is at least n): better recall too
 MAX_WIDE = 5000  # the widest unfiltered search worth trying before Chroma's filtered one
 SHARE_MARGIN = 2.0  # searched for this many times the results a filter's share should leave
+SETTLING_SECONDS = 5.0  # how long a search waits for a server's first vector index (see _nearest)
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,13 @@ class ChromaStore:
     def failure(self, doing: str, exc: BaseException) -> StoreError:
         """The one-line ``StoreError`` for a failure of the store while ``doing`` something."""
         detail = " ".join(str(exc).split())[:200] or "no detail"
+        import httpx
+
+        if self.remote and not isinstance(exc, httpx.TransportError):
+            return StoreError(
+                f"The Chroma server at {self.where} reported an error while {doing} "
+                f"({type(exc).__name__}: {detail}). Try again; if it persists, see the server's log."
+            )
         if self.remote:
             advice = (
                 "Is it running? Start it again (`chroma run --host 127.0.0.1 --path DIR --port N`) "
@@ -562,12 +570,19 @@ class ChromaStore:
 def _nearest(
     collection: Any, vector: np.ndarray, n: int, where: dict[str, Any] | None, with_meta: bool = False
 ) -> list[Any]:
-    result = collection.query(
-        query_embeddings=[vector.tolist()],
-        n_results=n,
-        where=where,
-        include=["metadatas", "distances"] if with_meta else ["distances"],
-    )
+    include = ["metadatas", "distances"] if with_meta else ["distances"]
+    request = {"query_embeddings": [vector.tolist()], "n_results": n, "where": where, "include": include}
+    settled = time.monotonic() + SETTLING_SECONDS
+    while True:
+        try:
+            result = collection.query(**request)
+            break
+        except Exception as exc:
+            # A Chroma server answers a search of a collection whose first records it has not
+            # yet written into a vector index with "Nothing found on disk" for a second or so.
+            if "Nothing found on disk" not in str(exc) or time.monotonic() > settled:
+                raise
+            time.sleep(0.1)
     ids = result["ids"][0]
     scores = [1.0 - float(d) for d in (result["distances"] or [[]])[0]]
     if not with_meta:

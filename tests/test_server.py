@@ -162,3 +162,32 @@ def test_clients_of_a_server_share_a_data_directory(
     embedded = command("sources")  # named: the page, still open, and not the ingest, finished
     assert embedded.returncode == 1 and "is in use by clients of a Chroma server" in embedded.stderr
     assert f"(pid {os.getpid()}: " in embedded.stderr and "ingest" not in embedded.stderr
+
+
+def test_a_search_waits_for_a_servers_first_vector_index() -> None:
+    """Found by bench/soak.py: for a second or so after the first records reach an empty
+    collection, a Chroma server answers searches with "Nothing found on disk". A search waits
+    for it (a stand-in collection replays the server's answers); any other error is raised."""
+    import numpy as np
+    from chromadb.errors import InternalError
+
+    from rag import store
+
+    race = "Error executing plan: Internal error: Error creating hnsw segment reader: Nothing found on disk"
+    answers: list[Exception | dict[str, object]] = [
+        InternalError(race),
+        InternalError(race),
+        {"ids": [["a1:0"]], "distances": [[0.25]]},
+        InternalError("Error executing plan: Internal error: something else"),
+    ]
+
+    class Collection:
+        def query(self, **_: object) -> dict[str, object]:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    assert store._nearest(Collection(), np.ones(2), 1, None) == [("a1:0", 0.75)]
+    with pytest.raises(InternalError, match="something else"):
+        store._nearest(Collection(), np.ones(2), 1, None)
