@@ -3,7 +3,7 @@
 Retrieval metrics are article-level: ``ranked`` is the list of distinct retrieved article urls,
 best first; ``gold`` the set the question names. Answer metrics use SQuAD-style normalisation,
 made Unicode-aware. Citation support is a lexical *proxy* (no NLI model ships offline here):
-see ``supports``.
+``rag.grounding.supports``, the same check that screens a language model's sentences.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
+
+from rag.grounding import supports
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -110,35 +112,6 @@ def quote_alignment(quotes: Sequence[tuple[str, str | None, int, int]]) -> float
         return None
     good = sum(1 for quote, text, start, end in quotes if text is not None and text[start:end] == quote)
     return good / len(quotes)
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    (
-        "a an the of to in on at for by with and or but is are was were be been it its this that "
-        "as from he she they we you i his her their our said says has have had not no"
-    ).split()
-)
-
-
-def _content(text: str) -> list[str]:
-    return [w for w in _WORD.findall(normalize_answer(text)) if w not in _STOP]
-
-
-def supports(passages: Sequence[str], statement: str, threshold: float = 0.8) -> bool:
-    """Proxy for "the passages entail the statement": at least ``threshold`` of the statement's
-    content words, and every number in it, occur in the passages.
-
-    A lexical stand-in for the NLI model ALCE uses; it can be fooled by a statement that reuses
-    a passage's words with a different meaning.
-    """
-    words = _content(statement)
-    if not words:
-        return False
-    pool = set(_content(" ".join(passages)))
-    found = sum(1 for w in words if w in pool)
-    numbers_ok = all(w in pool for w in words if any(ch.isdigit() for ch in w))
-    return numbers_ok and found / len(words) >= threshold
 
 
 def citation_scores(statements: Sequence[tuple[str, Sequence[str]]]) -> tuple[float, float] | None:
