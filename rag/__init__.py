@@ -13,7 +13,7 @@ from rag.embedding import Embedder
 from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
 from rag.library import Library, ask
 from rag.library import open_library as open
-from rag.records import Answer, Article, Chunk, Citation, Hit, StoredArticle, article_id_for
+from rag.records import Answer, Article, Chunk, Citation, Hit, StoredArticle, Unsupported, article_id_for
 from rag.settings import Settings
 from rag.store import ArticleWrite
 
@@ -38,6 +38,7 @@ __all__ = [
     "StoreError",
     "StoredArticle",
     "Turn",
+    "Unsupported",
     "article_id_for",
     "ask",
     "choose",

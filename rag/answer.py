@@ -9,8 +9,9 @@ verbatim substring of its cited article. When the passages do not hold an answer
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Protocol
 
 from rag.records import Answer, Citation, Hit
@@ -31,16 +32,33 @@ REFUSAL = "The articles do not contain an answer to this question."
 
 
 class Answerer(Protocol):
-    """Turns a question and its retrieved passages into an ``Answer``."""
+    """Turns a question and its retrieved passages into an ``Answer``: the extractive answerer
+    here, or a language model's (``rag.generative``)."""
 
     def compose(
-        self, question: str, hits: Sequence[Hit], exclude: frozenset[tuple[str, int]] = frozenset()
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        exclude: frozenset[tuple[str, int]] = frozenset(),
+        as_of: date | None = None,
     ) -> Answer:
         """Answer ``question`` from ``hits`` (best first), or refuse.
 
         ``exclude`` names sentences (article id, start offset) already quoted in the
-        conversation; they are passed over while others remain.
+        conversation; they are passed over while others remain. ``as_of`` is the reader's
+        "today", for an answerer that writes.
         """
+        ...
+
+    def stream(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        exclude: frozenset[tuple[str, int]] = frozenset(),
+        as_of: date | None = None,
+    ) -> Iterator[Answer]:
+        """The answer as it grows, the whole answer last (one answer, for an answerer that
+        does not write piece by piece)."""
         ...
 
 
@@ -219,18 +237,34 @@ class ExtractiveAnswerer:
             return f"no passage mentions {', '.join(sorted(missing))}"
         return None
 
+    def stream(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        exclude: frozenset[tuple[str, int]] = frozenset(),
+        as_of: date | None = None,
+    ) -> Iterator[Answer]:
+        """The whole answer at once (see ``compose``)."""
+        yield self.compose(question, hits, exclude, as_of)
+
     def compose(
-        self, question: str, hits: Sequence[Hit], exclude: frozenset[tuple[str, int]] = frozenset()
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        exclude: frozenset[tuple[str, int]] = frozenset(),
+        as_of: date | None = None,
     ) -> Answer:
-        """Quote the best sentences with ``[n]`` markers, or refuse.
+        """Quote the best sentences with ``[n]`` markers, or refuse (``as_of`` changes nothing:
+        quotes carry their own dates).
 
         Sentences in ``exclude`` (article id, start), and near-copies of them in other articles
         among ``hits``, are passed over unless nothing else answers.
         """
         ranked = self.candidates(question, hits)
         best = ranked[0] if ranked else None
-        if self.refusal_reason(question, hits, best) is not None or best is None:
-            return Answer(question=question, answer=REFUSAL, refused=True)
+        reason = self.refusal_reason(question, hits, best)
+        if reason is not None or best is None:
+            return Answer(question, REFUSAL, True, refusal_reason=reason, hits=tuple(hits))
         quoted = [set(s.evidence.terms) for s in ranked if (s.hit.chunk.article_id, s.start) in exclude]
         # A syndicated copy of a quoted sentence (another article, the same words but for a
         # dateline or two) was quoted too.
@@ -255,7 +289,7 @@ class ExtractiveAnswerer:
         completion = self.completion(question, chosen[0], ranked)
         if completion is not None and completion not in chosen:
             chosen = [chosen[0], completion, *chosen[1:]][: self.max_sentences]
-        return build_answer(question, chosen)
+        return replace(build_answer(question, chosen), hits=tuple(hits))
 
     @staticmethod
     def completion(question: str, lead: Sentence, ranked: Sequence[Sentence]) -> Sentence | None:

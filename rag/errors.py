@@ -7,7 +7,8 @@ Every error the CLI and UI show a user derives from ``CitewireError``; anything 
     ├── InputError           an article file or record cannot be read (names the file and line)
     ├── StoreError           the Chroma store is unreachable, held by another process, or holds
     │                        something unexpected
-    └── ModelError           the embedding model cannot be loaded
+    └── ModelError           the embedding model cannot be loaded, or a language model cannot be
+                             loaded or reached
 """
 
 
@@ -36,4 +37,5 @@ class StoreError(CitewireError):
 
 
 class ModelError(CitewireError):
-    """The embedding model could not be loaded."""
+    """The embedding model could not be loaded, or a language model could not be loaded or
+    reached (its message never holds an API key)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -45,6 +45,8 @@ from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
+
+    from rag.llm import LanguageModel
 
 
 LEXICAL_BATCH = 2048  # passages added to the BM25 index at a time during an ingest
@@ -94,14 +96,39 @@ class Library:
         self._seen: dict[str, tuple[str, int]] | None = None
         self._looked_at = 0.0
         self._answerer = answerer
+        self._model: LanguageModel | None = None
 
     @property
     def answerer(self) -> Answerer:
-        """The answerer given when the library was made, else the extractive one with the
-        refusal thresholds of the current ``settings``."""
+        """The answerer given when the library was made; else, with ``settings.llm``, that
+        language model's (loaded on first use), checked sentence by sentence; else the
+        extractive one. Both refuse by the thresholds of the current ``settings``."""
         if self._answerer is not None:
             return self._answerer
-        return ExtractiveAnswerer(min_score=self.settings.min_score, min_coverage=self.settings.min_coverage)
+        extractive = ExtractiveAnswerer(
+            min_score=self.settings.min_score, min_coverage=self.settings.min_coverage
+        )
+        if not self.settings.llm:
+            return extractive
+        from rag.generative import GenerativeAnswerer
+
+        return GenerativeAnswerer(self.language_model, extractive)
+
+    @property
+    def language_model(self) -> LanguageModel:
+        """The language model ``settings.llm`` names, loaded on first use; ``ConfigError`` when
+        none is set."""
+        spec = self.settings.llm
+        if not spec:
+            raise ConfigError("No language model is set: give --llm (or CITEWIRE_LLM)")
+        if self._model is None:
+            from rag.llm import load_model
+
+            s = self.settings
+            self._model = load_model(
+                spec, name=s.llm_model, api_key=s.llm_api_key, timeout=s.llm_timeout, context=s.llm_context
+            )
+        return self._model
 
     @property
     def embedder(self) -> Embedder:
@@ -381,8 +408,24 @@ class Library:
         as_of: Day | None = None,
     ) -> Answer:
         """Answer ``question`` from the stored articles with numbered citations, or refuse."""
+        *_, answer = self.stream(
+            question, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of
+        )
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
+        sources: Sequence[str] | None = None,
+        as_of: Day | None = None,
+    ) -> Iterator[Answer]:
+        """``ask``'s answer as it grows: with a language model, one more checked sentence each
+        time; the whole answer last."""
         hits = self.search(question, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of)
-        return self.answerer.compose(question, hits)
+        yield from self.answerer.stream(question, hits, as_of=day(as_of, "as_of"))
 
     def reply(
         self,
@@ -399,6 +442,22 @@ class Library:
         A follow-up ("What else did he say about it?") is searched together with the question
         it follows, prefers the articles just cited, and quotes sentences not quoted before.
         """
+        *_, last = self.reply_stream(
+            question, history, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of
+        )
+        return last
+
+    def reply_stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        top_k: int | None = None,
+        since: Day | None = None,
+        until: Day | None = None,
+        sources: Sequence[str] | None = None,
+        as_of: Day | None = None,
+    ) -> Iterator[tuple[Answer, Turn]]:
+        """``reply``'s answer as it grows (see ``stream``), each with the turn it makes."""
         follow = resolve(question, history)
         k = self.settings.top_k if top_k is None else top_k
         hits = self.search(
@@ -410,9 +469,11 @@ class Library:
             as_of=as_of,
         )
         hits = prefer_articles(hits, follow.prefer)[:k]
-        answer = self.answerer.compose(follow.query, hits, exclude=follow.seen)
-        answer = replace(answer, question=question)
-        return answer, Turn.of(question, follow.query, answer)
+        for answer in self.answerer.stream(
+            follow.query, hits, exclude=follow.seen, as_of=day(as_of, "as_of")
+        ):
+            answer = replace(answer, question=question)
+            yield answer, Turn.of(question, follow.query, answer)
 
     def choose(
         self,
@@ -496,10 +557,12 @@ def open_library(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     create: bool = True,
+    llm: str | None = None,
 ) -> Library:
     """Open the library in ``data_dir`` (or as ``settings`` say; environment otherwise).
 
-    Pass an already loaded ``embedder`` to share one model between libraries. With ``create``
+    Pass an already loaded ``embedder`` to share one model between libraries; ``llm`` names a
+    language model to write answers (see ``Settings.llm``). With ``create``
     False, a data directory that holds no library (no embedded store, nor the BM25 index of a
     Chroma server's client) raises ``ConfigError`` instead of being given an empty one (asking
     an empty one would only refuse, whatever the question).
@@ -509,6 +572,8 @@ def open_library(
         settings = Settings.from_env(data_dir=data_dir)
     elif data_dir is not None:
         settings = settings.with_changes(data_dir=Path(data_dir))
+    if llm is not None:
+        settings = settings.with_changes(llm=llm)
     held = (Path(settings.data_dir) / part for part in ("chroma", "bm25"))  # (bm25 alone: a server's client)
     if not create and not settings.chroma_url and not any(p.is_dir() for p in held):
         raise ConfigError(

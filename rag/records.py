@@ -125,21 +125,48 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Unsupported:
+    """A sentence a language model wrote that was left out of the answer, and why."""
+
+    sentence: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Answer:
-    """A cited answer, or a refusal (``refused`` true, no citations)."""
+    """A cited answer, or a refusal (``refused`` true, no citations).
+
+    ``answerer`` names what wrote it: ``extractive``, or ``llm:<model>`` for a language model,
+    whose sentences that failed the citation check are in ``unsupported``; ``fallback`` says the
+    model's answer gave way to the extractive one (nothing it wrote was supported, or the model
+    failed: ``fallback_reason``). ``hits`` are the passages it was built from, best first, and
+    ``refusal_reason`` says why it refused.
+    """
 
     question: str
     answer: str
     refused: bool
     citations: tuple[Citation, ...] = field(default=())
+    answerer: str = "extractive"
+    unsupported: tuple[Unsupported, ...] = ()
+    fallback: bool = False
+    fallback_reason: str | None = None
+    refusal_reason: str | None = None
+    hits: tuple[Hit, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form: the record the CLI, the web API and the eval harness share."""
+        """Plain JSON-ready form: the record the CLI, the web API and the eval harness share
+        (without ``hits``)."""
         return {
             "question": self.question,
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.to_dict() for c in self.citations],
+            "answerer": self.answerer,
+            "unsupported": [asdict(u) for u in self.unsupported],
+            "fallback": self.fallback,
+            "fallback_reason": self.fallback_reason,
+            "refusal_reason": self.refusal_reason,
         }
 
 

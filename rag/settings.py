@@ -87,6 +87,18 @@ class Settings:
     min_coverage: float = MIN_COVERAGE
     """The answer is refused when its best sentence holds less than this share of the question's
     terms (see ``rag.answer.ExtractiveAnswerer``)."""
+    llm: str | None = None
+    """The language model that writes answers: an OpenAI-compatible base url
+    (``http://127.0.0.1:8080/v1``, with ``llm_model``), a ``.gguf`` file, or ``local`` (the small
+    SmolLM2-135M-Instruct of the ``llm`` extra); unset: the extractive answerer, no model."""
+    llm_model: str | None = None
+    """The model to ask a server for (``--llm-model``)."""
+    llm_api_key: str | None = field(default=None, repr=False)
+    """The server's API key (``CITEWIRE_LLM_API_KEY``, else ``OPENAI_API_KEY``); never shown."""
+    llm_timeout: float = 60.0
+    """Seconds a language-model server may take to answer before the extractive answer is given."""
+    llm_context: int = 2048
+    """Tokens of context the language model has for the prompt and its answer."""
     sync_seconds: float = 1.0
     """With a Chroma server: how often, at most, a search first takes in what other clients have
     added, changed or forgotten since (0: before every search)."""
@@ -126,6 +138,10 @@ class Settings:
         for name in ("min_score", "min_coverage"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be between 0 and 1. Currently, it is {getattr(self, name)}")
+        if self.llm_timeout <= 0:
+            raise ConfigError(f"llm_timeout must be greater than 0. Currently, it is {self.llm_timeout}")
+        if self.llm_context < 512:
+            raise ConfigError(f"llm_context must be at least 512 tokens. Currently, it is {self.llm_context}")
         if self.sync_seconds < 0:
             raise ConfigError(f"sync_seconds must be at least 0. Currently, it is {self.sync_seconds}")
         if self.max_article_chars <= 0:
@@ -160,6 +176,8 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f.name, str(f.type), raw)
+        if "llm_api_key" not in values and environ.get("OPENAI_API_KEY"):
+            values["llm_api_key"] = environ["OPENAI_API_KEY"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

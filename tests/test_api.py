@@ -15,8 +15,8 @@ def test_public_names() -> None:
         [
             "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Choice", "Chunk", "Citation",
             "CitewireError", "ConfigError", "Embedder", "ExtractiveAnswerer", "Hit", "InputError",
-            "Library", "ModelError", "Settings", "StoreError", "StoredArticle", "Turn", "article_id_for",
-            "ask", "choose", "open",
+            "Library", "ModelError", "Settings", "StoreError", "StoredArticle", "Turn", "Unsupported",
+            "article_id_for", "ask", "choose", "open",
         ]
     )  # fmt: skip
     for name in rag.__all__:
@@ -79,3 +79,21 @@ def test_a_mistyped_collection_is_named_not_created(tmp_path: Path) -> None:
     reopened = ChromaStore.open(Settings(data_dir=tmp_path))
     assert sorted(c.name for c in reopened._client.list_collections()) == ["citewire", "citewire__articles"]
     assert not (tmp_path / "bm25" / "other").exists()
+
+
+def test_the_language_model_key_comes_from_the_environment_and_is_never_shown() -> None:
+    settings = Settings.from_env({"OPENAI_API_KEY": "sk-open-1", "CITEWIRE_LLM": "local"})
+    assert settings.llm_api_key == "sk-open-1" and settings.llm == "local"
+    assert Settings.from_env({"OPENAI_API_KEY": "a", "CITEWIRE_LLM_API_KEY": "b"}).llm_api_key == "b"
+    assert "sk-open-1" not in repr(settings) and "sk-open-1" not in str(settings)
+
+
+def test_a_language_model_that_is_no_url_file_or_local_is_named() -> None:
+    from rag.llm import load_model
+
+    with pytest.raises(ConfigError, match="--llm must be an OpenAI-compatible base url"):
+        load_model("gpt-4")
+    with pytest.raises(ConfigError, match="name the model to ask for with --llm-model"):
+        load_model("http://127.0.0.1:8080/v1")
+    with pytest.raises(ConfigError, match="no such model file"):
+        load_model("/nowhere/model.gguf")

@@ -21,7 +21,7 @@ from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import CitewireError, ConfigError
 from rag.library import Library
-from rag.records import Article
+from rag.records import Answer, Article
 from ui.render import (
     CSS,
     HEAD,
@@ -90,8 +90,11 @@ class ChatPage:
         messages = [*_messages(chat), {"role": "user", "content": escape_markdown(question)}]
         yield [*messages, {"role": "assistant", "content": "*Searching the articles…*"}], gr.skip(), chat, ""
         history = [Turn.from_dict(t) for t in chat["turns"]]
+        index = len(chat["answers"])
+        grown = 0  # answers as they grew: a language model's grows a checked sentence at a time
+        latest: tuple[Answer, Turn] | None = None
         try:
-            answer, turn = self.library.reply(
+            for latest in self.library.reply_stream(
                 question,
                 history,
                 top_k=int(top_k),
@@ -99,19 +102,25 @@ class ChatPage:
                 until=bounds[1],  # a date range: like Since, it leaves out undated articles
                 sources=sources or None,
                 as_of=chat_as_of(bounds[1]),
-            )
+            ):
+                grown += 1
+                if latest[0].answerer != "extractive":  # a model's answer, grown by a checked sentence
+                    growing = answer_markdown(latest[0].to_dict(), index) + " …"
+                    yield [*messages, {"role": "assistant", "content": growing}], gr.skip(), chat, ""
         except CitewireError as exc:
             # Said in a notice that stays until closed; the conversation is as it was and the
             # question back in its box, to ask again once the fault is mended.
             gr.Warning(f"Could not answer: {exc}", duration=None)
             yield _messages(chat), gr.skip(), chat, question
             return
+        assert latest is not None
+        answer, turn = latest
         record = answer.to_dict()
-        index = len(chat["answers"])
-        for shown in range(1, len(answer.citations)):
-            partial = answer_markdown(record, index, upto=shown) + " …"
-            yield [*messages, {"role": "assistant", "content": partial}], gr.skip(), chat, ""
-            time.sleep(STREAM_PAUSE_S)
+        if grown == 1:  # an answer that came whole is shown a quote at a time
+            for shown in range(1, len(answer.citations)):
+                partial = answer_markdown(record, index, upto=shown) + " …"
+                yield [*messages, {"role": "assistant", "content": partial}], gr.skip(), chat, ""
+                time.sleep(STREAM_PAUSE_S)
         messages.append({"role": "assistant", "content": answer_markdown(record, index)})
         updated = {
             "messages": messages,

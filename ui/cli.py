@@ -39,12 +39,27 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _llm_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--llm",
+        metavar="URL|FILE.gguf|local",
+        help="a language model writes the answers, each sentence checked against its passage: an "
+        "OpenAI-compatible base url, a .gguf file, or 'local' for the small bundled SmolLM2 "
+        "(env CITEWIRE_LLM)",
+    )
+    parser.add_argument(
+        "--llm-model", metavar="NAME", help="the model to ask the --llm server for (env CITEWIRE_LLM_MODEL)"
+    )
+
+
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     """Settings from the environment, overridden by the flags given."""
     return Settings.from_env(
         data_dir=getattr(args, "data_dir", None),
         collection=getattr(args, "collection", None),
         chroma_url=getattr(args, "chroma_url", None),
+        llm=getattr(args, "llm", None),
+        llm_model=getattr(args, "llm_model", None),
         **extra,
     )
 
@@ -74,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "before it rank higher",
     )
     _store_flags(p)
+    _llm_flags(p)
 
     p = sub.add_parser("sources", help="list the stored articles")
     p.add_argument("--json", action="store_true")
@@ -98,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _store_flags(p)
+    _llm_flags(p)
 
     p = sub.add_parser("chat", help="serve the chat page on this machine")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -109,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", metavar="PATH", help="ingest these articles first if the library is empty")
     p.add_argument("--max-upload-mb", type=int, default=10, help="largest upload accepted (default 10)")
     _store_flags(p)
+    _llm_flags(p)
 
     p = sub.add_parser("forget", help="remove an article by id (see `citewire sources`)")
     p.add_argument("article_id", metavar="ID")
@@ -189,19 +207,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.top_k is not None and args.top_k <= 0:
         raise ConfigError(f"--top-k must be greater than 0. Currently, it is {args.top_k}")
     library = _open(args, existing=True)
-    answer = library.ask(
+    answers = library.stream(
         args.question, top_k=args.top_k, since=args.since, until=args.until, as_of=args.as_of
     )
     if args.json:
+        *_, answer = answers
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(format_answer(answer))
+        return 0
+    shown = ""  # sentences are printed as they pass the check; the sources follow the answer
+    for answer in answers:
+        text = answer.answer
+        print(text[len(shown) :] if text.startswith(shown) else f"\n{text}", end="", flush=True)
+        shown = text
+    print(format_answer(answer)[len(shown) :])
     return 0
 
 
 def format_answer(answer: Answer) -> str:
-    """An answer for the terminal: the text, then one block per citation."""
+    """An answer for the terminal: the text, then one block per citation, then what a language
+    model wrote that was left out."""
     lines = [answer.answer]
+    if answer.fallback:
+        lines.append(f"(the model's answer gave way to the quoted one: {answer.fallback_reason})")
     if answer.citations:
         lines.append("")
         lines.append("Sources:")
@@ -210,6 +237,10 @@ def format_answer(answer: Answer) -> str:
         lines.append(f"[{c.n}] {c.title} ({c.source or 'unknown source'}, {when})")
         lines.append(f"    {c.url or c.source_path}")
         lines.append(f"    > {c.quote}  (characters {c.start}-{c.end})")
+    if answer.unsupported:
+        lines.append("")
+        lines.append("Left out (not supported by the passages it cites):")
+        lines.extend(f"  - {u.sentence}  ({u.reason})" for u in answer.unsupported)
     return "\n".join(lines)
 
 
