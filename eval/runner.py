@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,14 @@ METRICS = (
     "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10",
     "exact_match", "f1", "contains_gold", "mc_accuracy",
     "quote_alignment", "citation_recall", "citation_precision", "refused",
+    "unsupported_rate", "fallback", "model_seconds", "tokens_per_second",
 )  # fmt: skip
+# Only for a language model's answers: the share of its sentences left out by the citation check,
+# whether the answer gave way to the extractive one, the seconds it took to write (search not
+# counted) and what it wrote per second, in its own tokens.
+MODEL_METRICS = ("unsupported_rate", "fallback", "model_seconds", "tokens_per_second")
+_MARKERS = re.compile(r"\s*\[\d+\]")
+_CITED_SENTENCE = re.compile(r"(?:\[\d+\])+")  # a written answer's sentence ends in its markers
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,9 @@ def score_question(
         scores["hit@10"] = m.hit_at_k(ranked_urls, question.gold_urls, 10)
         scores["mrr@10"] = m.mrr_at_k(ranked_urls, question.gold_urls, 10)
         scores["ndcg@10"] = m.ndcg_at_k(ranked_urls, question.gold_urls, 10)
-    # The answer's own words: its quotes, without the [n] markers, which would match a gold "3".
-    said = "" if answer.refused else " ".join(c.quote for c in answer.citations)
+    # The answer's own words, without the [n] markers, which would match a gold "3" (for the
+    # extractive answerer: its quotes).
+    said = "" if answer.refused else _MARKERS.sub("", answer.answer).strip()
     short = choice.choice if choice is not None else said
     scores["exact_match"] = m.exact_match(short, question.answers)
     scores["f1"] = m.token_f1(short, question.answers)
@@ -135,12 +144,37 @@ def answer_question(library: Library, question: Question, as_of: str, top_k: int
     k = top_k or library.settings.top_k
     started = time.perf_counter()
     hits = library.search(question.question, top_k=max(RETRIEVE_K, k), as_of=today)
-    answer = library.answerer.compose(question.question, hits[:k])
+    writing = time.perf_counter()
+    answer = library.answerer.compose(question.question, hits[:k], as_of=today)
+    written = time.perf_counter() - writing
     choice = None
     if question.choices:
         choice = library.choose(question.question, question.choices, top_k=k, as_of=today, hits=hits[:k])
     latency = (time.perf_counter() - started) * 1000
-    return {"answer": answer, "choice": choice, "ranked": ranked_articles(hits), "latency_ms": latency}
+    model = model_figures(library, answer, written)
+    return {
+        "answer": answer,
+        "choice": choice,
+        "ranked": ranked_articles(hits),
+        "latency_ms": latency,
+        "model": model,
+    }
+
+
+def model_figures(library: Library, answer: Answer, seconds: float) -> dict[str, float | None]:
+    """``MODEL_METRICS`` for an answer a language model wrote (all None for the extractive one,
+    and for a refusal made before the model was asked)."""
+    figures: dict[str, float | None] = dict.fromkeys(MODEL_METRICS)
+    if answer.written is None:
+        return figures
+    kept = 0 if answer.fallback or answer.refused else len(_CITED_SENTENCE.findall(answer.answer))
+    total = kept + len(answer.unsupported)
+    figures["unsupported_rate"] = len(answer.unsupported) / total if total else None
+    figures["fallback"] = float(answer.fallback)
+    figures["model_seconds"] = seconds
+    tokens = library.language_model.count_tokens(answer.written)
+    figures["tokens_per_second"] = tokens / seconds if seconds > 0 else None
+    return figures
 
 
 def ranked_articles(hits: Sequence[Hit]) -> list[str]:
@@ -215,7 +249,12 @@ def run_eval(
                 "citations": [c.to_dict() for c in answer.citations],
                 "choice": choice.to_dict() if choice else None,
                 "retrieved_urls": asked["ranked"],
-                "metrics": score_question(question, answer, choice, asked["ranked"], library.article_text),
+                "answerer": answer.answerer,
+                "unsupported": [u.sentence for u in answer.unsupported],
+                "metrics": {
+                    **score_question(question, answer, choice, asked["ranked"], library.article_text),
+                    **asked["model"],
+                },
                 "latency_ms": round(asked["latency_ms"], 3),
             }
         )

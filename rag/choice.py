@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rag.answer import Evidence, citation, coverage, evidence_sentences, rarity_weights
 from rag.errors import ConfigError
+from rag.evidence import Evidence, citation, coverage, evidence_sentences, rarity_weights
 from rag.records import Citation, Hit
 from rag.text import question_terms, terms, words
 
@@ -72,9 +72,43 @@ def _held(weights: dict[str, float], found: frozenset[str]) -> float:
 
 def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice:
     """Pick the option of ``choices`` best supported by ``hits``; raises ``ConfigError`` without options."""
+    options = _options(choices)
+    weighed = option_evidence(question, options, hits)
+    scores = [score for score, _ in weighed]
+    grounded = max(scores) > 0
+    if grounded:
+        index = max(range(len(options)), key=lambda i: (scores[i], -i))
+    else:
+        passages = _phrase(" ".join(h.chunk.text for h in hits))
+        counts = [passages.count(_phrase(o)) for o in options]
+        index = max(range(len(options)), key=lambda i: (counts[i], -i))
+    return grounded_choice(question, options, index, weighed)
+
+
+def _options(choices: Sequence[str]) -> tuple[str, ...]:
     options = tuple(choices)
     if len(options) < 2:
         raise ConfigError(f"choose needs at least two choices. Currently, there are {len(options)}")
+    return options
+
+
+def grounded_choice(
+    question: str, options: Sequence[str], index: int, weighed: Sequence[tuple[float, Evidence | None]]
+) -> Choice:
+    """The choice of ``options[index]``, grounded (and cited) when ``weighed`` found evidence
+    for it."""
+    score, evidence = weighed[index]
+    grounded = score > 0 and evidence is not None
+    citations = (citation(1, evidence),) if grounded and evidence is not None else ()
+    return Choice(question, tuple(options), index, tuple(s for s, _ in weighed), grounded, citations)
+
+
+def option_evidence(
+    question: str, choices: Sequence[str], hits: Sequence[Hit]
+) -> list[tuple[float, Evidence | None]]:
+    """For each option, how strongly the sentences of ``hits`` support it, and the sentence
+    that supports it best (None when none holds any of it)."""
+    options = _options(choices)
     pool = evidence_sentences(question, hits, min_words=3)
     asked = question_terms(question)
     rarity = rarity_weights(asked, pool)
@@ -85,8 +119,7 @@ def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice
         others = {t for j, ts in enumerate(option_terms) if j != i for t in ts}
         weights.append({t: 0.1 if t in asked else 0.3 if t in others else 1.0 for t in dict.fromkeys(own)})
     best_hit = max((h.score for h in hits), default=0.0)
-    scores: list[float] = []
-    best_evidence: list[Evidence | None] = []
+    weighed: list[tuple[float, Evidence | None]] = []
     for i, option in enumerate(options):
         phrase = _phrase(option)
         strongest: list[tuple[float, Evidence]] = []
@@ -98,15 +131,6 @@ def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice
             strongest.append((held * (0.3 + coverage(rarity, set(e.terms))) * (0.5 + 0.5 * relevance), e))
         strongest.sort(key=lambda pair: -pair[0])
         top = [s for s, _ in strongest[:2]]
-        scores.append(top[0] + 0.25 * top[1] if len(top) == 2 else top[0] if top else 0.0)
-        best_evidence.append(strongest[0][1] if strongest else None)
-    grounded = max(scores) > 0
-    if grounded:
-        index = max(range(len(options)), key=lambda i: (scores[i], -i))
-    else:
-        passages = _phrase(" ".join(h.chunk.text for h in hits))
-        counts = [passages.count(_phrase(o)) for o in options]
-        index = max(range(len(options)), key=lambda i: (counts[i], -i))
-    chosen = best_evidence[index]
-    citations = (citation(1, chosen),) if grounded and chosen is not None else ()
-    return Choice(question, options, index, tuple(scores), grounded, citations)
+        score = top[0] + 0.25 * top[1] if len(top) == 2 else top[0] if top else 0.0
+        weighed.append((score, strongest[0][1] if strongest else None))
+    return weighed

@@ -35,26 +35,35 @@ _WORD = re.compile(r"\w+")
 
 @dataclass(frozen=True)
 class Turn:
-    """One question of a conversation: as asked, as searched, and the sentences its answer quoted."""
+    """One question of a conversation: as asked, as searched, the sentences its answer quoted,
+    and the answer's text (what a language model reads to rewrite a follow-up)."""
 
     question: str
     query: str
     cited: tuple[tuple[str, int], ...] = ()
+    answer: str = ""
 
     @classmethod
     def of(cls, question: str, query: str, answer: Answer) -> Turn:
         """The turn that ``answer`` completes."""
-        return cls(question, query, tuple((c.article_id, c.start) for c in answer.citations))
+        cited = tuple((c.article_id, c.start) for c in answer.citations)
+        return cls(question, query, cited, "" if answer.refused else answer.answer)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain form for storage (the chat page keeps it in the browser)."""
-        return {"question": self.question, "query": self.query, "cited": [list(c) for c in self.cited]}
+        return {
+            "question": self.question,
+            "query": self.query,
+            "cited": [list(c) for c in self.cited],
+            "answer": self.answer,
+        }
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Turn:
-        """Inverse of ``to_dict``."""
+        """Inverse of ``to_dict`` (a turn stored before turns kept their answer has none)."""
         cited = tuple((str(a), int(s)) for a, s in record.get("cited", []))
-        return cls(str(record["question"]), str(record.get("query", record["question"])), cited)
+        query = str(record.get("query", record["question"]))
+        return cls(str(record["question"]), query, cited, str(record.get("answer") or ""))
 
 
 @dataclass(frozen=True)

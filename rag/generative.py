@@ -21,9 +21,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from rag.answer import REFUSAL, Evidence, ExtractiveAnswerer, citation
+from rag.answer import REFUSAL, ExtractiveAnswerer
+from rag.choice import Choice, choose, grounded_choice, option_evidence
+from rag.conversation import Turn
 from rag.errors import ModelError
-from rag.grounding import Checked, check
+from rag.evidence import Evidence, citation
+from rag.grounding import MARKERS, Checked, check
 from rag.llm import LanguageModel
 from rag.records import Answer, Citation, Hit, Unsupported
 from rag.text import sentence_spans, terms
@@ -139,7 +142,24 @@ class GenerativeAnswerer:
         exclude: frozenset[tuple[str, int]] = frozenset(),
         as_of: date | None = None,
     ) -> Iterator[Answer]:
-        """The answer as it grows: one more checked sentence each time, the whole answer last."""
+        """The answer as it grows: one more checked sentence each time, the whole answer last
+        (with what the model wrote, in ``written``)."""
+        reply: list[str] = []
+        answers = self._stream(question, hits, exclude, as_of, reply)
+        last = next(answers)
+        for answer in answers:
+            yield last
+            last = answer
+        yield replace(last, written="".join(reply)) if reply else last
+
+    def _stream(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        exclude: frozenset[tuple[str, int]],
+        as_of: date | None,
+        pieces: list[str],
+    ) -> Iterator[Answer]:
         ranked = self.extractive.candidates(question, hits)
         reason = self.extractive.refusal_reason(question, hits, ranked[0] if ranked else None)
         if reason is not None:
@@ -154,6 +174,7 @@ class GenerativeAnswerer:
             written = 0  # sentences of the reply already checked
             for piece in self.model.stream(SYSTEM, prompt, ANSWER_TOKENS):
                 reply += piece
+                pieces.append(piece)
                 sentences = split_sentences(reply)
                 # The last may still grow, or its markers still come.
                 for sentence in sentences[written : len(sentences) - 1]:
@@ -241,3 +262,53 @@ class GenerativeAnswerer:
         return replace(
             answer, answerer=self.name, unsupported=tuple(dropped), fallback=True, fallback_reason=why
         )
+
+
+REWRITE_SYSTEM = (
+    "You rewrite a reader's latest question about the news so that it stands on its own: name "
+    "whatever it refers to in the conversation before it. If it already stands on its own, "
+    "repeat it unchanged. Reply with the question alone."
+)
+_REWRITE_TOKENS = 60
+
+
+def rewrite_follow_up(model: LanguageModel, question: str, history: Sequence[Turn]) -> str | None:
+    """``question`` rewritten by ``model`` as a standalone question from the last turns of the
+    conversation; None when the model fails or writes something that is no question."""
+    lines = []
+    for turn in history[-3:]:
+        lines.append(f"Reader: {turn.question}")
+        if turn.answer:
+            lines.append(f"Answer: {MARKERS.sub('', turn.answer)[:600]}")
+    prompt = "\n".join([*lines, f"Reader's latest question: {question}", "Standalone question:"])
+    try:
+        written = "".join(model.stream(REWRITE_SYSTEM, prompt, _REWRITE_TOKENS)).strip()
+    except ModelError:
+        return None
+    first = written.split("\n", 1)[0].strip().strip('"').strip()
+    return first if 3 <= len(first.split()) <= 60 and first.endswith("?") else None
+
+
+CHOOSE_SYSTEM = (
+    "You answer multiple-choice questions about news articles using only the numbered passages "
+    "you are given. Reply with the letter of the option the passages support, then the number of "
+    "the passage that supports it in square brackets, like: B [2]"
+)
+_LETTERS = "ABCDEFGH"
+
+
+def model_choice(model: LanguageModel, question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice:
+    """The option ``model`` picks from the passages, grounded (and cited) when a sentence of
+    the passages holds it (``rag.choice.option_evidence``); the extractive choice when the model
+    fails or names no option."""
+    weighed = option_evidence(question, choices, hits)
+    options = "\n".join(f"{_LETTERS[i]}. {option}" for i, option in enumerate(choices[: len(_LETTERS)]))
+    prompt, _ = build_prompt(model, f"{question}\nOptions:\n{options}", hits, None)
+    try:
+        written = "".join(model.stream(CHOOSE_SYSTEM, prompt, 12))
+    except ModelError:
+        return choose(question, choices, hits)
+    picked = re.match(r"\s*\(?([A-H])\b", written)
+    if picked is None or _LETTERS.index(picked.group(1)) >= len(choices):
+        return choose(question, choices, hits)
+    return grounded_choice(question, choices, _LETTERS.index(picked.group(1)), weighed)

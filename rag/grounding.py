@@ -127,7 +127,7 @@ def anchor(statement: str, passage: str) -> tuple[int, int] | None:
     return None if best is None else (-best[2], best[3])
 
 
-_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,8 @@ def check(sentence: str, passages: Sequence[tuple[str, str]]) -> Checked:
     each given as (text, context) where context is what a reader sees with it (title, source,
     date), which it may also draw on. Supported when the cited passages support it, and the
     span of each that ``anchor`` finds together still does."""
-    cited = [int(n) for group in _MARKERS.findall(sentence) for n in re.split(r"[,;]", group)]
-    statement = " ".join(re.sub(r"\s+([.,;:!?])", r"\1", _MARKERS.sub("", sentence)).split())
+    cited = [int(n) for group in MARKERS.findall(sentence) for n in re.split(r"[,;]", group)]
+    statement = " ".join(re.sub(r"\s+([.,;:!?])", r"\1", MARKERS.sub("", sentence)).split())
     if not cited:
         return Checked(sentence, statement, (), "it cites no passage")
     wrong = [n for n in cited if not 1 <= n <= len(passages)]

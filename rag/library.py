@@ -457,8 +457,16 @@ class Library:
         sources: Sequence[str] | None = None,
         as_of: Day | None = None,
     ) -> Iterator[tuple[Answer, Turn]]:
-        """``reply``'s answer as it grows (see ``stream``), each with the turn it makes."""
+        """``reply``'s answer as it grows (see ``stream``), each with the turn it makes. With a
+        language model, a question that follows others is first rewritten by it as a standalone
+        question, and that is searched and answered."""
         follow = resolve(question, history)
+        if self.settings.llm and history:
+            from rag.generative import rewrite_follow_up
+
+            standalone = rewrite_follow_up(self.language_model, question, history)
+            if standalone is not None and standalone != question:
+                follow = replace(follow, query=standalone)
         k = self.settings.top_k if top_k is None else top_k
         hits = self.search(
             follow.query,
@@ -485,7 +493,9 @@ class Library:
         hits: Sequence[Hit] | None = None,
         as_of: Day | None = None,
     ) -> Choice:
-        """Pick the option of ``choices`` that the retrieved passages support, with its citation.
+        """Pick the option of ``choices`` that the retrieved passages support, with its citation
+        (with a language model: the option it picks from the passages, grounded when a sentence of
+        them holds it).
 
         ``hits`` are the question's passages if already retrieved.
         """
@@ -494,6 +504,10 @@ class Library:
             if hits is not None
             else self.search(question, top_k=top_k, since=since, until=until, as_of=as_of)
         )
+        if self.settings.llm:
+            from rag.generative import model_choice
+
+            return model_choice(self.language_model, question, choices, found)
         return choose(question, choices, found)
 
     def sources(self) -> list[StoredArticle]:

@@ -152,6 +152,8 @@ class Answer:
     fallback: bool = False
     fallback_reason: str | None = None
     refusal_reason: str | None = None
+    written: str | None = None
+    """What the language model wrote, whole, before the check; None for the extractive answerer."""
     hits: tuple[Hit, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,6 +169,7 @@ class Answer:
             "fallback": self.fallback,
             "fallback_reason": self.fallback_reason,
             "refusal_reason": self.refusal_reason,
+            "written": self.written,
         }
 
 

@@ -172,3 +172,30 @@ def test_markers_after_a_full_stop_belong_to_the_sentence_before() -> None:
         "Macfadyen won too [2][3].",
         "Then [1]",
     ]
+
+
+def test_a_follow_up_is_rewritten_from_the_conversation() -> None:
+    from rag.conversation import Turn
+    from rag.generative import rewrite_follow_up
+
+    history = [Turn("Which show won best drama?", "Which show won best drama?", (), "Succession won. [1]")]
+    model = WrittenReply("Who else was nominated for best drama alongside Succession?\nThat is all.")
+    assert rewrite_follow_up(model, "Who else was nominated?", history) == (
+        "Who else was nominated for best drama alongside Succession?"
+    )
+    assert "Answer: Succession won." in model.prompts[0] and "[1]" not in model.prompts[0]
+    assert rewrite_follow_up(WrittenReply("Sure!"), "Who else?", history) is None  # no question
+    assert rewrite_follow_up(WrittenReply("x", fail_after=0), "Who else?", history) is None
+
+
+def test_the_model_picks_an_option_grounded_in_a_sentence_that_holds_it() -> None:
+    from rag.generative import model_choice
+
+    choices = ["Ted Lasso", "Succession", "The Crown", "Severance"]
+    picked = model_choice(WrittenReply("B [2]"), QUESTION, choices, hits())
+    assert picked.choice == "Succession" and picked.grounded
+    assert picked.citations[0].quote.startswith("Succession took home the award")
+    ungrounded = model_choice(WrittenReply("D. Severance [2]"), QUESTION, choices, hits())
+    assert ungrounded.choice == "Severance" and not ungrounded.grounded and not ungrounded.citations
+    fallback = model_choice(WrittenReply("I think it is the second one."), QUESTION, choices, hits())
+    assert fallback.choice == "Succession" and fallback.grounded  # the extractive choice
