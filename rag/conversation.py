@@ -1,6 +1,7 @@
 """Conversations: resolving a follow-up question against the turns before it.
 
-No generative model rewrites the question. Instead a question that leans on what came before
+Without a language model nothing rewrites the question (with one, ``Library.reply`` has it
+rewritten first: ``rag.generative.rewrite_follow_up``). Instead a question that leans on what came before
 is searched together with the previous question and the one that opened the topic (the last
 that did not lean on another), so "What else did he say about it?" after "What did Xi say about
 multilateral governance?" retrieves Xi's speech again, and a long chain of follow-ups does not
@@ -8,8 +9,12 @@ grow the query past what the model reads. Passages from the articles the previou
 move up two places in the search's order, and sentences already quoted are passed over.
 
 A question leans on what came before when it has a personal pronoun ("he", "they") or asks for
-"more" or what "else". "It", "this", "that" and "there" are weaker signs, since they also open
-new questions ("Is it true that ...", "the company that ..."): they make a follow-up only when
+"more" or what "else"; and, in ``Library.reply``, when it cannot be answered on its own because
+it names no topic of its own ("How many were injured?", "Which pitcher gave up the 62nd?"): no
+passage comes near enough to it alone to answer, as the refusal threshold judges (its answer
+must then quote a passage that holds one of its own words). "It", "this", "that" and "there"
+are weaker signs, since they also open new questions ("Is it true that ...", "the company that
+..."): they make a follow-up only when
 the question names no one and nothing the conversation has not (no new capitalised name) and
 brings at most ``MAX_NEW_TERMS`` new content words of its own.
 """
@@ -96,9 +101,12 @@ def is_follow_up(question: str, history: Sequence[Turn] = ()) -> bool:
     return sum(term not in context for term in question_terms(question)) <= MAX_NEW_TERMS
 
 
-def resolve(question: str, history: Sequence[Turn]) -> FollowUp:
-    """The search query, preferred articles and already quoted sentences for ``question``."""
-    if not history or not is_follow_up(question, history):
+def resolve(question: str, history: Sequence[Turn], *, follows: bool | None = None) -> FollowUp:
+    """The search query, preferred articles and already quoted sentences for ``question``;
+    ``follows`` says whether it leans on ``history``, when the caller knows better than
+    ``is_follow_up`` (see ``Library.reply``)."""
+    leans = is_follow_up(question, history) if follows is None else follows
+    if not history or not leans:
         return FollowUp(question)
     last = history[-1]
     opener = _opener(history)

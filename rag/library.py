@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answer import Answerer, ExtractiveAnswerer
+from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
 from rag.choice import Choice, choose
 from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
@@ -42,6 +42,7 @@ from rag.offline import go_offline
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
 from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
+from rag.text import question_terms, terms
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -461,6 +462,11 @@ class Library:
         language model, a question that follows others is first rewritten by it as a standalone
         question, and that is searched and answered."""
         follow = resolve(question, history)
+        named: frozenset[str] = frozenset()  # what a question joined to the topic must be about
+        alone = follow.query == question
+        if history and alone and not self._answerable_alone(question, since, until, sources, as_of):
+            follow = resolve(question, history, follows=True)  # it names no topic of its own
+            named = frozenset(question_terms(question))
         if self.settings.llm and history:
             from rag.generative import rewrite_follow_up
 
@@ -480,8 +486,30 @@ class Library:
         for answer in self.answerer.stream(
             follow.query, hits, exclude=follow.seen, as_of=day(as_of, "as_of")
         ):
+            if (
+                named
+                and not answer.refused
+                and not any(named & set(terms(c.passage)) for c in answer.citations)
+            ):
+                # Joined to the topic before, it was answered from that topic's passages, which
+                # say nothing of what it asks ("What is the capital of Peru?" after Xi's speech).
+                reason = "joined to the conversation, no passage quoted holds a word of its own"
+                answer = Answer(question, REFUSAL, True, refusal_reason=reason, hits=answer.hits)
             answer = replace(answer, question=question)
             yield answer, Turn.of(question, follow.query, answer)
+
+    def _answerable_alone(
+        self,
+        question: str,
+        since: Day | None,
+        until: Day | None,
+        sources: Sequence[str] | None,
+        as_of: Day | None,
+    ) -> bool:
+        """Whether some passage comes near enough to ``question`` alone for an answer (the
+        refusal threshold, ``settings.min_score``)."""
+        first = self.search(question, top_k=1, since=since, until=until, sources=sources, as_of=as_of)
+        return bool(first) and first[0].score >= self.settings.min_score
 
     def choose(
         self,

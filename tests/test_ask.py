@@ -240,3 +240,24 @@ def test_retriever_works_through_llama_index_api(news_library: Library) -> None:
     assert text is not None
     meta = nodes[0].node.metadata
     assert text[meta["start"] : meta["end"]] == nodes[0].node.get_content()
+
+
+def test_a_follow_up_that_names_no_topic_is_joined_to_the_conversation(
+    make_library: Callable[..., Library],
+) -> None:
+    """ "Which agency ran the mission?" names nothing it could be answered by alone: it is
+    searched with the question before it. A question joined so, whose answer would quote none
+    of its own words, is refused rather than answered from the earlier topic."""
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    opener = "When did the Philae lander touch down on the comet?"
+    first, turn = library.reply(opener)
+    assert not first.refused and "Philae" in first.answer
+    which, joined = library.reply("Which agency ran the mission?", [turn])
+    assert joined.query.startswith("Which agency ran the mission? ") and opener in joined.query
+    assert not which.refused and which.citations[0].article_id == first.citations[0].article_id
+    peru, _ = library.reply("What is the capital of Peru?", [turn, joined])
+    assert peru.refused and not peru.citations
+    assert peru.refusal_reason == "joined to the conversation, no passage quoted holds a word of its own"
+    alone, fresh = library.reply("When did New Horizons fly past Pluto?", [turn, joined])
+    assert fresh.query == "When did New Horizons fly past Pluto?" and "Pluto" in alone.answer
