@@ -10,6 +10,10 @@ QUESTION ?= What did Xi say about multilateral governance?
 # Where the CPU build of torch comes from: here, the machine's pip configuration (a local wheel);
 # elsewhere, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
 TORCH_PIP_ARGS ?=
+# llama-cpp-python builds from source. A native build (-march=native) crashed on its first decode
+# on a CPU with AMX; this one runs on any x86-64 CPU with AVX2 (override for others).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
 
 .PHONY: install chat demo test lint browser clean
 
@@ -20,7 +24,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: the local CPU wheel, never a CUDA build.
 	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Built here with the flags above, never taken from pip's cache of an earlier build (about 5 min).
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir \
+	  'llama-cpp-python[server]>=0.3.16,<0.4'
+	$(BIN)/python -m pip install --quiet -e '.[dev,llm]'
 	touch $(STAMP)
 
 chat: install

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from rag.errors import ConfigError, ModelError
 from rag.records import is_web_address
@@ -165,14 +165,15 @@ class InProcessModel:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        messages: Any = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         try:
-            for chunk in self._llm.create_chat_completion(
-                messages=messages,
-                max_tokens=max_tokens,
-                temperature=0.0,
-                stream=True,
-            ):
-                yield chunk["choices"][0]["delta"].get("content") or ""
+            chunks = cast(
+                Iterator[Any],
+                self._llm.create_chat_completion(
+                    messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
+                ),
+            )
+            for chunk in chunks:
+                yield str(chunk["choices"][0]["delta"].get("content") or "")
         except (ValueError, RuntimeError) as exc:  # the prompt past the context, a decode failure
             raise ModelError(f"The model {self.name} failed ({_one_line(exc)})") from exc
