@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED_DIR, SEED_QUESTION, bbc_slice, free_port, needs_shared, run
+from conftest import ROOT, SEED_DIR, SEED_QUESTION, bbc_slice, free_port, needs_shared, run, wait_for
 
 from rag import Embedder, Library, Settings
 from rag.library import open_library
@@ -24,6 +24,7 @@ from rag.llm import local_model_path
 
 pytestmark = needs_shared
 FIFA = "Who won the 2022 FIFA World Cup?"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
 class LlamaServer:
@@ -193,3 +194,35 @@ def test_the_extractive_path_imports_no_language_model_library() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_chat_page_shows_a_models_answer_only_as_checked(reader: Library, browser: Any) -> None:
+    """Headless Chromium watches every state of the answer on the page: no sentence the check
+    left out appears, not even for a moment."""
+    from selenium.webdriver.common.by import By
+    from test_ui import WATCH_BOT, ask, bot_messages
+
+    from ui.app import build_app, chat_as_of, launch
+
+    library = Library(reader.settings.with_changes(llm="local"), reader.store, reader.embedder)
+    expected = library.ask(SEED_QUESTION, as_of=chat_as_of(None))  # the model writes the same at 0 degrees
+    left_out = [u.sentence for u in expected.unsupported]
+    app = build_app(library)
+    port = free_port()
+    launch(app, host="127.0.0.1", port=port, block=False)
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#question textarea"), what="the page")
+        browser.execute_script(WATCH_BOT)
+        shown = ask(browser, SEED_QUESTION, 1)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "chat-llm.png"))
+        seen = browser.execute_script("return window.__seen")
+        for sentence in left_out:
+            assert not any(sentence[:40] in state for state in seen), sentence
+        assert "[1]" in shown and bot_messages(browser)[-1] == shown
+        if expected.fallback:
+            assert "did not pass the citation check; quoted instead" in shown
+        assert "multilateral" in browser.find_element(By.ID, "sources").text
+    finally:
+        app.close()

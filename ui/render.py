@@ -37,11 +37,28 @@ def answer_markdown(record: dict[str, Any], turn: int, upto: int | None = None) 
     """
     if record["refused"]:
         return f"**{REFUSAL_LEAD}** {escape_markdown(REFUSAL)}"
+    if record.get("answerer", "extractive") != "extractive" and not record.get("fallback"):
+        # A model's sentences, each checked: the text as written, its markers linked.
+        return "".join(
+            f"[\\[{part[1:-1]}\\]](#{anchor(turn, int(part[1:-1]))})"
+            if _MARKER.fullmatch(part)
+            else escape_markdown(part)
+            for part in _MARKER_SPLIT.split(record["answer"])
+        )
     parts = [
         f"{escape_markdown(c['quote'])} [\\[{c['n']}\\]](#{anchor(turn, c['n'])})"
         for c in record["citations"][:upto]
     ]
-    return " ".join(parts)
+    note = (
+        "*The model's answer did not pass the citation check; quoted instead:* "
+        if record.get("fallback")
+        else ""
+    )
+    return note + " ".join(parts)
+
+
+_MARKER = re.compile(r"\[\d+\]")
+_MARKER_SPLIT = re.compile(r"(\[\d+\])")
 
 
 def safe_url(url: str | None) -> str | None:
