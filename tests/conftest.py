@@ -109,6 +109,21 @@ def news_library(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     return library
 
 
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+    """Wait until ``url`` answers; ``RuntimeError`` with the end of the server's ``log`` when
+    ``process`` ends first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"{url} did not answer: {log.read_text()[-2000:]}") from exc
+            time.sleep(0.3)
+
+
 class ChromaServer:
     """A real ``chroma run`` server on loopback, in a folder of its own, that a test can kill
     (as a crash would: SIGKILL) and start again on the same port and folder."""
@@ -137,15 +152,7 @@ class ChromaServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2):
-                    return
-            except OSError as exc:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"chroma server did not start: {self._log.read_text()}") from exc
-                time.sleep(0.3)
+        wait_until_serving(f"{self.url}/api/v2/heartbeat", self.process, self._log, seconds=60)
 
     def kill(self) -> None:
         """Kill it at once, as a crash would, and wait until it is gone."""

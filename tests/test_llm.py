@@ -9,14 +9,22 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SEED_DIR, SEED_QUESTION, bbc_slice, free_port, needs_shared, run, wait_for
+from conftest import (
+    ROOT,
+    SEED_DIR,
+    SEED_QUESTION,
+    bbc_slice,
+    free_port,
+    needs_shared,
+    run,
+    wait_for,
+    wait_until_serving,
+)
 
 from rag import Embedder, Library, Settings
 from rag.library import open_library
@@ -41,18 +49,7 @@ class LlamaServer:
         ]  # fmt: skip
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/models", timeout=2):
-                    return
-            except OSError as exc:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"llama.cpp server did not start: {self.log.read_text()[-2000:]}"
-                    ) from exc
-                time.sleep(0.5)
+        wait_until_serving(f"{self.url}/models", self.process, self.log, seconds=120)
 
     def stop(self) -> None:
         if self.process.poll() is None:
