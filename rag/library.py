@@ -462,27 +462,32 @@ class Library:
         language model, a question that follows others is first rewritten by it as a standalone
         question, and that is searched and answered."""
         follow = resolve(question, history)
+        k = self.settings.top_k if top_k is None else top_k
         named: frozenset[str] = frozenset()  # what a question joined to the topic must be about
-        alone = follow.query == question
-        if history and alone and not self._answerable_alone(question, since, until, sources, as_of):
-            follow = resolve(question, history, follows=True)  # it names no topic of its own
-            named = frozenset(question_terms(question))
+        found: list[Hit] | None = None  # the question's passages when searched on its own
+        if history and follow.query == question:
+            found = self.search(question, top_k=k, since=since, until=until, sources=sources, as_of=as_of)
+            if not found or found[0].score < self.settings.min_score:  # it names no topic of its own
+                follow, found = resolve(question, history, follows=True), None
+                named = frozenset(question_terms(question))
         if self.settings.llm and history:
             from rag.generative import rewrite_follow_up
 
             standalone = rewrite_follow_up(self.language_model, question, history)
             if standalone is not None and standalone != question:
-                follow = replace(follow, query=standalone)
-        k = self.settings.top_k if top_k is None else top_k
-        hits = self.search(
-            follow.query,
-            top_k=2 * k if follow.prefer else k,
-            since=since,
-            until=until,
-            sources=sources,
-            as_of=as_of,
-        )
-        hits = prefer_articles(hits, follow.prefer)[:k]
+                follow, found = replace(follow, query=standalone), None
+        if found is not None:
+            hits = found
+        else:
+            hits = self.search(
+                follow.query,
+                top_k=2 * k if follow.prefer else k,
+                since=since,
+                until=until,
+                sources=sources,
+                as_of=as_of,
+            )
+            hits = prefer_articles(hits, follow.prefer)[:k]
         for answer in self.answerer.stream(
             follow.query, hits, exclude=follow.seen, as_of=day(as_of, "as_of")
         ):
@@ -497,19 +502,6 @@ class Library:
                 answer = Answer(question, REFUSAL, True, refusal_reason=reason, hits=answer.hits)
             answer = replace(answer, question=question)
             yield answer, Turn.of(question, follow.query, answer)
-
-    def _answerable_alone(
-        self,
-        question: str,
-        since: Day | None,
-        until: Day | None,
-        sources: Sequence[str] | None,
-        as_of: Day | None,
-    ) -> bool:
-        """Whether some passage comes near enough to ``question`` alone for an answer (the
-        refusal threshold, ``settings.min_score``)."""
-        first = self.search(question, top_k=1, since=since, until=until, sources=sources, as_of=as_of)
-        return bool(first) and first[0].score >= self.settings.min_score
 
     def choose(
         self,
