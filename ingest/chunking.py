@@ -9,14 +9,12 @@ would be a chunk whose end can never be found.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from rag.errors import ConfigError
-from rag.offline import go_offline, llama_index_static_dir
+from rag.offline import cl100k
 from rag.records import Article, Chunk, chunk_id_for
 
 HEADER_MAX_CHARS = 120
@@ -60,20 +58,9 @@ def embedding_text(chunk: Chunk) -> str:
 
 @lru_cache(maxsize=8)
 def _splitter(chunk_tokens: int, overlap: int) -> Any:
-    go_offline()
-    import tiktoken
+    encoding = cl100k()
     from llama_index.core.node_parser import SentenceSplitter
 
-    try:
-        encoding = tiktoken.get_encoding("cl100k_base")
-    except Exception as exc:  # tiktoken goes to the network for a file its cache lacks
-        static = llama_index_static_dir()
-        shipped = f" ({static / 'tiktoken_cache'} holds it)" if static is not None else ""
-        raise ConfigError(
-            "Could not load the tokenizer cl100k_base from TIKTOKEN_CACHE_DIR="
-            f"{os.environ.get('TIKTOKEN_CACHE_DIR', '')!r} ({type(exc).__name__}); nothing is "
-            f"downloaded. Unset TIKTOKEN_CACHE_DIR, or point it at a folder that holds the file{shipped}"
-        ) from exc
     return SentenceSplitter(
         chunk_size=chunk_tokens,
         chunk_overlap=overlap,

@@ -14,11 +14,11 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 from rag.errors import ConfigError, ModelError
+from rag.offline import cl100k
 from rag.records import is_web_address
 
 LOCAL = "local"
@@ -105,6 +105,7 @@ class ServerModel:
         self.context_window = context
         self.base_url = base_url
         self._key = api_key
+        self._encoding = cl100k()
         self._llm = OpenAILike(
             model=name,
             api_base=base_url,
@@ -117,7 +118,7 @@ class ServerModel:
         )
 
     def count_tokens(self, text: str) -> int:
-        return int(len(_cl100k().encode(text, disallowed_special=())) * 1.1) + 1
+        return int(len(self._encoding.encode(text, disallowed_special=())) * 1.1) + 1
 
     def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
         from llama_index.core.llms import ChatMessage
@@ -131,16 +132,6 @@ class ServerModel:
                 f"The language model server at {self.base_url} failed ({type(exc).__name__}: "
                 f"{_one_line(exc, self._key)})"
             ) from exc
-
-
-@cache
-def _cl100k() -> Any:
-    from rag.offline import go_offline
-
-    go_offline()
-    import tiktoken
-
-    return tiktoken.get_encoding("cl100k_base")
 
 
 class InProcessModel:

@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
 
 
 def llama_index_static_dir() -> Path | None:
@@ -33,3 +36,21 @@ def go_offline() -> None:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def cl100k() -> Any:
+    """tiktoken's ``cl100k_base`` encoding, from the copy llama-index-core ships; ``ConfigError``
+    naming ``TIKTOKEN_CACHE_DIR`` when it is not there (tiktoken would go to the network)."""
+    go_offline()
+    import tiktoken
+
+    try:
+        return tiktoken.get_encoding("cl100k_base")
+    except Exception as exc:  # tiktoken goes to the network for a file its cache lacks
+        static = llama_index_static_dir()
+        shipped = f" ({static / 'tiktoken_cache'} holds it)" if static is not None else ""
+        raise ConfigError(
+            "Could not load the tokenizer cl100k_base from TIKTOKEN_CACHE_DIR="
+            f"{os.environ.get('TIKTOKEN_CACHE_DIR', '')!r} ({type(exc).__name__}); nothing is "
+            f"downloaded. Unset TIKTOKEN_CACHE_DIR, or point it at a folder that holds the file{shipped}"
+        ) from exc
