@@ -18,7 +18,6 @@ without the [n] markers, contains an expected string (`eval.metrics.contains_gol
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from collections import Counter
@@ -30,11 +29,11 @@ from typing import Any
 from common import DATA, ROOT, parser
 
 from eval.metrics import contains_gold
+from rag.grounding import MARKERS
 
 CORPUS = DATA / "realtimeqa-2023" / "articles.jsonl"
 WINDOW_DAYS = 3
 KINDS = {"a": "(a) pronoun", "b": "(b) elliptical", "c": "(c) list or detail"}
-_MARKER = re.compile(r"\s*\[\d+\]")
 
 Record = dict[str, Any]
 """An article as realtimeqa-2023's articles.jsonl holds it."""
@@ -165,7 +164,7 @@ def main() -> None:
         for n, step in enumerate(d.steps, 1):
             answer, turn = library.reply(step.question, history, as_of=d.as_of)
             history.append(turn)
-            said = _MARKER.sub("", answer.answer)
+            said = MARKERS.sub("", answer.answer)
             right = not answer.refused and bool(contains_gold(said, step.expected))
             rows = ["first turns"] if step.kind is None else ["follow-up turns", KINDS[step.kind]]
             for row in rows:

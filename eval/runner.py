@@ -22,6 +22,7 @@ from eval.suite import Question, load_questions
 from ingest import IngestReport, Problem, ingest
 from rag.choice import Choice
 from rag.errors import ConfigError
+from rag.grounding import MARKERS
 from rag.library import Library
 from rag.records import Answer, Hit
 
@@ -36,7 +37,6 @@ METRICS = (
 # whether the answer gave way to the extractive one, the seconds it took to write (search not
 # counted) and what it wrote per second, in its own tokens.
 MODEL_METRICS = ("unsupported_rate", "fallback", "model_seconds", "tokens_per_second")
-_MARKERS = re.compile(r"\s*\[\d+\]")
 _CITED_SENTENCE = re.compile(r"(?:\[\d+\])+")  # a written answer's sentence ends in its markers
 
 
@@ -119,7 +119,7 @@ def score_question(
         scores["ndcg@10"] = m.ndcg_at_k(ranked_urls, question.gold_urls, 10)
     # The answer's own words, without the [n] markers, which would match a gold "3" (for the
     # extractive answerer: its quotes).
-    said = "" if answer.refused else _MARKERS.sub("", answer.answer).strip()
+    said = "" if answer.refused else MARKERS.sub("", answer.answer).strip()
     short = choice.choice if choice is not None else said
     scores["exact_match"] = m.exact_match(short, question.answers)
     scores["f1"] = m.token_f1(short, question.answers)

@@ -144,22 +144,6 @@ class GenerativeAnswerer:
     ) -> Iterator[Answer]:
         """The answer as it grows: one more checked sentence each time, the whole answer last
         (with what the model wrote, in ``written``)."""
-        reply: list[str] = []
-        answers = self._stream(question, hits, exclude, as_of, reply)
-        last = next(answers)
-        for answer in answers:
-            yield last
-            last = answer
-        yield replace(last, written="".join(reply)) if reply else last
-
-    def _stream(
-        self,
-        question: str,
-        hits: Sequence[Hit],
-        exclude: frozenset[tuple[str, int]],
-        as_of: date | None,
-        pieces: list[str],
-    ) -> Iterator[Answer]:
         ranked = self.extractive.candidates(question, hits)
         reason = self.extractive.refusal_reason(question, hits, ranked[0] if ranked else None)
         if reason is not None:
@@ -171,23 +155,22 @@ class GenerativeAnswerer:
         dropped: list[Unsupported] = []
         reply = ""
         try:
-            written = 0  # sentences of the reply already checked
+            checked = 0  # sentences of the reply already checked
             for piece in self.model.stream(SYSTEM, prompt, ANSWER_TOKENS):
                 reply += piece
-                pieces.append(piece)
                 sentences = split_sentences(reply)
                 # The last may still grow, or its markers still come.
-                for sentence in sentences[written : len(sentences) - 1]:
+                for sentence in sentences[checked : len(sentences) - 1]:
                     if self._take(sentence, passages, kept, dropped):
                         yield self._answer(question, hits, kept, dropped)
-                written = max(written, len(sentences) - 1)
-            for sentence in split_sentences(reply)[written:]:
+                checked = max(checked, len(sentences) - 1)
+            for sentence in split_sentences(reply)[checked:]:
                 self._take(sentence, passages, kept, dropped)
         except ModelError as exc:
             if kept:  # what was checked before the model failed stands
-                yield self._answer(question, hits, kept, dropped)
+                yield self._answer(question, hits, kept, dropped, written=reply or None)
             else:
-                yield self._fallback(question, hits, exclude, dropped, str(exc))
+                yield self._fallback(question, hits, exclude, dropped, str(exc), written=reply or None)
             return
         if not kept and is_refusal(reply):
             yield Answer(
@@ -196,16 +179,16 @@ class GenerativeAnswerer:
                 True,
                 answerer=self.name,
                 refusal_reason="the model found no answer",
+                written=reply,
                 hits=tuple(hits),
             )
             return
         if not kept:
             why = "nothing the model wrote was supported by the passages it cited"
-            yield self._fallback(
-                question, hits, exclude, dropped, why if reply.strip() else "the model wrote nothing"
-            )
+            why = why if reply.strip() else "the model wrote nothing"
+            yield self._fallback(question, hits, exclude, dropped, why, written=reply or None)
             return
-        yield self._answer(question, hits, kept, dropped)
+        yield self._answer(question, hits, kept, dropped, written=reply)
 
     @staticmethod
     def _take(
@@ -222,10 +205,16 @@ class GenerativeAnswerer:
         return False
 
     def _answer(
-        self, question: str, hits: Sequence[Hit], kept: list[Checked], dropped: list[Unsupported]
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        kept: list[Checked],
+        dropped: list[Unsupported],
+        written: str | None = None,
     ) -> Answer:
         """The kept sentences, each followed by the numbers of its citations (numbered in the
-        order they first appear, one per distinct span)."""
+        order they first appear, one per distinct span); ``written`` is the model's whole reply,
+        for the whole answer."""
         citations: dict[tuple[str, int, int], Citation] = {}
         parts = []
         for result in kept:
@@ -247,6 +236,7 @@ class GenerativeAnswerer:
             tuple(citations.values()),
             answerer=self.name,
             unsupported=tuple(dropped),
+            written=written,
             hits=tuple(hits),
         )
 
@@ -257,10 +247,16 @@ class GenerativeAnswerer:
         exclude: frozenset[tuple[str, int]],
         dropped: list[Unsupported],
         why: str,
+        written: str | None,
     ) -> Answer:
         answer = self.extractive.compose(question, hits, exclude)
         return replace(
-            answer, answerer=self.name, unsupported=tuple(dropped), fallback=True, fallback_reason=why
+            answer,
+            answerer=self.name,
+            unsupported=tuple(dropped),
+            fallback=True,
+            fallback_reason=why,
+            written=written,
         )
 
 
@@ -301,7 +297,6 @@ def model_choice(model: LanguageModel, question: str, choices: Sequence[str], hi
     """The option ``model`` picks from the passages, grounded (and cited) when a sentence of
     the passages holds it (``rag.choice.option_evidence``); the extractive choice when the model
     fails or names no option."""
-    weighed = option_evidence(question, choices, hits)
     options = "\n".join(f"{_LETTERS[i]}. {option}" for i, option in enumerate(choices[: len(_LETTERS)]))
     prompt, _ = build_prompt(model, f"{question}\nOptions:\n{options}", hits, None)
     try:
@@ -311,4 +306,5 @@ def model_choice(model: LanguageModel, question: str, choices: Sequence[str], hi
     picked = re.match(r"\s*\(?([A-H])\b", written)
     if picked is None or _LETTERS.index(picked.group(1)) >= len(choices):
         return choose(question, choices, hits)
+    weighed = option_evidence(question, choices, hits)
     return grounded_choice(question, choices, _LETTERS.index(picked.group(1)), weighed)

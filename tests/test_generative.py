@@ -76,6 +76,7 @@ def test_supported_sentences_are_kept_and_anchored_the_rest_listed_with_why() ->
     writer, model = answerer(reply)
     answer = writer.compose(QUESTION, hits(), as_of=date(2022, 9, 14))
     assert answer.answerer == "llm:written" and not answer.refused and not answer.fallback
+    assert answer.written == reply
     assert answer.answer == "Succession won the award for best drama series. [1]"
     (cited,) = answer.citations
     assert cited.quote == "Succession took home the award for best drama series on Monday night."
@@ -111,7 +112,9 @@ def test_no_sentence_is_shown_before_it_passed_the_check() -> None:
         "Succession won the award for best drama series. [2] The Crown won it in 2021. [2] "
         "Matthew Macfadyen won best supporting actor. [2]"
     )
-    partials = [a.answer for a in answerer(reply)[0].stream(QUESTION, hits())]
+    answers = list(answerer(reply)[0].stream(QUESTION, hits()))
+    assert [a.written for a in answers] == [None, reply]  # the whole reply, with the whole answer
+    partials = [a.answer for a in answers]
     first = "Succession won the award for best drama series. [1]"
     both = f"{first} Matthew Macfadyen won best supporting actor. [2]"
     assert partials == [first, both]
