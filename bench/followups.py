@@ -162,7 +162,7 @@ def main() -> None:
     for d in dialogues:
         history: list[rag.Turn] = []
         for n, step in enumerate(d.steps, 1):
-            answer, turn = library.reply(step.question, history, as_of=d.as_of)
+            answer, turn = library.reply(rag.Query(step.question, as_of=d.as_of), history)
             history.append(turn)
             said = MARKERS.sub("", answer.answer)
             right = not answer.refused and bool(contains_gold(said, step.expected))

@@ -44,7 +44,9 @@ def main() -> None:
         library.settings = default.with_changes(fresh_days=fresh, fade_days=fade, freshness=weight)
         h1 = h5 = mrr = 0.0
         for q in gold:
-            hits = library.search(q["question"], top_k=RETRIEVE_K, as_of=date.fromisoformat(q["date"]))
+            hits = library.search(
+                rag.Query(q["question"], top_k=RETRIEVE_K, as_of=date.fromisoformat(q["date"]))
+            )
             ranked = ranked_articles(hits)
             h1 += m.hit_at_k(ranked, q["gold_urls"], 1)
             h5 += m.hit_at_k(ranked, q["gold_urls"], 5)

@@ -34,11 +34,11 @@ def main() -> None:
     questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     asks = [(q["question"], date.fromisoformat(q["date"]) if q.get("date") else None) for q in questions]
     for question, until in asks:  # warm-up: model, index, caches
-        library.ask(question, as_of=until)
+        library.ask(rag.Query(question, as_of=until))
     timings = []
     for question, until in asks:
         started = time.perf_counter()
-        library.ask(question, as_of=until)
+        library.ask(rag.Query(question, as_of=until))
         timings.append((time.perf_counter() - started) * 1000)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -24,12 +24,14 @@ RTQA = DATA / "realtimeqa-dev"
 def features(library: object, questions: list[dict[str, object]], as_of: bool) -> np.ndarray:
     """Per question, what the answerer's three refusal tests read: the first passage's score, the
     best sentence's share of the question's terms, and whether a number it names is missing."""
+    import rag
     from rag.answer import missing_numbers
 
     rows = []
     for q in questions:
         day = date.fromisoformat(str(q["date"])) if as_of else None
-        hits = library.search(str(q["question"]), as_of=day)  # type: ignore[attr-defined]
+        answer = library.ask(rag.Query(str(q["question"]), as_of=day))  # type: ignore[attr-defined]
+        hits = answer.hits  # the passages the answer was made from
         ranked = library.answerer.candidates(str(q["question"]), hits)  # type: ignore[attr-defined]
         rows.append(
             (

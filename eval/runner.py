@@ -24,6 +24,7 @@ from rag.choice import Choice
 from rag.errors import ConfigError
 from rag.grounding import MARKERS
 from rag.library import Library
+from rag.query import Query
 from rag.records import Answer, Hit
 
 RETRIEVE_K = 30  # chunks searched per question: enough for 10 distinct articles
@@ -143,13 +144,14 @@ def answer_question(library: Library, question: Question, as_of: str, top_k: int
     today = question.date if as_of == "question" else None
     k = top_k or library.settings.top_k
     started = time.perf_counter()
-    hits = library.search(question.question, top_k=max(RETRIEVE_K, k), as_of=today)
+    query = Query(question.question, top_k=k, as_of=today)
+    hits = library.search(query.with_top_k(max(RETRIEVE_K, k)))
     writing = time.perf_counter()
     answer = library.answerer.compose(question.question, hits[:k], as_of=today)
     written = time.perf_counter() - writing
     choice = None
     if question.choices:
-        choice = library.choose(question.question, question.choices, top_k=k, as_of=today, hits=hits[:k])
+        choice = library.choose(query, question.choices, hits=hits[:k])
     latency = (time.perf_counter() - started) * 1000
     model = model_figures(library, answer, written)
     return {

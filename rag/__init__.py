@@ -4,6 +4,7 @@ import rag
 answer = rag.ask("What did Xi say about multilateral governance?", data_dir="~/news")
 library = rag.open("~/news")          # keeps the model loaded for many questions
 library.ask("...").citations[0].quote
+library.ask(rag.Query("...", as_of="2015-12-17", top_k=3))   # bounds: dates, sources, top-k
 """
 
 from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
@@ -13,6 +14,7 @@ from rag.embedding import Embedder
 from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
 from rag.library import Library, ask
 from rag.library import open_library as open
+from rag.query import Query
 from rag.records import Answer, Article, Chunk, Citation, Hit, StoredArticle, Unsupported, article_id_for
 from rag.settings import Settings
 from rag.store import ArticleWrite
@@ -34,6 +36,7 @@ __all__ = [
     "InputError",
     "Library",
     "ModelError",
+    "Query",
     "Settings",
     "StoreError",
     "StoredArticle",

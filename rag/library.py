@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,7 @@ from rag.fusion import (
 )
 from rag.lexical import Entry, LexicalIndex
 from rag.offline import go_offline
+from rag.query import Query
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
 from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
@@ -53,26 +54,6 @@ if TYPE_CHECKING:
 LEXICAL_BATCH = 2048  # passages added to the BM25 index at a time during an ingest
 UNSEEN = ("", -1)  # the version of an article the BM25 index may hold in any version
 CLOCK_MARGIN = 60.0  # seconds by which clients' clocks may differ and still see each other's writes
-
-
-Day = date | str
-"""A date, or the same as an ISO string ("2024-03-06")."""
-
-
-def day(value: Day | None, name: str) -> date | None:
-    """``value`` as a date; ``ConfigError`` naming ``name`` when it is not one."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ConfigError(f"{name} must be a date or a string like 2024-03-06. Currently, it is {value!r}")
 
 
 class Library:
@@ -290,43 +271,26 @@ class Library:
             self._coherence.update((i, a.coherence) for i, a in changed.items() if a.coherence is not None)
         return True
 
-    def search(
-        self,
-        question: str,
-        top_k: int | None = None,
-        since: Day | None = None,
-        until: Day | None = None,
-        sources: Sequence[str] | None = None,
-        as_of: Day | None = None,
-    ) -> list[Hit]:
-        """The passages most relevant to ``question``, best first.
+    def search(self, query: Query | str) -> list[Hit]:
+        """The passages most relevant to the question, best first, within the query's bounds
+        (see ``Query``).
 
         The dense and BM25 rankings are fused by reciprocal rank, and round-ups' passages count
         for less; with the article ranking on (off by default), the best passage of each article
-        nearest the question as a whole is lifted too (see ``rag.fusion``).
-
-        ``since``/``until`` keep passages published within those dates (inclusive); articles
-        with no published date are left out when either is given. ``sources`` keeps only
-        articles from those sources (publishers, hosts or ingested folder names). ``as_of`` is
-        the reader's "today": later articles are left out, undated ones kept, and those
-        published in the days just before it rank higher (see ``rag.fusion.add_freshness``); a
-        question about recent events ("this week") also counts passages over a month old for
-        less, when fresher ones are found (``rag.fusion.discount_stale``).
+        nearest the question as a whole is lifted too (see ``rag.fusion``). With an as-of date,
+        the passages published in the days just before it rank higher (see
+        ``rag.fusion.add_freshness``); a question about recent events ("this week") also counts
+        passages over a month old for less, when fresher ones are found
+        (``rag.fusion.discount_stale``).
         """
-        k = self.settings.top_k if top_k is None else top_k
-        if k <= 0:
-            raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {k}")
-        since, until, as_of = day(since, "since"), day(until, "until"), day(as_of, "as_of")
-        latest = min((d for d in (until, as_of) if d is not None), default=None)
-        if since and latest and since > latest:
-            raise ConfigError(f"since ({since}) is after until or as-of ({latest}); swap them")
-        if not question.strip():
-            raise ConfigError("The question is empty; type a question about the articles.")
+        query = Query.of(query)
+        question, as_of = query.question, query.as_of
+        k = self.settings.top_k if query.top_k is None else query.top_k
         self.catch_up()
         vector = self.embedder.embed_query(question)
         n = max(self.settings.candidates, k)
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
-        filters = PassageFilter.of(since, until, sources)
+        filters = PassageFilter.of(query.since, query.until, query.sources)
         allowed = lexical.allowed(filters, as_of=as_of)
         keep = lexical.passes(allowed)
         share = float(allowed.sum()) / max(len(lexical), 1)
@@ -399,74 +363,38 @@ class Library:
             )
         return ranked(scores)[:ARTICLE_RANKS]
 
-    def ask(
-        self,
-        question: str,
-        top_k: int | None = None,
-        since: Day | None = None,
-        until: Day | None = None,
-        sources: Sequence[str] | None = None,
-        as_of: Day | None = None,
-    ) -> Answer:
-        """Answer ``question`` from the stored articles with numbered citations, or refuse."""
-        *_, answer = self.stream(
-            question, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of
-        )
+    def ask(self, query: Query | str) -> Answer:
+        """Answer the question from the stored articles with numbered citations, or refuse."""
+        *_, answer = self.stream(query)
         return answer
 
-    def stream(
-        self,
-        question: str,
-        top_k: int | None = None,
-        since: Day | None = None,
-        until: Day | None = None,
-        sources: Sequence[str] | None = None,
-        as_of: Day | None = None,
-    ) -> Iterator[Answer]:
+    def stream(self, query: Query | str) -> Iterator[Answer]:
         """``ask``'s answer as it grows: with a language model, one more checked sentence each
         time; the whole answer last."""
-        hits = self.search(question, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of)
-        yield from self.answerer.stream(question, hits, as_of=day(as_of, "as_of"))
+        query = Query.of(query)
+        yield from self.answerer.stream(query.question, self.search(query), as_of=query.as_of)
 
-    def reply(
-        self,
-        question: str,
-        history: Sequence[Turn] = (),
-        top_k: int | None = None,
-        since: Day | None = None,
-        until: Day | None = None,
-        sources: Sequence[str] | None = None,
-        as_of: Day | None = None,
-    ) -> tuple[Answer, Turn]:
-        """Answer ``question`` as the next turn of a conversation (see ``rag.conversation``).
+    def reply(self, query: Query | str, history: Sequence[Turn] = ()) -> tuple[Answer, Turn]:
+        """Answer the question as the next turn of a conversation (see ``rag.conversation``).
 
         A follow-up ("What else did he say about it?") is searched together with the question
         it follows, prefers the articles just cited, and quotes sentences not quoted before.
         """
-        *_, last = self.reply_stream(
-            question, history, top_k=top_k, since=since, until=until, sources=sources, as_of=as_of
-        )
+        *_, last = self.reply_stream(query, history)
         return last
 
-    def reply_stream(
-        self,
-        question: str,
-        history: Sequence[Turn] = (),
-        top_k: int | None = None,
-        since: Day | None = None,
-        until: Day | None = None,
-        sources: Sequence[str] | None = None,
-        as_of: Day | None = None,
-    ) -> Iterator[tuple[Answer, Turn]]:
+    def reply_stream(self, query: Query | str, history: Sequence[Turn] = ()) -> Iterator[tuple[Answer, Turn]]:
         """``reply``'s answer as it grows (see ``stream``), each with the turn it makes. With a
         language model, a question that follows others is first rewritten by it as a standalone
         question, and that is searched and answered."""
+        query = Query.of(query)
+        question = query.question
         follow = resolve(question, history)
-        k = self.settings.top_k if top_k is None else top_k
+        k = self.settings.top_k if query.top_k is None else query.top_k
         named: frozenset[str] = frozenset()  # what a question joined to the topic must be about
         found: list[Hit] | None = None  # the question's passages when searched on its own
         if history and follow.query == question:
-            found = self.search(question, top_k=k, since=since, until=until, sources=sources, as_of=as_of)
+            found = self.search(query.with_top_k(k))
             if not found or found[0].score < self.settings.min_score:  # it names no topic of its own
                 follow, found = resolve(question, history, follows=True), None
                 named = frozenset(question_terms(question))
@@ -479,18 +407,9 @@ class Library:
         if found is not None:
             hits = found
         else:
-            hits = self.search(
-                follow.query,
-                top_k=2 * k if follow.prefer else k,
-                since=since,
-                until=until,
-                sources=sources,
-                as_of=as_of,
-            )
+            hits = self.search(query.asking(follow.query).with_top_k(2 * k if follow.prefer else k))
             hits = prefer_articles(hits, follow.prefer)[:k]
-        for answer in self.answerer.stream(
-            follow.query, hits, exclude=follow.seen, as_of=day(as_of, "as_of")
-        ):
+        for answer in self.answerer.stream(follow.query, hits, exclude=follow.seen, as_of=query.as_of):
             if (
                 named
                 and not answer.refused
@@ -503,32 +422,20 @@ class Library:
             answer = replace(answer, question=question)
             yield answer, Turn.of(question, follow.query, answer)
 
-    def choose(
-        self,
-        question: str,
-        choices: Sequence[str],
-        top_k: int | None = None,
-        since: Day | None = None,
-        until: Day | None = None,
-        hits: Sequence[Hit] | None = None,
-        as_of: Day | None = None,
-    ) -> Choice:
+    def choose(self, query: Query | str, choices: Sequence[str], hits: Sequence[Hit] | None = None) -> Choice:
         """Pick the option of ``choices`` that the retrieved passages support, with its citation
         (with a language model: the option it picks from the passages, grounded when a sentence of
         them holds it).
 
         ``hits`` are the question's passages if already retrieved.
         """
-        found = (
-            hits
-            if hits is not None
-            else self.search(question, top_k=top_k, since=since, until=until, as_of=as_of)
-        )
+        query = Query.of(query)
+        found = hits if hits is not None else self.search(query)
         if self.settings.llm:
             from rag.generative import model_choice
 
-            return model_choice(self.language_model, question, choices, found)
-        return choose(question, choices, found)
+            return model_choice(self.language_model, query.question, choices, found)
+        return choose(query.question, choices, found)
 
     def sources(self) -> list[StoredArticle]:
         """Every stored article, sorted by title."""
@@ -617,17 +524,8 @@ def open_library(
     return Library(settings, ChromaStore.open(settings, create=create), embedder=embedder)
 
 
-def ask(
-    question: str,
-    data_dir: str | Path | None = None,
-    *,
-    top_k: int | None = None,
-    since: Day | None = None,
-    until: Day | None = None,
-    as_of: Day | None = None,
-) -> Answer:
-    """Answer one question from the library in ``data_dir`` (loads the model: use ``open`` for
-    many); raises ``ConfigError`` when there is no library there."""
-    return open_library(data_dir, create=False).ask(
-        question, top_k=top_k, since=since, until=until, as_of=as_of
-    )
+def ask(query: Query | str, data_dir: str | Path | None = None) -> Answer:
+    """Answer one question (a ``Query`` or its bare text) from the library in ``data_dir``
+    (loads the model: use ``open`` for many); raises ``ConfigError`` when there is no library
+    there."""
+    return open_library(data_dir, create=False).ask(query)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from rag.query import Query
+
 if TYPE_CHECKING:
     from rag.library import Library
 
@@ -20,7 +22,7 @@ class LibraryRetriever(BaseRetriever):
         self._top_k = top_k
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = self._library.search(query_bundle.query_str, top_k=self._top_k)
+        hits = self._library.search(Query(query_bundle.query_str, top_k=self._top_k))
         nodes = []
         for hit in hits:
             chunk = hit.chunk

@@ -15,7 +15,7 @@ def test_public_names() -> None:
         [
             "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Choice", "Chunk", "Citation",
             "CitewireError", "ConfigError", "Embedder", "ExtractiveAnswerer", "Hit", "InputError",
-            "Library", "ModelError", "Settings", "StoreError", "StoredArticle", "Turn", "Unsupported",
+            "Library", "ModelError", "Query", "Settings", "StoreError", "StoredArticle", "Turn", "Unsupported",
             "article_id_for", "ask", "choose", "open",
         ]
     )  # fmt: skip

@@ -12,7 +12,7 @@ import pytest
 from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
-from rag import REFUSAL, Answer, ConfigError, Library
+from rag import REFUSAL, Answer, ConfigError, Library, Query
 from rag.store import PassageFilter, _nearest, coherence
 
 
@@ -60,7 +60,9 @@ def test_the_freshness_fade_comes_from_the_settings(make_library: Callable[..., 
     first = {}
     for fade in (0.5, 365.0):
         library.settings = library.settings.with_changes(fade_days=fade)
-        first[fade] = library.search("What happened in the mission?", top_k=5, as_of=date(2015, 8, 20))[0]
+        first[fade] = library.search(
+            Query("What happened in the mission?", top_k=5, as_of=date(2015, 8, 20))
+        )[0]
     assert first[0.5].chunk.published == date(2014, 11, 12)
     assert first[365.0].chunk.published == date(2015, 7, 14)
 
@@ -90,13 +92,15 @@ def test_answerable_bbc_question_is_answered(news_library: Library) -> None:
 def test_date_filters_apply_to_published_dates(make_library: Callable[..., Library]) -> None:
     library = make_library()
     ingest([EXAMPLES], library, progress=False)
-    hits = library.search("space mission landing", top_k=10, until=date(2014, 12, 31))
+    hits = library.search(Query("space mission landing", top_k=10, until=date(2014, 12, 31)))
     assert hits and {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
-    hits = library.search("space mission landing", top_k=10, since=date(2015, 7, 1), until=date(2015, 7, 31))
+    hits = library.search(
+        Query("space mission landing", top_k=10, since=date(2015, 7, 1), until=date(2015, 7, 31))
+    )
     assert {h.chunk.published for h in hits} == {date(2015, 7, 14)}
-    assert library.search("anything", since=date(2030, 1, 1)) == []
+    assert library.search(Query("anything", since=date(2030, 1, 1))) == []
     assert library.ask(SEED_QUESTION).citations[0].published == date(2015, 12, 16)  # the Xi article
-    answer = library.ask(SEED_QUESTION, until=date(2015, 1, 1))
+    answer = library.ask(Query(SEED_QUESTION, until=date(2015, 1, 1)))
     assert all(c.published and c.published <= date(2015, 1, 1) for c in answer.citations)
     assert date(2015, 12, 16) not in {c.published for c in answer.citations}
 
@@ -108,19 +112,19 @@ def test_as_of_leaves_out_later_articles_and_prefers_recent_ones(
     ingest([EXAMPLES], library, progress=False)
     question = "What happened in the mission?"
     # As of mid-July 2015 the Pluto fly-by is days old and ranks first; nothing later is found.
-    hits = library.search(question, top_k=5, as_of=date(2015, 7, 16))
+    hits = library.search(Query(question, top_k=5, as_of=date(2015, 7, 16)))
     assert hits[0].chunk.published == date(2015, 7, 14)
     assert all(h.chunk.published and h.chunk.published <= date(2015, 7, 16) for h in hits)
     # As of late 2014 only the comet landing exists.
-    hits = library.search(question, top_k=5, as_of=date(2014, 12, 31))
+    hits = library.search(Query(question, top_k=5, as_of=date(2014, 12, 31)))
     assert {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
     # From Python, a date may come as an ISO string, and one source as a string.
-    same = library.search(question, top_k=5, as_of="2014-12-31", sources="Citewire examples")
+    same = library.search(Query(question, top_k=5, as_of="2014-12-31", sources="Citewire examples"))
     assert [h.chunk.id for h in same] == [h.chunk.id for h in hits]
     with pytest.raises(
         ConfigError, match=r"as_of must be a date or a string like 2024-03-06\. Currently, it is 'June'"
     ):
-        library.search(question, as_of="June")
+        library.search(Query(question, as_of="June"))
 
 
 def test_article_ranking_when_turned_on_respects_the_same_dates(
@@ -128,19 +132,19 @@ def test_article_ranking_when_turned_on_respects_the_same_dates(
 ) -> None:
     library = make_library(article_ranking=1.0)
     ingest([EXAMPLES], library, progress=False)
-    hits = library.search("What happened in the mission?", top_k=5, as_of=date(2015, 7, 16))
+    hits = library.search(Query("What happened in the mission?", top_k=5, as_of=date(2015, 7, 16)))
     assert hits[0].chunk.published == date(2015, 7, 14)
     assert all(h.chunk.published and h.chunk.published <= date(2015, 7, 16) for h in hits)
-    hits = library.search("What happened in the mission?", top_k=5, until=date(2014, 12, 31))
+    hits = library.search(Query("What happened in the mission?", top_k=5, until=date(2014, 12, 31)))
     assert {h.chunk.title for h in hits} == {"Philae lander touches down on a comet"}
 
 
 def test_as_of_keeps_undated_articles_and_until_does_not(news_library: Library) -> None:
     # The seed and BBC files carry no date: "as of today" (the chat's default) must still find
     # them, while an explicit Until filter leaves undated articles out.
-    answer = news_library.ask(SEED_QUESTION, as_of=date(2026, 11, 26))
+    answer = news_library.ask(Query(SEED_QUESTION, as_of=date(2026, 11, 26)))
     assert not answer.refused and "multilateral" in answer.citations[0].quote
-    assert news_library.search(SEED_QUESTION, until=date(2026, 11, 26)) == []
+    assert news_library.search(Query(SEED_QUESTION, until=date(2026, 11, 26))) == []
 
 
 def test_a_lone_answering_passage_beats_long_unrelated_articles(

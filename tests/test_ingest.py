@@ -12,7 +12,7 @@ import pytest
 from conftest import EXAMPLES
 
 from ingest import ingest
-from rag import Article, Library
+from rag import Article, Library, Query
 
 
 def stored_chunk_ids(library: Library) -> list[str]:
@@ -76,7 +76,7 @@ def test_forget_removes_article_and_chunks(make_library: Callable[..., Library])
     assert victim.id not in {a.id for a in library.sources()}
     assert library.store.count_chunks() == sum(a.chunks for a in library.sources())
     assert not library.forget(victim.id)
-    hits = library.search("New Horizons flyby of Pluto", top_k=10)
+    hits = library.search(Query("New Horizons flyby of Pluto", top_k=10))
     assert all(h.chunk.article_id != victim.id for h in hits)
 
 
@@ -122,7 +122,8 @@ def test_a_file_read_again_is_the_truth_about_its_articles(
     assert "removed" in report.summary()
     assert library.store.count_chunks() == len(library.lexical) == sum(a.chunks for a in library.sources())
     assert all(
-        h.chunk.title != "Library opens later" for h in library.search("library opening hours", top_k=10)
+        h.chunk.title != "Library opens later"
+        for h in library.search(Query("library opening hours", top_k=10))
     )
     # Other files' articles are untouched.
     assert library.store.count_articles() == 5 + 2
@@ -188,7 +189,7 @@ def test_a_passage_repeated_within_an_article_is_indexed_once(
     stored = library.article_text(article.id)
     assert stored is not None and len(stored) > 100_000  # the article itself is kept whole
     # Its copies do not crowd out the rest: one passage of it among the nearest, then others.
-    hits = library.search("When does the harbour ferry timetable change?", top_k=5)
+    hits = library.search(Query("When does the harbour ferry timetable change?", top_k=5))
     assert sum(h.chunk.article_id == article.id for h in hits) <= 2
     assert any(h.chunk.text in stored[h.chunk.start : h.chunk.end] for h in hits)
 
@@ -253,7 +254,7 @@ def test_copies_reuse_vectors_and_small_groups_all_land(
     got = library.store._chunks.get(ids=[f"{a.id}:0" for a in copies], include=["embeddings"])
     first, second = np.asarray(got["embeddings"])
     assert np.array_equal(first, second)
-    assert library.search("earthquake in Nepal", top_k=1)[0].chunk.article_id in {a.id for a in copies}
+    assert library.search(Query("earthquake in Nepal", top_k=1))[0].chunk.article_id in {a.id for a in copies}
 
 
 def test_bm25_index_is_updated_not_rebuilt(
@@ -272,12 +273,16 @@ def test_bm25_index_is_updated_not_rebuilt(
 
     monkeypatch.setattr(LexicalIndex, "build", no_rebuild)
     ingest([tmp_path / pluto.name], library, progress=False)
-    assert library.search("New Horizons Pluto flyby", top_k=1)[0].chunk.title.startswith("New Horizons")
+    assert library.search(Query("New Horizons Pluto flyby", top_k=1))[0].chunk.title.startswith(
+        "New Horizons"
+    )
     victim = next(a for a in library.sources() if "Nepal" in a.title or "earthquake" in a.title.lower())
     assert library.forget(victim.id)
     reopened = make_library()  # what was saved matches the store, so it is loaded as it is
     assert len(reopened.lexical) == reopened.store.count_chunks()
-    assert all(h.chunk.article_id != victim.id for h in reopened.search("earthquake Kathmandu", top_k=10))
+    assert all(
+        h.chunk.article_id != victim.id for h in reopened.search(Query("earthquake Kathmandu", top_k=10))
+    )
 
 
 def test_bm25_index_of_an_older_format_is_rebuilt(make_library: Callable[..., Library]) -> None:

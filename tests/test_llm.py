@@ -26,7 +26,7 @@ from conftest import (
     wait_until_serving,
 )
 
-from rag import Embedder, Library, Settings
+from rag import Embedder, Library, Query, Settings
 from rag.library import open_library
 from rag.llm import local_model_path
 
@@ -202,7 +202,9 @@ def test_the_chat_page_shows_a_models_answer_only_as_checked(reader: Library, br
     from ui.app import build_app, chat_as_of, launch
 
     library = Library(reader.settings.with_changes(llm="local"), reader.store, reader.embedder)
-    expected = library.ask(SEED_QUESTION, as_of=chat_as_of(None))  # the model writes the same at 0 degrees
+    expected = library.ask(
+        Query(SEED_QUESTION, as_of=chat_as_of(None))
+    )  # the model writes the same at 0 degrees
     left_out = [u.sentence for u in expected.unsupported]
     app = build_app(library)
     port = free_port()

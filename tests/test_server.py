@@ -12,7 +12,7 @@ import pytest
 from conftest import EXAMPLES, ROOT, SEED_QUESTION, ChromaServer
 
 from ingest import ingest
-from rag import Embedder, Library, Settings
+from rag import Embedder, Library, Query, Settings
 from rag import library as library_module
 from rag.lexical import LexicalIndex
 from rag.library import open_library
@@ -73,20 +73,20 @@ def test_other_clients_writes_reach_an_open_library(
     story.write_text(harbour_story("zorblax", 40), encoding="utf-8")
     writer, reader = client("writer"), client("reader")
     ingest([EXAMPLES / "nepal-earthquake-2015.txt", story], writer, progress=False)
-    harbour = reader.search("harbour crane Tellmouth", top_k=1)[0].chunk
+    harbour = reader.search(Query("harbour crane Tellmouth", top_k=1))[0].chunk
     assert harbour.title == "Harbour crane rebuilt"
     assert len(passages(reader, harbour.article_id)) >= 3
 
     # Added by the other client after the reader opened: found by both halves of the search.
     ingest([EXAMPLES / "new-horizons-pluto-2015.md"], writer, progress=False)
-    pluto = reader.search("When did New Horizons fly past Pluto?", top_k=1)[0].chunk
+    pluto = reader.search(Query("When did New Horizons fly past Pluto?", top_k=1))[0].chunk
     assert "pluto" in pluto.title.lower()
     assert reader.lexical.search("Pluto New Horizons", 1)[0][0].startswith(pluto.article_id)
 
     # Changed by the other client, to fewer passages: the reader's index holds the new ones only.
     story.write_text(harbour_story("quokka", 3), encoding="utf-8")
     assert ingest([story], writer, progress=False).updated == 1
-    assert "quokka" in reader.search("quokka guild tea", top_k=1)[0].chunk.text
+    assert "quokka" in reader.search(Query("quokka guild tea", top_k=1))[0].chunk.text
     assert len(passages(reader, harbour.article_id)) == reader.store.article(harbour.article_id).chunks == 1
     assert not reader.lexical.search("zorblax", 3)
 
@@ -106,7 +106,9 @@ def test_other_clients_writes_reach_an_open_library(
 
     # Forgotten by the other client: gone from the reader's passages and its BM25 index.
     assert writer.forget(pluto.article_id)
-    assert all(h.chunk.article_id != pluto.article_id for h in reader.search("Pluto New Horizons", top_k=5))
+    assert all(
+        h.chunk.article_id != pluto.article_id for h in reader.search(Query("Pluto New Horizons", top_k=5))
+    )
     assert not passages(reader, pluto.article_id)
     assert len(reader.lexical) == reader.store.count_chunks()
 
@@ -125,10 +127,10 @@ def test_other_clients_writes_reach_an_open_library(
 
     monkeypatch.setattr(Library, "rebuild_lexical", no_rebuild)
     again = client("reader")
-    assert "pelican" in again.search("pelican guild tea", top_k=1)[0].chunk.text
+    assert "pelican" in again.search(Query("pelican guild tea", top_k=1))[0].chunk.text
     assert again.lexical.search("pelican guild", 1)[0][0].startswith(harbour.article_id)
     assert not again.lexical.search("quokka", 1)
-    assert "paris" in again.search("Paris climate agreement", top_k=1)[0].chunk.title.lower()
+    assert "paris" in again.search(Query("Paris climate agreement", top_k=1))[0].chunk.title.lower()
     assert not passages(again, nepal)
     assert len(again.lexical) == again.store.count_chunks()
 

@@ -21,6 +21,7 @@ from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import CitewireError, ConfigError
 from rag.library import Library
+from rag.query import Query
 from rag.records import Answer, Article
 from ui.render import (
     CSS,
@@ -94,15 +95,15 @@ class ChatPage:
         grown = 0  # answers as they grew: a language model's grows a checked sentence at a time
         latest: tuple[Answer, Turn] | None = None
         try:
-            for latest in self.library.reply_stream(
+            query = Query(
                 question,
-                history,
                 top_k=int(top_k),
                 since=bounds[0],
                 until=bounds[1],  # a date range: like Since, it leaves out undated articles
-                sources=sources or None,
+                sources=tuple(sources) if sources else None,
                 as_of=chat_as_of(bounds[1]),
-            ):
+            )
+            for latest in self.library.reply_stream(query, history):
                 grown += 1
                 if latest[0].answerer != "extractive":  # a model's answer, grown by a checked sentence
                     growing = answer_markdown(latest[0].to_dict(), index) + " …"
@@ -233,9 +234,9 @@ class ChatPage:
             raise gr.Error(f"top_k must be a whole number. Currently, it is {top_k!r}") from None
         try:
             last = parse_day(until, "until")
-            answer = self.library.ask(
-                question, top_k=k, since=parse_day(since, "since"), until=last, as_of=chat_as_of(last)
-            )
+            first = parse_day(since, "since")
+            query = Query(question, top_k=k, since=first, until=last, as_of=chat_as_of(last))
+            answer = self.library.ask(query)
         except CitewireError as exc:
             raise gr.Error(str(exc)) from exc
         return answer.to_dict()

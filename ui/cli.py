@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CitewireError, ConfigError
+from rag.query import Query
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -206,10 +207,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """``citewire ask QUESTION``: prints the answer and its sources, or the JSON record."""
     if args.top_k is not None and args.top_k <= 0:
         raise ConfigError(f"--top-k must be greater than 0. Currently, it is {args.top_k}")
+    query = Query(args.question, top_k=args.top_k, since=args.since, until=args.until, as_of=args.as_of)
     library = _open(args, existing=True)
-    answers = library.stream(
-        args.question, top_k=args.top_k, since=args.since, until=args.until, as_of=args.as_of
-    )
+    answers = library.stream(query)
     if args.json:
         *_, answer = answers
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

@@ -1,0 +1,84 @@
+"""``Query``: a question with what narrows its search, the one record that ``Library.search``,
+``ask``, ``stream``, ``reply`` and ``choose`` take.
+
+    library.ask("What did Xi say?")                                   # a bare question
+    library.ask(Query("What did Xi say?", as_of="2015-12-17", top_k=3))
+
+Dates may be given as ``date`` or as ISO strings; they are checked here, once, with a
+``ConfigError`` naming the field, before anything is searched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from rag.errors import ConfigError
+
+Day = date | str
+"""A date, or the same as an ISO string ("2024-03-06")."""
+
+
+def day(value: Day | None, name: str) -> date | None:
+    """``value`` as a date; ``ConfigError`` naming ``name`` when it is not one."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{name} must be a date or a string like 2024-03-06. Currently, it is {value!r}")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question and the bounds of its search.
+
+    ``top_k``: passages to answer from (``Settings.top_k`` when None). ``since``/``until``: keep
+    passages published within those dates, inclusive (undated articles are left out when either
+    is given). ``sources``: keep only articles from these sources (publishers, hosts or ingested
+    folder names). ``as_of``: the reader's "today": later articles are left out, undated ones
+    kept, and those published just before it rank higher.
+    """
+
+    question: str
+    top_k: int | None = None
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] | None = None
+    as_of: date | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.question, str):
+            raise ConfigError(f"The question must be text. Currently, it is {self.question!r}")
+        if not self.question.strip():
+            raise ConfigError("The question is empty; type a question about the articles.")
+        if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k <= 0):
+            raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
+        for name in ("since", "until", "as_of"):  # ISO strings are welcome too
+            object.__setattr__(self, name, day(getattr(self, name), name))
+        if isinstance(self.sources, str):  # one source, not its letters
+            object.__setattr__(self, "sources", (self.sources,))
+        elif self.sources is not None:
+            object.__setattr__(self, "sources", tuple(self.sources))
+        latest = min((d for d in (self.until, self.as_of) if d is not None), default=None)
+        if self.since and latest and self.since > latest:
+            raise ConfigError(f"since ({self.since}) is after until or as-of ({latest}); swap them")
+
+    @classmethod
+    def of(cls, query: Query | str) -> Query:
+        """``query`` itself, or a bare question as a ``Query`` with no bounds."""
+        return query if isinstance(query, Query) else cls(query)
+
+    def asking(self, question: str) -> Query:
+        """The same bounds for another question (a follow-up's rewrite)."""
+        return replace(self, question=question)
+
+    def with_top_k(self, top_k: int) -> Query:
+        """The same question and bounds, answered from ``top_k`` passages."""
+        return replace(self, top_k=top_k)

@@ -1,0 +1,43 @@
+"""``Query``: the one record search, ask, reply and choose take, checked when it is made."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from rag import ConfigError, Query
+
+
+def test_a_query_takes_iso_strings_and_dates_alike() -> None:
+    query = Query("Who won?", since="2022-06-01", until=date(2022, 6, 30), as_of=datetime(2022, 6, 16, 9, 30))
+    assert (query.since, query.until, query.as_of) == (date(2022, 6, 1), date(2022, 6, 30), date(2022, 6, 16))
+    assert Query("Who won?", sources="BBC").sources == ("BBC",)  # one source, not its letters
+    assert Query("Who won?", sources=["BBC", "CNN"]).sources == ("BBC", "CNN")
+    assert Query.of("Who won?") == Query("Who won?")
+    assert Query.of(query) is query
+
+
+def test_a_query_derives_another_with_the_same_bounds() -> None:
+    query = Query("Who won?", top_k=3, as_of="2022-06-16", sources=["BBC"])
+    follow = query.asking("Who came second?").with_top_k(6)
+    assert (follow.question, follow.top_k) == ("Who came second?", 6)
+    assert (follow.as_of, follow.sources) == (query.as_of, query.sources)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"question": "   "}, "The question is empty"),
+        ({"question": 42}, "must be text"),
+        ({"top_k": 0}, "top_k must be greater than 0"),
+        ({"as_of": "June"}, "as_of must be a date"),
+        ({"until": "2022-13-01"}, "until must be a date"),
+        ({"since": "2022-07-01", "until": "2022-06-01"}, "since (2022-07-01) is after until"),
+        ({"since": "2022-07-01", "as_of": "2022-06-01"}, "is after until or as-of (2022-06-01)"),
+    ],
+)
+def test_a_bad_query_names_its_field(fields: dict[str, object], message: str) -> None:
+    given = {"question": "Who won?", **fields}
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Query(**given)  # type: ignore[arg-type]
