@@ -26,6 +26,28 @@ _QUESTION_WORDS = {
 }  # fmt: skip
 
 
+# Abbreviations of news copy that Punkt's English model lacks, as Punkt keeps them (lower case,
+# without the last full stop): titles, and "Mt. Everest". Punkt still ends a sentence on one when
+# the next word is one that starts sentences ("... the climbers' reps. The ..."). Place names
+# ("Spearfish, S.D.") are left out: they end sentences too often.
+_NEWS_ABBREVIATIONS = frozenset(
+    """gov govs sen sens rep reps lt gen sgt capt cmdr adm col maj cpl pvt supt det insp msgr rev
+    pres atty dist mt ft vol approx dept e.g i.e""".split()
+)
+# Titles, as written ("Gov.", not "healthdata.gov." or "MS."): a name always follows, so a
+# sentence never ends on one before a capital.
+_TITLES = frozenset(
+    """mr mrs ms dr gov govs sen sens rep reps lt gen sgt capt cmdr adm col maj cpl pvt supt det insp
+    msgr""".split()
+)
+# "11:39 a.m. local time", "(11:39 p.m. ET)": a clock time's zone or what follows in lower case.
+_CLOCK_END = re.compile(r"\b[ap]\.m\.$", re.I)
+_CLOCK_GOES_ON = re.compile(
+    r"(?:[a-z(]|(?:ET|EDT|EST|CT|CDT|CST|MT|MDT|MST|PT|PDT|PST|GMT|UTC|BST|CET|CEST|IST|JST|AEST|AEDT)\b)"
+)
+_LAST_WORD = re.compile(r"(\w+)\.$")
+
+
 @lru_cache(maxsize=1)
 def _punkt() -> Any:
     go_offline()
@@ -35,7 +57,24 @@ def _punkt() -> Any:
     nltk_data = os.environ.get("NLTK_DATA")
     if nltk_data and nltk_data not in nltk.data.path:
         nltk.data.path.insert(0, nltk_data)
-    return PunktTokenizer("english")
+    tokenizer = PunktTokenizer("english")
+    tokenizer._params.abbrev_types.update(_NEWS_ABBREVIATIONS)  # Punkt's own abbreviation list
+    return tokenizer
+
+
+def _goes_on(sentence: str, following: str) -> bool:
+    """Whether Punkt cut ``sentence`` short of ``following`` at an abbreviation that ends no
+    sentence there: a title before a name ("Gov. Newsom"), "No." before a number, a clock time
+    before its zone or more of its sentence ("11:39 p.m. ET")."""
+    if _CLOCK_END.search(sentence):
+        return bool(_CLOCK_GOES_ON.match(following))
+    last = _LAST_WORD.search(sentence)
+    if last is None:
+        return False
+    word = last.group(1)
+    if word.lower() in _TITLES and word[:1].isupper() and word[1:].islower():
+        return following[:1].isupper()
+    return last.group(1) in ("No", "Nos") and following[:1].isdigit()  # not "She said no."
 
 
 @lru_cache(maxsize=1)
@@ -100,13 +139,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     tokenizer = _punkt()
     for offset, line in _lines(text):
+        first = len(spans)  # sentences do not run across lines
         for start, end in tokenizer.span_tokenize(line):
             piece = text[offset + start : offset + end]
             stripped = piece.strip()
             if not stripped:
                 continue
             lead = len(piece) - len(piece.lstrip())
-            spans.append((offset + start + lead, offset + start + lead + len(stripped)))
+            span = (offset + start + lead, offset + start + lead + len(stripped))
+            if len(spans) > first and _goes_on(text[slice(*spans[-1])], stripped):
+                spans[-1] = (spans[-1][0], span[1])
+            else:
+                spans.append(span)
     return spans
 
 

@@ -1,7 +1,9 @@
 """The extractive answerer by hand: a lead sentence that restates the question gets its neighbour;
-photo-gallery chrome is quoted by no answer."""
+photo-gallery chrome is quoted by no answer; sentences run on past news abbreviations."""
 
 from __future__ import annotations
+
+import pytest
 
 from rag.answer import ExtractiveAnswerer
 from rag.records import Chunk, Hit
@@ -102,3 +104,49 @@ def test_a_copy_of_a_quoted_sentence_in_another_article_is_not_quoted_again() ->
     )
     assert not again.refused
     assert "storm" not in again.answer and other in again.answer, again.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (  # a clock time and its zone; a sentence still ends on "p.m." before one that starts anew
+            "The tremor struck at 11:39 a.m. local time (11:39 p.m. ET Saturday). No damage was reported. "
+            "The shelter closed at 6 p.m. The volunteers went home.",
+            [
+                "The tremor struck at 11:39 a.m. local time (11:39 p.m. ET Saturday).",
+                "No damage was reported.",
+                "The shelter closed at 6 p.m.",
+                "The volunteers went home.",
+            ],
+        ),
+        (  # titles before names
+            "Gov. Alma Reyes signed the budget on Jan. 5 with Sen. Ortiz and Rep. Dunne beside her. "
+            "Lt. Gen. Hale Brandt was not there.",
+            [
+                "Gov. Alma Reyes signed the budget on Jan. 5 with Sen. Ortiz and Rep. Dunne beside her.",
+                "Lt. Gen. Hale Brandt was not there.",
+            ],
+        ),
+        (  # "No." before a number, and "no." at a sentence's end
+            "The No. 3 seed beat No. 14 Eastvale 71-60. Asked about a rematch, the coach said no. "
+            "Then she left.",
+            [
+                "The No. 3 seed beat No. 14 Eastvale 71-60.",
+                "Asked about a rematch, the coach said no.",
+                "Then she left.",
+            ],
+        ),
+        (  # a title written in capitals, or a web address, is not a title
+            "The study tracked patients with MS. The results were mixed. Figures are at data.example.gov. "
+            "They were updated on Monday.",
+            [
+                "The study tracked patients with MS.",
+                "The results were mixed.",
+                "Figures are at data.example.gov.",
+                "They were updated on Monday.",
+            ],
+        ),
+    ],
+)
+def test_sentences_run_on_past_news_abbreviations(text: str, sentences: list[str]) -> None:
+    assert [text[s:e] for s, e in sentence_spans(text)] == sentences
