@@ -7,6 +7,8 @@ DEMO_DIR ?= .citewire/demo
 CHAT_DIR ?= .citewire/library
 PORT ?= 7860
 QUESTION ?= What did Xi say about multilateral governance?
+# The news quizzes the reader learns from (citewire train); realtimeqa-dev stays the check.
+QUIZZES ?= ../shared/data/realtimeqa-2023
 # Where the CPU build of torch comes from: here, the machine's pip configuration (a local wheel);
 # elsewhere, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
 TORCH_PIP_ARGS ?=
@@ -15,7 +17,7 @@ TORCH_PIP_ARGS ?=
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: install chat demo test lint browser clean
+.PHONY: install chat demo train test lint browser clean
 
 install: $(STAMP)
 
@@ -36,6 +38,11 @@ chat: install
 demo: install
 	$(BIN)/citewire ingest examples/articles --data-dir $(DEMO_DIR)
 	$(BIN)/citewire ask "$(QUESTION)" --data-dir $(DEMO_DIR)
+
+# Ingests the quizzes' articles once (reused after), then collects, cross-validates and fits.
+train: install
+	$(BIN)/citewire train --articles $(QUIZZES)/articles.jsonl --questions $(QUIZZES)/questions.jsonl \
+	  --out runs/train
 
 lint: install
 	$(BIN)/ruff check rag ingest ui eval tests bench

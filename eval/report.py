@@ -83,7 +83,61 @@ def write_plots(out: Path, results: Sequence[dict[str, Any]], summary: dict[str,
     fig.tight_layout()
     fig.savefig(out / "by_source.png", dpi=110)
     plt.close(fig)
-    return ["metrics.png", "latency.png", "by_source.png"]
+    names = ["metrics.png", "latency.png", "by_source.png"]
+    curve = risk_coverage(results)
+    if curve:
+        names.append(write_risk_coverage(out, curve, results))
+    return names
+
+
+def risk_coverage(results: Sequence[dict[str, Any]]) -> list[tuple[float, float]]:
+    """(share of questions answered, contains-gold among them) as the answerer would have
+    answered, most confident first: answers are ordered by ``confidence`` and scored as they
+    would be without refusal (``unrefused_contains_gold``). Empty when the run has neither
+    (a language model's run, or one made before answers carried them)."""
+    scored = [
+        (r["confidence"], r["unrefused_contains_gold"] or 0.0)
+        for r in results
+        if r.get("confidence") is not None and "unrefused_contains_gold" in r
+    ]
+    if not scored or all(r.get("unrefused_contains_gold") is None for r in results):
+        return []
+    scored.sort(key=lambda pair: -pair[0])
+    curve, right = [], 0.0
+    for answered, (_, holds) in enumerate(scored, start=1):
+        right += holds
+        curve.append((answered / len(results), right / answered))
+    return curve
+
+
+def write_risk_coverage(
+    out: Path, curve: list[tuple[float, float]], results: Sequence[dict[str, Any]]
+) -> str:
+    """The risk-coverage plot, with the run's own refusal threshold marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot([c for c, _ in curve], [a for _, a in curve], color="#4c78a8", label="most confident first")
+    answered = [r for r in results if not r["refused"]]
+    if answered:
+        share = len(answered) / len(results)
+        accuracy = sum(r["metrics"]["contains_gold"] or 0.0 for r in answered) / len(answered)
+        ax.plot(
+            [share],
+            [accuracy],
+            "o",
+            color="#e45756",
+            label=f"this run: {share:.0%} answered, {accuracy:.0%} right",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("share of questions answered (coverage)")
+    ax.set_ylabel("answer contains gold, among those answered")
+    ax.set_title("Risk-coverage: what each refusal threshold would give")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "risk_coverage.png", dpi=110)
+    plt.close(fig)
+    return "risk_coverage.png"
 
 
 def _fmt(value: float | None) -> str:

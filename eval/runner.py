@@ -13,13 +13,15 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from eval import metrics as m
 from eval.suite import Question, load_questions
 from ingest import IngestReport, Problem, ingest
+from rag.answer import ExtractiveAnswerer
 from rag.choice import Choice
 from rag.errors import ConfigError
 from rag.grounding import MARKERS
@@ -160,7 +162,19 @@ def answer_question(library: Library, question: Question, as_of: str, top_k: int
         "ranked": ranked_articles(hits),
         "latency_ms": latency,
         "model": model,
+        "unrefused": unrefused(library, question, hits[:k], today),
     }
+
+
+def unrefused(library: Library, question: Question, hits: Sequence[Hit], today: date | None) -> float | None:
+    """Whether the extractive answer would hold a gold answer had the answerer not refused (its
+    score thresholds lowered to 0): with each answer's ``confidence``, what the risk-coverage
+    plot draws. None for a language model's answers."""
+    if not isinstance(library.answerer, ExtractiveAnswerer):
+        return None
+    bold = replace(library.answerer, min_score=0.0, min_coverage=0.0)
+    answer = bold.compose(question.question, hits, as_of=today)
+    return None if answer.refused else m.contains_gold(MARKERS.sub("", answer.answer), question.answers)
 
 
 def model_figures(library: Library, answer: Answer, seconds: float) -> dict[str, float | None]:
@@ -253,6 +267,8 @@ def run_eval(
                 "retrieved_urls": asked["ranked"],
                 "answerer": answer.answerer,
                 "unsupported": [u.sentence for u in answer.unsupported],
+                "confidence": answer.confidence,
+                "unrefused_contains_gold": asked["unrefused"],
                 "metrics": {
                     **score_question(question, answer, choice, asked["ranked"], library.article_text),
                     **asked["model"],

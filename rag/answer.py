@@ -25,7 +25,7 @@ from rag.text import (
     terms,
 )
 
-_CLOSERS = (".", "!", "?", '"', "”", "'", "’", ")")
+CLOSERS = (".", "!", "?", '"', "”", "'", "’", ")")
 REFUSAL = "The articles do not contain an answer to this question."
 
 
@@ -68,6 +68,9 @@ class Sentence:
     coverage: float  # weighted share of the question's terms the sentence contains
     match: float  # the same share with rare terms weighing more
     score: float
+    context: float = 0.0  # the share of the question's terms its passage holds
+    relevance: float = 0.0  # its passage's search score over the best one's
+    holds_kind: bool = False  # it holds the kind of thing asked for (a number for "how much")
 
     @property
     def hit(self) -> Hit:
@@ -136,12 +139,16 @@ class ExtractiveAnswerer:
         for e in pool:
             relevance = e.hit.score / best_hit if best_hit > 0 else 0.0
             match = coverage(rarity, set(e.terms))
-            score = 0.55 * match + 0.15 * contexts[id(e.hit)] + 0.30 * relevance
+            context = contexts[id(e.hit)]
+            score = 0.55 * match + 0.15 * context + 0.30 * relevance
             # A sentence holding the kind of thing asked for (a number for "how much") is
             # likelier the answer; a line with no closing punctuation is a headline or caption.
-            score += 0.12 if holds_answer_kind(kind, e.text) else 0.0
-            score -= 0.0 if e.text.endswith(_CLOSERS) else 0.1
-            ranked.append(Sentence(e, coverage(weights, set(e.terms)), match, score))
+            holds = holds_answer_kind(kind, e.text)
+            score += 0.12 if holds else 0.0
+            score -= 0.0 if e.text.endswith(CLOSERS) else 0.1
+            ranked.append(
+                Sentence(e, coverage(weights, set(e.terms)), match, score, context, relevance, holds)
+            )
         return sorted(ranked, key=lambda s: (-s.score, s.rank, s.start))
 
     def refusal_reason(self, question: str, hits: Sequence[Hit], best: Sentence | None) -> str | None:
@@ -185,7 +192,14 @@ class ExtractiveAnswerer:
         best = ranked[0] if ranked else None
         reason = self.refusal_reason(question, hits, best)
         if reason is not None or best is None:
-            return Answer(question, REFUSAL, True, refusal_reason=reason, hits=tuple(hits))
+            return Answer(
+                question,
+                REFUSAL,
+                True,
+                refusal_reason=reason,
+                confidence=best.score if best else None,
+                hits=tuple(hits),
+            )
         quoted = [set(s.evidence.terms) for s in ranked if (s.hit.chunk.article_id, s.start) in exclude]
         # A syndicated copy of a quoted sentence (another article, the same words but for a
         # dateline or two) was quoted too.
@@ -210,7 +224,7 @@ class ExtractiveAnswerer:
         completion = self.completion(question, chosen[0], ranked)
         if completion is not None and completion not in chosen:
             chosen = [chosen[0], completion, *chosen[1:]][: self.max_sentences]
-        return replace(build_answer(question, chosen), hits=tuple(hits))
+        return replace(build_answer(question, chosen), confidence=best.score, hits=tuple(hits))
 
     @staticmethod
     def completion(question: str, lead: Sentence, ranked: Sequence[Sentence]) -> Sentence | None:

@@ -154,6 +154,9 @@ class Answer:
     refusal_reason: str | None = None
     written: str | None = None
     """What the language model wrote, whole, before the check; None for the extractive answerer."""
+    confidence: float | None = None
+    """How sure the extractive answerer is of its lead sentence (its score), also when it
+    refused; None with no candidate sentence. Evaluation orders answers by it (risk-coverage)."""
     hits: tuple[Hit, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,6 +173,7 @@ class Answer:
             "fallback_reason": self.fallback_reason,
             "refusal_reason": self.refusal_reason,
             "written": self.written,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
 
 

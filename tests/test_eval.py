@@ -11,6 +11,7 @@ from conftest import RTQA_DIR, needs_shared
 
 from eval.compare import compare_runs, format_comparison
 from eval.metrics import normalize_url
+from eval.report import risk_coverage
 from eval.runner import METRICS, RunConfig, run_eval, summarize
 from eval.suite import load_questions
 from rag import Library
@@ -51,7 +52,8 @@ def test_eval_writes_every_output_and_summary_matches_results(
         on_problem=lambda p: problems.append(str(p)),
     )
     assert any("questions.jsonl:8" in p and "'question'" in p for p in problems)
-    for name in ("results.jsonl", "summary.json", "report.md", "metrics.png", "latency.png", "by_source.png"):
+    outputs = ("results.jsonl", "summary.json", "report.md", "metrics.png", "latency.png", "by_source.png")
+    for name in (*outputs, "risk_coverage.png"):
         assert (out / name).stat().st_size > 0, name
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(lines) == 7 == len(results)
@@ -85,6 +87,13 @@ def test_eval_writes_every_output_and_summary_matches_results(
             assert match and match[0] <= record["date"]
     report = (out / "report.md").read_text()
     assert "| hit@5 |" in report and "proxy" in report and "![metrics.png](metrics.png)" in report
+    assert "![risk_coverage.png](risk_coverage.png)" in report
+    # Every extractive answer says how sure it was, refusals too; the risk-coverage curve ends
+    # with every question answered, at the share the answers would hold without refusing.
+    assert all(r["confidence"] is not None for r in lines if r["citations"])
+    curve = risk_coverage(lines)
+    bold = [r["unrefused_contains_gold"] or 0.0 for r in lines if r["confidence"] is not None]
+    assert curve[-1] == pytest.approx((len(bold) / len(lines), sum(bold) / len(bold)))
     # The answer metrics apart for questions with and without gold urls, from the same lines.
     with_gold = [r for r in lines if r["gold_urls"]]
     mc = [r["metrics"]["mc_accuracy"] for r in with_gold if r["metrics"]["mc_accuracy"] is not None]
@@ -120,3 +129,13 @@ def test_bad_question_lines_are_named(tmp_path: Path) -> None:
     assert "at least two options" in reasons["3"]
     assert "'date'" in reasons["4"]
     assert "duplicate question id 'a'" in reasons["5"]
+
+
+def test_risk_coverage_orders_answers_by_confidence() -> None:
+    def result(confidence: float | None, right: float | None) -> dict[str, object]:
+        return {"confidence": confidence, "unrefused_contains_gold": right}
+
+    results = [result(0.9, 1.0), result(0.2, 0.0), result(0.6, 1.0), result(None, None)]
+    assert risk_coverage(results) == [(0.25, 1.0), (0.5, 1.0), (0.75, pytest.approx(2 / 3))]
+    # A language model's run carries no unrefused answers: no curve.
+    assert risk_coverage([result(0.9, None), result(0.5, None)]) == []

@@ -117,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     _store_flags(p)
     _llm_flags(p)
 
+    p = sub.add_parser("train", help="learn which sentences to quote from news quizzes (eval/train.py)")
+    p.add_argument("--articles", required=True, type=Path, help="the quizzes' articles.jsonl")
+    p.add_argument("--questions", required=True, type=Path, help="the quizzes' questions.jsonl")
+    p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default runs/train)")
+    p.add_argument("--folds", type=int, default=5, help="blocks of weeks to cross-validate over (default 5)")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--top-k", type=int, help="passages per question (default 5)")
+    p.add_argument("--reuse-rows", action="store_true", help="reuse --out's rows.npz instead of asking again")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _store_flags(p)
+
     p = sub.add_parser("chat", help="serve the chat page on this machine")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
@@ -159,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sources": cmd_sources,
             "forget": cmd_forget,
             "eval": cmd_eval,
+            "train": cmd_train,
             "chat": cmd_chat,
         }
         return handler[args.command](args)
@@ -272,11 +284,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``citewire eval``: run a suite and print the summary table's path and headline figures."""
-    from eval.runner import RunConfig, default_index_dir, load_suite, make_out_dir, run_eval
+    from eval.runner import RunConfig, run_eval
 
-    for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
-        if not path.is_file():
-            raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
     config = RunConfig(
         articles=args.articles,
         questions=args.questions,
@@ -286,23 +295,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         top_k=args.top_k,
     )
 
-    def report(problem: object) -> None:
-        print(problem, file=sys.stderr)
-
-    suite = load_suite(config, on_problem=report)  # before any library is opened or ingested into
-    make_out_dir(config.out)
-    settings = settings_from(args)
-    if args.data_dir is None and args.chroma_url is None:
-        # The corpus's own embedded index, also when CITEWIRE_CHROMA_URL names the reader's
-        # server: an evaluation must not add its corpus to the library people chat with.
-        index = default_index_dir(settings.data_dir, args.articles)
-        settings = settings.with_changes(data_dir=index, chroma_url=None)
-    import rag
-
-    library = rag.open(settings=settings)
-    _, summary = run_eval(config, library, progress=not args.quiet, on_problem=report, suite=suite)
+    suite, library = _suite_library(args, config)
+    _, summary = run_eval(config, library, progress=not args.quiet, on_problem=_report, suite=suite)
     print(format_summary(summary))
-    print(f"wrote {args.out}/results.jsonl, summary.json, report.md and plots (index: {settings.data_dir})")
+    index = library.settings.data_dir
+    print(f"wrote {args.out}/results.jsonl, summary.json, report.md and plots (index: {index})")
     skipped = summary["run"]["questions_skipped"]
     if skipped:
         print(
@@ -310,6 +307,62 @@ def cmd_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if skipped else 0
+
+
+def _report(problem: object) -> None:
+    print(problem, file=sys.stderr)
+
+
+def _suite_library(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
+    """The suite's questions (read before any library is opened or ingested into) and the
+    library of its corpus: by default the corpus's own embedded index, also when
+    CITEWIRE_CHROMA_URL names the reader's server, so that a suite never joins the library
+    people chat with."""
+    from eval.runner import default_index_dir, load_suite, make_out_dir
+
+    for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
+        if not path.is_file():
+            raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
+    suite = load_suite(config, on_problem=_report)
+    make_out_dir(config.out)
+    settings = settings_from(args)
+    if args.data_dir is None and args.chroma_url is None:
+        index = default_index_dir(settings.data_dir, args.articles)
+        settings = settings.with_changes(data_dir=index, chroma_url=None)
+    import rag
+
+    return suite, rag.open(settings=settings)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``citewire train``: learn the reader from a suite (see ``eval/train.py``); prints the
+    model card's figures."""
+    from eval.runner import RunConfig
+    from eval.train import train
+    from ingest import ingest
+
+    if args.folds < 2:
+        raise ConfigError(f"--folds must be at least 2. Currently, it is {args.folds}")
+    config = RunConfig(args.articles, args.questions, args.out, limit=args.limit, top_k=args.top_k)
+    suite, library = _suite_library(args, config)
+    if not (args.reuse_rows and (args.out / "rows.npz").is_file()):
+        print(ingest([args.articles], library, progress=not args.quiet, on_problem=_report).summary())
+    from tqdm import tqdm
+
+    with tqdm(total=len(suite.questions), unit="q", disable=True if args.quiet else None) as bar:
+        summary = train(
+            library,
+            suite.questions,
+            args.out,
+            top_k=args.top_k or library.settings.top_k,
+            folds_count=args.folds,
+            reuse_rows=args.reuse_rows,
+            tick=bar.update,
+        )
+    print((args.out / "card.md").read_text(), end="")
+    index = library.settings.data_dir
+    print(f"wrote {args.out}/reader.txt, cv.json, card.md ({summary['seconds']} s; index: {index})")
+    return 0
 
 
 def format_summary(summary: dict[str, Any]) -> str:

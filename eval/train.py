@@ -1,0 +1,296 @@
+"""Training the reader: which sentence of the retrieved passages to quote, learned from news
+quizzes (``citewire train``).
+
+Each question is asked as of its date, the way ``citewire eval`` asks it; every candidate
+sentence of its passages becomes a row of ``rag.reading.FEATURES``, labelled by distant
+supervision (1 when the sentence holds the correct option's text, normalised as the evaluation
+normalises answers). A LightGBM LambdaRank model is fitted on the questions with at least one
+such sentence, and checked by cross-validation over weeks (question ids start with their week,
+``20230106_3``): weeks in contiguous blocks, so that a fold's test weeks are news its training
+never saw. The hand-set score the answerer uses without a model is scored on the same folds.
+
+Outputs in ``--out``: ``rows.npz`` (the features, reused by ``--reuse-rows``), ``reader.txt``
+(the model fitted on every week), ``reader.json`` (its features and the calibration of its score
+into the chance that the best sentence holds the answer, with the refusal threshold),
+``cv.json`` (figures by fold and by week, overall, and the risk-coverage curve) and ``card.md``
+(the model card's figures).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.metrics import contains_gold
+from eval.suite import Question
+from rag.answer import ExtractiveAnswerer
+from rag.library import Library
+from rag.query import Query
+from rag.reading import FEATURES, sentence_features
+
+HAND = FEATURES.index("hand_score")
+PARAMS: dict[str, Any] = {
+    "objective": "lambdarank",
+    "n_estimators": 200,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 20,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "verbose": -1,
+    "n_jobs": 2,
+}
+
+
+@dataclass
+class Rows:
+    """Every question's candidate sentences as feature rows, labelled."""
+
+    features: np.ndarray  # (sentences, FEATURES) float32
+    labels: np.ndarray  # (sentences,) 1 when the sentence holds the correct option's text
+    question: np.ndarray  # (sentences,) the index of its question in ``ids``
+    ids: list[str]  # question ids, in order
+    weeks: list[str]  # each question's week
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            features=self.features,
+            labels=self.labels,
+            question=self.question,
+            ids=np.array(self.ids),
+            weeks=np.array(self.weeks),
+            names=np.array(FEATURES),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Rows:
+        data = np.load(path)
+        if tuple(data["names"]) != FEATURES:
+            raise ValueError(f"{path} holds other features than rag.reading.FEATURES; collect the rows again")
+        return cls(data["features"], data["labels"], data["question"], list(data["ids"]), list(data["weeks"]))
+
+
+def week_of(question: Question) -> str:
+    """The quiz week a question belongs to: its id's first part, else its date."""
+    head, sep, _ = question.id.partition("_")
+    if sep:
+        return head
+    return question.date.isoformat() if question.date else "undated"
+
+
+def collect(
+    library: Library,
+    questions: Sequence[Question],
+    top_k: int,
+    tick: Callable[[], None] = lambda: None,
+) -> Rows:
+    """Ask every question as of its date and turn its candidate sentences into labelled rows."""
+    answerer = ExtractiveAnswerer()
+    blocks: list[np.ndarray] = []
+    labels: list[float] = []
+    owner: list[int] = []
+    for index, q in enumerate(questions):
+        hits = library.search(Query(q.question, top_k=top_k, as_of=q.date))
+        ranked = answerer.candidates(q.question, hits)
+        blocks.append(sentence_features(q.question, ranked, q.date))
+        labels += [contains_gold(s.text, q.answers) for s in ranked]
+        owner += [index] * len(ranked)
+        tick()
+    features = np.concatenate(blocks) if blocks else np.zeros((0, len(FEATURES)), dtype=np.float32)
+    return Rows(
+        features,
+        np.asarray(labels, dtype=np.float32),
+        np.asarray(owner, dtype=np.int32),
+        [q.id for q in questions],
+        [week_of(q) for q in questions],
+    )
+
+
+def folds(weeks: Sequence[str], count: int) -> list[list[str]]:
+    """The distinct weeks in order, cut into ``count`` contiguous blocks."""
+    ordered = sorted(set(weeks))
+    count = max(1, min(count, len(ordered)))
+    return [list(block) for block in np.array_split(np.array(ordered, dtype=object), count)]
+
+
+def fit(rows: Rows, keep: np.ndarray, params: dict[str, Any]) -> Any:
+    """A LambdaRank model on the questions of mask ``keep`` (per question) with a positive row."""
+    import lightgbm as lgb
+
+    positive = np.zeros(len(rows.ids), dtype=bool)
+    positive[rows.question[rows.labels > 0]] = True
+    take = (keep & positive)[rows.question]
+    groups = np.bincount(rows.question[take], minlength=len(rows.ids))
+    model = lgb.LGBMRanker(**params)
+    model.fit(rows.features[take], rows.labels[take], group=groups[groups > 0])
+    return model
+
+
+def question_figures(rows: Rows, scores: np.ndarray, index: int, take: int = 3) -> tuple[float, float]:
+    """For question ``index``: whether its best-scored sentence holds the answer, and whether one
+    of its ``take`` best does."""
+    mine = np.flatnonzero(rows.question == index)
+    if not len(mine):
+        return 0.0, 0.0
+    order = mine[np.argsort(-scores[mine], kind="stable")]
+    return float(rows.labels[order[0]]), float(rows.labels[order[:take]].max())
+
+
+def cross_validate(rows: Rows, count: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Figures by fold and week for the learned model and the hand-set score, and each
+    question's out-of-fold best score (for calibrating refusal)."""
+    weeks = np.array(rows.weeks)
+    learned = np.zeros(len(rows.labels), dtype=np.float64)
+    report: dict[str, Any] = {"folds": [], "weeks": {}}
+    for block in folds(rows.weeks, count):
+        test = np.isin(weeks, block)
+        model = fit(rows, ~test, params)
+        rows_in = test[rows.question]
+        if rows_in.any():
+            learned[rows_in] = model.predict(rows.features[rows_in])
+        report["folds"].append({"weeks": [block[0], block[-1]], "questions": int(test.sum())})
+    per_question = []
+    for index, week in enumerate(rows.weeks):
+        top, top3 = question_figures(rows, learned, index)
+        hand_top, hand_top3 = question_figures(rows, rows.features[:, HAND], index)
+        mine = rows.question == index
+        per_question.append(
+            {
+                "id": rows.ids[index],
+                "week": week,
+                "answerable": float(rows.labels[mine].max()) if mine.any() else 0.0,
+                "top1": top,
+                "top3": top3,
+                "hand_top1": hand_top,
+                "hand_top3": hand_top3,
+                "best": float(learned[mine].max()) if mine.any() else float("-inf"),
+            }
+        )
+    keys = ("answerable", "top1", "top3", "hand_top1", "hand_top3")
+    for week in sorted(set(rows.weeks)):
+        mine = [p for p in per_question if p["week"] == week]
+        report["weeks"][week] = {"questions": len(mine), **{k: _mean(p[k] for p in mine) for k in keys}}
+    report["overall"] = {
+        "questions": len(per_question),
+        **{k: _mean(p[k] for p in per_question) for k in keys},
+    }
+    report["questions"] = per_question
+    return report
+
+
+def calibration(report: dict[str, Any], answered_share: float = 0.85) -> dict[str, Any]:
+    """From the out-of-fold scores: the probability that a question's best sentence holds its
+    answer, as a function of that sentence's score (isotonic, as ``x``/``y`` points to
+    interpolate between), and the probability under which to refuse: the one that keeps
+    ``answered_share`` of the questions whose passages hold the answer answered."""
+    from sklearn.isotonic import IsotonicRegression
+
+    scored = [q for q in report["questions"] if np.isfinite(q["best"])]
+    best = np.array([q["best"] for q in scored])
+    right = np.array([q["top1"] for q in scored])
+    curve = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(best, right)
+    x = np.asarray(curve.X_thresholds_, dtype=float)
+    y = np.asarray(curve.y_thresholds_, dtype=float)
+    answerable = np.array([q["answerable"] for q in scored]) > 0
+    chance = np.interp(best, x, y)
+    threshold = float(np.quantile(chance[answerable], 1 - answered_share)) if answerable.any() else 0.0
+    order = np.argsort(-chance, kind="stable")
+    answered = np.arange(1, len(order) + 1)
+    risk = {  # share answered and accuracy of the answered, best-scored first
+        "coverage": [round(float(c), 4) for c in answered / len(order)],
+        "accuracy": [round(float(a), 4) for a in np.cumsum(right[order]) / answered],
+    }
+    return {
+        "x": x.round(6).tolist(),
+        "y": y.round(6).tolist(),
+        "refuse_below": round(threshold, 6),
+        "risk": risk,
+    }
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return round(float(np.mean(values)), 4) if values else 0.0
+
+
+def write_outputs(
+    out: Path, rows: Rows, report: dict[str, Any], params: dict[str, Any], seconds: float
+) -> Path:
+    """Fit on every week, save the model and the figures; returns the model's path."""
+    model = fit(rows, np.ones(len(rows.ids), dtype=bool), params)
+    path = out / "reader.txt"
+    model.booster_.save_model(str(path))
+    calibrated = calibration(report)
+    (out / "reader.json").write_text(
+        json.dumps({"features": list(FEATURES), **{k: v for k, v in calibrated.items() if k != "risk"}})
+        + "\n"
+    )
+    summary = {key: value for key, value in report.items() if key != "questions"}
+    summary["refuse_below"] = calibrated["refuse_below"]
+    summary["risk"] = calibrated["risk"]
+    summary["features"] = list(FEATURES)
+    summary["params"] = params
+    summary["seconds"] = round(seconds, 1)
+    summary["sentences"] = len(rows.labels)
+    summary["model_bytes"] = path.stat().st_size
+    (out / "cv.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in report["questions"]))
+    (out / "card.md").write_text(card(summary))
+    return path
+
+
+def card(summary: dict[str, Any]) -> str:
+    """The model card's figures, as Markdown."""
+    overall = summary["overall"]
+    lines = [
+        "| weeks | questions | answer in a candidate | learned: first sentence | hand-set: first "
+        "| learned: one of three | hand-set: one of three |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for week, figures in summary["weeks"].items():
+        lines.append(
+            f"| {week} | {figures['questions']} | {figures['answerable']:.3f} | {figures['top1']:.3f} "
+            f"| {figures['hand_top1']:.3f} | {figures['top3']:.3f} | {figures['hand_top3']:.3f} |"
+        )
+    lines.append(
+        f"| **all** | {overall['questions']} | {overall['answerable']:.3f} | {overall['top1']:.3f} "
+        f"| {overall['hand_top1']:.3f} | {overall['top3']:.3f} | {overall['hand_top3']:.3f} |"
+    )
+    head = (
+        f"Cross-validated over {len(summary['folds'])} blocks of weeks; {summary['sentences']} "
+        f"candidate sentences; model {summary['model_bytes']:,} bytes; {summary['seconds']} s.\n\n"
+    )
+    return head + "\n".join(lines) + "\n"
+
+
+def train(
+    library: Library,
+    questions: Sequence[Question],
+    out: Path,
+    *,
+    top_k: int,
+    folds_count: int = 5,
+    reuse_rows: bool = False,
+    tick: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Collect (or reuse) the rows, cross-validate, fit on everything and write the outputs;
+    returns the summary."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    cached = out / "rows.npz"
+    if reuse_rows and cached.is_file():
+        rows = Rows.load(cached)
+    else:
+        rows = collect(library, questions, top_k, tick)
+        rows.save(cached)
+    report = cross_validate(rows, folds_count, PARAMS)
+    write_outputs(out, rows, report, PARAMS, time.perf_counter() - started)
+    return json.loads((out / "cv.json").read_text())
