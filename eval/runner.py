@@ -172,7 +172,9 @@ def unrefused(library: Library, question: Question, hits: Sequence[Hit], today: 
     plot draws. None for a language model's answers."""
     if not isinstance(library.answerer, ExtractiveAnswerer):
         return None
-    bold = replace(library.answerer, min_score=0.0, min_coverage=0.0)
+    answerer = library.answerer
+    reader = answerer.reader.never_refusing() if answerer.reader else None
+    bold = replace(answerer, min_score=0.0, min_coverage=0.0, reader=reader)
     answer = bold.compose(question.question, hits, as_of=today)
     return None if answer.refused else m.contains_gold(MARKERS.sub("", answer.answer), question.answers)
 

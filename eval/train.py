@@ -9,11 +9,16 @@ such sentence, and checked by cross-validation over weeks (question ids start wi
 ``20230106_3``): weeks in contiguous blocks, so that a fold's test weeks are news its training
 never saw. The hand-set score the answerer uses without a model is scored on the same folds.
 
+Multiple choice is learned the same way: each option of a question becomes a row of
+``rag.reading.OPTION_FEATURES`` (how strongly the passages hold it, how often and how early they
+name it, ...), labelled 1 for the correct option, and ranked by a smaller LambdaRank model,
+checked beside the hand-set choice (``rag.choice.choose``).
+
 Outputs in ``--out``: ``rows.npz`` (the features, reused by ``--reuse-rows``), ``reader.txt``
-(the model fitted on every week), ``reader.json`` (its features and the calibration of its score
-into the chance that the best sentence holds the answer, with the refusal threshold),
-``cv.json`` (figures by fold and by week, overall, and the risk-coverage curve) and ``card.md``
-(the model card's figures).
+(the model fitted on every week), ``chooser.txt`` (the options' model), ``reader.json`` (its
+features and the calibration of its score into the chance that the best sentence holds the
+answer, with the refusal threshold), ``cv.json`` (figures by fold and by week, overall, and the
+risk-coverage curve) and ``card.md`` (the model card's figures).
 """
 
 from __future__ import annotations
@@ -27,12 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from eval.metrics import contains_gold
+from eval.metrics import contains_gold, exact_match
 from eval.suite import Question
 from rag.answer import ExtractiveAnswerer
+from rag.choice import choose
 from rag.library import Library
 from rag.query import Query
-from rag.reading import FEATURES, sentence_features
+from rag.reading import FEATURES, OPTION_FEATURES, option_features, sentence_features
 
 HAND = FEATURES.index("hand_score")
 PARAMS: dict[str, Any] = {
@@ -47,6 +53,7 @@ PARAMS: dict[str, Any] = {
     "verbose": -1,
     "n_jobs": 2,
 }
+CHOICE_PARAMS: dict[str, Any] = {**PARAMS, "n_estimators": 100, "num_leaves": 7}
 
 
 @dataclass
@@ -58,6 +65,10 @@ class Rows:
     question: np.ndarray  # (sentences,) the index of its question in ``ids``
     ids: list[str]  # question ids, in order
     weeks: list[str]  # each question's week
+    options: np.ndarray  # (options, OPTION_FEATURES) float32: each option of each question
+    option_labels: np.ndarray  # (options,) 1 for the correct option
+    option_question: np.ndarray  # (options,) the index of its question
+    hand_choice: np.ndarray  # (questions,) 1 when the hand-set choice (rag.choice.choose) is right
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
@@ -68,14 +79,29 @@ class Rows:
             ids=np.array(self.ids),
             weeks=np.array(self.weeks),
             names=np.array(FEATURES),
+            options=self.options,
+            option_labels=self.option_labels,
+            option_question=self.option_question,
+            hand_choice=self.hand_choice,
+            option_names=np.array(OPTION_FEATURES),
         )
 
     @classmethod
     def load(cls, path: Path) -> Rows:
         data = np.load(path)
-        if tuple(data["names"]) != FEATURES:
-            raise ValueError(f"{path} holds other features than rag.reading.FEATURES; collect the rows again")
-        return cls(data["features"], data["labels"], data["question"], list(data["ids"]), list(data["weeks"]))
+        if tuple(data["names"]) != FEATURES or tuple(data["option_names"]) != OPTION_FEATURES:
+            raise ValueError(f"{path} holds other features than rag.reading's; collect the rows again")
+        return cls(
+            data["features"],
+            data["labels"],
+            data["question"],
+            list(data["ids"]),
+            list(data["weeks"]),
+            data["options"],
+            data["option_labels"],
+            data["option_question"],
+            data["hand_choice"],
+        )
 
 
 def week_of(question: Question) -> str:
@@ -97,21 +123,40 @@ def collect(
     blocks: list[np.ndarray] = []
     labels: list[float] = []
     owner: list[int] = []
+    option_blocks: list[np.ndarray] = []
+    option_labels: list[float] = []
+    option_owner: list[int] = []
+    hand: list[float] = []
     for index, q in enumerate(questions):
         hits = library.search(Query(q.question, top_k=top_k, as_of=q.date))
         ranked = answerer.candidates(q.question, hits)
         blocks.append(sentence_features(q.question, ranked, q.date))
         labels += [contains_gold(s.text, q.answers) for s in ranked]
         owner += [index] * len(ranked)
+        right = [exact_match(option, q.answers) for option in q.choices]
+        if len(q.choices) >= 2:
+            option_blocks.append(option_features(q.question, q.choices, hits, ranked))
+            option_labels += right
+            option_owner += [index] * len(q.choices)
+            hand.append(right[choose(q.question, q.choices, hits).index])
+        else:
+            hand.append(0.0)
         tick()
-    features = np.concatenate(blocks) if blocks else np.zeros((0, len(FEATURES)), dtype=np.float32)
     return Rows(
-        features,
+        _stack(blocks, len(FEATURES)),
         np.asarray(labels, dtype=np.float32),
         np.asarray(owner, dtype=np.int32),
         [q.id for q in questions],
         [week_of(q) for q in questions],
+        _stack(option_blocks, len(OPTION_FEATURES)),
+        np.asarray(option_labels, dtype=np.float32),
+        np.asarray(option_owner, dtype=np.int32),
+        np.asarray(hand, dtype=np.float32),
     )
+
+
+def _stack(blocks: list[np.ndarray], width: int) -> np.ndarray:
+    return np.concatenate(blocks) if blocks else np.zeros((0, width), dtype=np.float32)
 
 
 def folds(weeks: Sequence[str], count: int) -> list[list[str]]:
@@ -121,16 +166,19 @@ def folds(weeks: Sequence[str], count: int) -> list[list[str]]:
     return [list(block) for block in np.array_split(np.array(ordered, dtype=object), count)]
 
 
-def fit(rows: Rows, keep: np.ndarray, params: dict[str, Any]) -> Any:
-    """A LambdaRank model on the questions of mask ``keep`` (per question) with a positive row."""
+def fit(
+    features: np.ndarray, labels: np.ndarray, owner: np.ndarray, keep: np.ndarray, params: dict[str, Any]
+) -> Any:
+    """A LambdaRank model on the rows of the questions in mask ``keep`` that have a positive
+    row (``owner``: each row's question, rows of a question together)."""
     import lightgbm as lgb
 
-    positive = np.zeros(len(rows.ids), dtype=bool)
-    positive[rows.question[rows.labels > 0]] = True
-    take = (keep & positive)[rows.question]
-    groups = np.bincount(rows.question[take], minlength=len(rows.ids))
+    positive = np.zeros(len(keep), dtype=bool)
+    positive[owner[labels > 0]] = True
+    take = (keep & positive)[owner]
+    groups = np.bincount(owner[take], minlength=len(keep))
     model = lgb.LGBMRanker(**params)
-    model.fit(rows.features[take], rows.labels[take], group=groups[groups > 0])
+    model.fit(features[take], labels[take], group=groups[groups > 0])
     return model
 
 
@@ -150,18 +198,25 @@ def cross_validate(rows: Rows, count: int, params: dict[str, Any]) -> dict[str, 
     weeks = np.array(rows.weeks)
     learned = np.zeros(len(rows.labels), dtype=np.float64)
     report: dict[str, Any] = {"folds": [], "weeks": {}}
+    picked = np.zeros(len(rows.option_labels), dtype=np.float64)
     for block in folds(rows.weeks, count):
         test = np.isin(weeks, block)
-        model = fit(rows, ~test, params)
+        model = fit(rows.features, rows.labels, rows.question, ~test, params)
         rows_in = test[rows.question]
         if rows_in.any():
             learned[rows_in] = model.predict(rows.features[rows_in])
+        chooser = fit(rows.options, rows.option_labels, rows.option_question, ~test, CHOICE_PARAMS)
+        options_in = test[rows.option_question]
+        if options_in.any():
+            picked[options_in] = chooser.predict(rows.options[options_in])
         report["folds"].append({"weeks": [block[0], block[-1]], "questions": int(test.sum())})
     per_question = []
     for index, week in enumerate(rows.weeks):
         top, top3 = question_figures(rows, learned, index)
         hand_top, hand_top3 = question_figures(rows, rows.features[:, HAND], index)
         mine = rows.question == index
+        options = np.flatnonzero(rows.option_question == index)
+        chose = float(rows.option_labels[options[np.argmax(picked[options])]]) if len(options) else None
         per_question.append(
             {
                 "id": rows.ids[index],
@@ -172,9 +227,11 @@ def cross_validate(rows: Rows, count: int, params: dict[str, Any]) -> dict[str, 
                 "hand_top1": hand_top,
                 "hand_top3": hand_top3,
                 "best": float(learned[mine].max()) if mine.any() else float("-inf"),
+                "choice": chose,
+                "hand_choice": float(rows.hand_choice[index]) if len(options) else None,
             }
         )
-    keys = ("answerable", "top1", "top3", "hand_top1", "hand_top3")
+    keys = ("answerable", "top1", "top3", "hand_top1", "hand_top3", "choice", "hand_choice")
     for week in sorted(set(rows.weeks)):
         mine = [p for p in per_question if p["week"] == week]
         report["weeks"][week] = {"questions": len(mine), **{k: _mean(p[k] for p in mine) for k in keys}}
@@ -217,7 +274,7 @@ def calibration(report: dict[str, Any], answered_share: float = 0.85) -> dict[st
 
 
 def _mean(values: Any) -> float:
-    values = list(values)
+    values = [v for v in values if v is not None]  # multiple choice: questions with options
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
@@ -225,9 +282,12 @@ def write_outputs(
     out: Path, rows: Rows, report: dict[str, Any], params: dict[str, Any], seconds: float
 ) -> Path:
     """Fit on every week, save the model and the figures; returns the model's path."""
-    model = fit(rows, np.ones(len(rows.ids), dtype=bool), params)
+    everything = np.ones(len(rows.ids), dtype=bool)
+    model = fit(rows.features, rows.labels, rows.question, everything, params)
     path = out / "reader.txt"
     model.booster_.save_model(str(path))
+    chooser = fit(rows.options, rows.option_labels, rows.option_question, everything, CHOICE_PARAMS)
+    chooser.booster_.save_model(str(out / "chooser.txt"))
     calibrated = calibration(report)
     (out / "reader.json").write_text(
         json.dumps({"features": list(FEATURES), **{k: v for k, v in calibrated.items() if k != "risk"}})
@@ -240,7 +300,7 @@ def write_outputs(
     summary["params"] = params
     summary["seconds"] = round(seconds, 1)
     summary["sentences"] = len(rows.labels)
-    summary["model_bytes"] = path.stat().st_size
+    summary["model_bytes"] = path.stat().st_size + (out / "chooser.txt").stat().st_size
     (out / "cv.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in report["questions"]))
     (out / "card.md").write_text(card(summary))
@@ -251,19 +311,14 @@ def card(summary: dict[str, Any]) -> str:
     """The model card's figures, as Markdown."""
     overall = summary["overall"]
     lines = [
-        "| weeks | questions | answer in a candidate | learned: first sentence | hand-set: first "
-        "| learned: one of three | hand-set: one of three |",
-        "|---|---|---|---|---|---|---|",
+        "| week | questions | answer in a candidate | first sentence: learned | hand-set "
+        "| one of three: learned | hand-set | multiple choice: learned | hand-set |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for week, figures in summary["weeks"].items():
-        lines.append(
-            f"| {week} | {figures['questions']} | {figures['answerable']:.3f} | {figures['top1']:.3f} "
-            f"| {figures['hand_top1']:.3f} | {figures['top3']:.3f} | {figures['hand_top3']:.3f} |"
-        )
-    lines.append(
-        f"| **all** | {overall['questions']} | {overall['answerable']:.3f} | {overall['top1']:.3f} "
-        f"| {overall['hand_top1']:.3f} | {overall['top3']:.3f} | {overall['hand_top3']:.3f} |"
-    )
+    keys = ("answerable", "top1", "hand_top1", "top3", "hand_top3", "choice", "hand_choice")
+    for week, figures in [*summary["weeks"].items(), ("**all**", overall)]:
+        cells = " | ".join(f"{figures[k]:.3f}" for k in keys)
+        lines.append(f"| {week} | {figures['questions']} | {cells} |")
     head = (
         f"Cross-validated over {len(summary['folds'])} blocks of weeks; {summary['sentences']} "
         f"candidate sentences; model {summary['model_bytes']:,} bytes; {summary['seconds']} s.\n\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rag.evidence import Evidence, citation, coverage, evidence_sentences, rarity_weights
 from rag.records import Answer, Hit
@@ -24,6 +24,9 @@ from rag.text import (
     question_terms,
     terms,
 )
+
+if TYPE_CHECKING:
+    from rag.reading import Reader
 
 CLOSERS = (".", "!", "?", '"', "”", "'", "’", ")")
 REFUSAL = "The articles do not contain an answer to this question."
@@ -123,12 +126,24 @@ class ExtractiveAnswerer:
     min_score: float = MIN_SCORE
     min_coverage: float = MIN_COVERAGE
     keep_ratio: float = 0.6
+    reader: Reader | None = None
+    """A trained reader (``rag.reading``): its calibrated chance is each sentence's score, and
+    a best sentence under its threshold is refused, in place of ``min_coverage``."""
 
-    def candidates(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
-        """Every sentence of the passages, scored, best first.
+    def candidates(self, question: str, hits: Sequence[Hit], as_of: date | None = None) -> list[Sentence]:
+        """Every sentence of the passages, scored, best first (by the reader's chance, with one).
 
         Ranking uses ``rarity_weights``; refusal uses the plain coverage.
         """
+        ranked = self._hand_ranked(question, hits)
+        if self.reader is None or not ranked:
+            return ranked
+        chances = self.reader.chance(self.reader.scores(question, ranked, as_of))
+        learned = [replace(s, score=float(c)) for s, c in zip(ranked, chances, strict=True)]
+        return sorted(learned, key=lambda s: (-s.score, s.rank, s.start))
+
+    def _hand_ranked(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
+        """The sentences scored by the hand-set weights, best first."""
         weights = question_terms(question)
         pool = evidence_sentences(question, hits)
         rarity = rarity_weights(weights, pool)
@@ -157,7 +172,10 @@ class ExtractiveAnswerer:
             return "nothing was retrieved"
         if hits[0].score < self.min_score:
             return f"best passage score {hits[0].score:.2f} is below {self.min_score}"
-        if best is None or best.coverage < self.min_coverage:
+        if self.reader is not None and (best is None or best.score < self.reader.refuse_below):
+            chance = best.score if best else 0.0
+            return f"the reader gives the best sentence a {chance:.0%} chance of holding the answer"
+        if self.reader is None and (best is None or best.coverage < self.min_coverage):
             share = best.coverage if best else 0.0
             return f"best sentence holds {share:.0%} of the question's terms"
         missing = missing_numbers(question, hits)
@@ -188,7 +206,7 @@ class ExtractiveAnswerer:
         Sentences in ``exclude`` (article id, start), and near-copies of them in other articles
         among ``hits``, are passed over unless nothing else answers.
         """
-        ranked = self.candidates(question, hits)
+        ranked = self.candidates(question, hits, as_of)
         best = ranked[0] if ranked else None
         reason = self.refusal_reason(question, hits, best)
         if reason is not None or best is None:

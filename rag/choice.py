@@ -53,7 +53,8 @@ def _option_terms(option: str) -> list[str]:
     return found or [w.lower() for w in words(option)]
 
 
-def _phrase(text: str) -> str:
+def phrase(text: str) -> str:
+    """``text`` as its lower-cased words between spaces, for whole-word phrase search."""
     return " " + " ".join(w.lower() for w in words(text)) + " "
 
 
@@ -79,8 +80,8 @@ def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice
     if grounded:
         index = max(range(len(options)), key=lambda i: (scores[i], -i))
     else:
-        passages = _phrase(" ".join(h.chunk.text for h in hits))
-        counts = [passages.count(_phrase(o)) for o in options]
+        passages = phrase(" ".join(h.chunk.text for h in hits))
+        counts = [passages.count(phrase(o)) for o in options]
         index = max(range(len(options)), key=lambda i: (counts[i], -i))
     return grounded_choice(question, options, index, weighed)
 
@@ -121,10 +122,10 @@ def option_evidence(
     best_hit = max((h.score for h in hits), default=0.0)
     weighed: list[tuple[float, Evidence | None]] = []
     for i, option in enumerate(options):
-        phrase = _phrase(option)
+        said = phrase(option)
         strongest: list[tuple[float, Evidence]] = []
         for e in pool:
-            held = 1.0 if phrase.strip() and phrase in _phrase(e.text) else _held(weights[i], e.terms)
+            held = 1.0 if said.strip() and said in phrase(e.text) else _held(weights[i], e.terms)
             if held == 0:
                 continue
             relevance = e.hit.score / best_hit if best_hit > 0 else 0.0

@@ -144,7 +144,7 @@ class GenerativeAnswerer:
     ) -> Iterator[Answer]:
         """The answer as it grows: one more checked sentence each time, the whole answer last
         (with what the model wrote, in ``written``)."""
-        ranked = self.extractive.candidates(question, hits)
+        ranked = self.extractive.candidates(question, hits, as_of)
         reason = self.extractive.refusal_reason(question, hits, ranked[0] if ranked else None)
         if reason is not None:
             yield Answer(question, REFUSAL, True, answerer=self.name, refusal_reason=reason, hits=tuple(hits))

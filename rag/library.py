@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
 
     from rag.llm import LanguageModel
+    from rag.reading import Reader
 
 
 LEXICAL_BATCH = 2048  # passages added to the BM25 index at a time during an ingest
@@ -79,6 +80,7 @@ class Library:
         self._looked_at = 0.0
         self._answerer = answerer
         self._model: LanguageModel | None = None
+        self._reader: Reader | None = None
 
     @property
     def answerer(self) -> Answerer:
@@ -88,13 +90,24 @@ class Library:
         if self._answerer is not None:
             return self._answerer
         extractive = ExtractiveAnswerer(
-            min_score=self.settings.min_score, min_coverage=self.settings.min_coverage
+            min_score=self.settings.min_score, min_coverage=self.settings.min_coverage, reader=self.reader
         )
         if not self.settings.llm:
             return extractive
         from rag.generative import GenerativeAnswerer
 
         return GenerativeAnswerer(self.language_model, extractive)
+
+    @property
+    def reader(self) -> Reader | None:
+        """The trained reader ``settings.reader`` names, loaded on first use; None when unset."""
+        if not self.settings.reader:
+            return None
+        if self._reader is None or self._reader.folder != Path(self.settings.reader):
+            from rag.reading import Reader
+
+            self._reader = Reader.load(Path(self.settings.reader))
+        return self._reader
 
     @property
     def language_model(self) -> LanguageModel:
@@ -435,6 +448,10 @@ class Library:
             from rag.generative import model_choice
 
             return model_choice(self.language_model, query.question, choices, found)
+        reader = self.reader
+        if reader is not None and reader.chooser is not None:
+            ranked = ExtractiveAnswerer().candidates(query.question, found)
+            return reader.choose(query.question, choices, found, ranked)
         return choose(query.question, choices, found)
 
     def sources(self) -> list[StoredArticle]:

@@ -9,18 +9,23 @@ question's features cost well under a millisecond per sentence.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.answer import CLOSERS, Sentence
 from rag.errors import ConfigError
-from rag.text import expected_answer, new_names, points_back, question_terms
+from rag.records import Hit
+
+if TYPE_CHECKING:
+    from rag.choice import Choice
+from rag.text import expected_answer, new_names, points_back, question_terms, terms
 
 _KINDS = {None: 0, "quantity": 1, "time": 2, "person": 3}
 
@@ -75,24 +80,36 @@ def sentence_features(question: str, ranked: Sequence[Sentence], as_of: date | N
 
 
 class Reader:
-    """A learned sentence ranker: a LightGBM model over ``FEATURES`` (``reader.txt``) and the
-    calibration of its best score into the chance that the answer is in that sentence
-    (``reader.json``), both written by ``citewire train``."""
+    """A learned reader, as ``citewire train`` writes it to a folder: a LightGBM model over
+    ``FEATURES`` (``reader.txt``), the calibration of its score into the chance that a
+    question's best sentence holds the answer, with the chance under which to refuse
+    (``reader.json``), and a model over ``OPTION_FEATURES`` for multiple choice (``chooser.txt``)."""
 
-    def __init__(self, booster: Any, x: Sequence[float], y: Sequence[float], refuse_below: float) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        booster: Any,
+        calibration: tuple[Sequence[float], Sequence[float]],
+        refuse_below: float,
+        chooser: Any | None = None,
+    ) -> None:
+        self.folder = folder
         self._booster = booster
-        self._x = np.asarray(x, dtype=float)
-        self._y = np.asarray(y, dtype=float)
+        self._x = np.asarray(calibration[0], dtype=float)
+        self._y = np.asarray(calibration[1], dtype=float)
         self.refuse_below = refuse_below
+        self.chooser = chooser
 
     @classmethod
     def load(cls, folder: Path) -> Reader:
         """The reader in ``folder``; ``ConfigError`` naming the file when it is missing or was
         trained on other features."""
-        model, meta = folder / "reader.txt", folder / "reader.json"
+        model, meta, options = folder / "reader.txt", folder / "reader.json", folder / "chooser.txt"
         try:
             spec = json.loads(meta.read_text(encoding="utf-8"))
-            text = model.read_text(encoding="utf-8")
+            texts = [model.read_text(encoding="utf-8")]
+            if options.is_file():
+                texts.append(options.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(
                 f"cannot load the reader in {folder}: {exc}; run `citewire train` again"
@@ -104,10 +121,20 @@ class Reader:
         import lightgbm as lgb
 
         try:
-            booster = lgb.Booster(model_str=text)
+            boosters = [lgb.Booster(model_str=text) for text in texts]
         except lgb.basic.LightGBMError as exc:
-            raise ConfigError(f"{model} is not a LightGBM model ({exc}); run `citewire train` again") from exc
-        return cls(booster, spec["x"], spec["y"], float(spec["refuse_below"]))
+            raise ConfigError(
+                f"a model in {folder} is not a LightGBM model ({exc}); run `citewire train` again"
+            ) from exc
+        chooser = boosters[1] if len(boosters) > 1 else None
+        return cls(folder, boosters[0], (spec["x"], spec["y"]), float(spec["refuse_below"]), chooser)
+
+    def never_refusing(self) -> Reader:
+        """The same reader with no refusal threshold (what the evaluation's risk-coverage plot
+        asks of it)."""
+        twin = copy.copy(self)
+        twin.refuse_below = 0.0
+        return twin
 
     def scores(self, question: str, ranked: Sequence[Sentence], as_of: date | None) -> np.ndarray:
         """The model's score of each sentence of ``ranked`` (higher is likelier the answer)."""
@@ -115,6 +142,70 @@ class Reader:
             return np.zeros(0)
         return np.asarray(self._booster.predict(sentence_features(question, ranked, as_of)), dtype=float)
 
-    def chance(self, score: float) -> float:
-        """The calibrated chance that a question's best-scored sentence holds its answer."""
-        return float(np.interp(score, self._x, self._y))
+    def chance(self, score: float | np.ndarray) -> np.ndarray:
+        """The calibrated chance that a sentence of this score, a question's best, holds its answer."""
+        return np.interp(score, self._x, self._y)
+
+    def choose(
+        self, question: str, options: Sequence[str], hits: Sequence[Hit], ranked: Sequence[Sentence]
+    ) -> Choice:
+        """The option the options' model ranks first; grounded and cited as ``rag.choice`` grounds
+        a choice (a sentence of the passages holds it)."""
+        from rag.choice import grounded_choice, option_evidence
+
+        if self.chooser is None:
+            raise ConfigError(f"the reader in {self.folder} has no chooser.txt; run `citewire train` again")
+        weighed = option_evidence(question, options, hits)
+        scores = np.asarray(
+            self.chooser.predict(option_features(question, options, hits, ranked)), dtype=float
+        )
+        return grounded_choice(question, options, int(np.argmax(scores)), weighed)
+
+
+OPTION_FEATURES = (
+    "evidence",  # how strongly the passages' sentences hold the option (rag.choice.option_evidence)
+    "evidence_share",  # that over the best option's
+    "evidence_rank",  # the option's place by it, 0 first
+    "mentions",  # times the option's words, as a phrase, occur in the passages
+    "mention_share",  # that over all options' mentions
+    "first_passage",  # rank of the first passage that mentions it (the passage count when none)
+    "in_lead",  # in one of the answerer's three best sentences
+    "option_words",  # the option's length in words
+    "asked_share",  # share of the option's terms the question itself holds
+    "options",  # how many options there are
+)
+
+
+def option_features(
+    question: str, options: Sequence[str], hits: Sequence[Hit], ranked: Sequence[Sentence]
+) -> np.ndarray:
+    """One row of ``OPTION_FEATURES`` per option, from the question's passages and the
+    answerer's ranked candidate sentences."""
+    from rag.choice import option_evidence, phrase
+
+    weighed = [score for score, _ in option_evidence(question, options, hits)]
+    strongest = max(weighed, default=0.0)
+    order = sorted(range(len(options)), key=lambda i: (-weighed[i], i))
+    passages = [phrase(h.chunk.text) for h in hits]
+    lead = " ".join(phrase(s.text) for s in ranked[:3])
+    said = [phrase(o) for o in options]
+    mentions = [sum(p.count(o) for p in passages) if o.strip() else 0 for o in said]
+    total = sum(mentions)
+    asked = set(question_terms(question))
+    rows = np.zeros((len(options), len(OPTION_FEATURES)), dtype=np.float32)
+    for i, option in enumerate(options):
+        own = set(terms(option))
+        first = next((r for r, p in enumerate(passages) if said[i].strip() and said[i] in p), len(hits))
+        rows[i] = (
+            weighed[i],
+            weighed[i] / strongest if strongest > 0 else 0.0,
+            order.index(i),
+            mentions[i],
+            mentions[i] / total if total else 0.0,
+            first,
+            float(bool(said[i].strip()) and said[i] in lead),
+            len(option.split()),
+            len(own & asked) / len(own) if own else 0.0,
+            len(options),
+        )
+    return rows

@@ -16,7 +16,7 @@ from eval.suite import load_questions
 from eval.train import Rows, folds, train
 from ingest import ingest
 from rag import ConfigError, ExtractiveAnswerer, Library, Query
-from rag.reading import FEATURES, Reader
+from rag.reading import FEATURES, OPTION_FEATURES, Reader
 
 QUIZZES = SHARED_DATA / "realtimeqa-2023"
 WEEKS = ("20230106", "20230113", "20230120", "20230127")
@@ -71,6 +71,10 @@ def test_train_writes_a_reader_that_scores_the_answerers_candidates(
     assert overall["questions"] == 16 and 0 < overall["answerable"] <= 1
     assert overall["top1"] <= overall["top3"] <= overall["answerable"]
     assert overall["hand_top1"] <= overall["hand_top3"] <= overall["answerable"]
+    assert 0 <= overall["choice"] <= 1 and 0 <= overall["hand_choice"] <= 1
+    assert rows.options.shape == (len(rows.option_labels), len(OPTION_FEATURES))
+    assert rows.option_labels.sum() == 16  # one correct option a question
+    assert (out / "chooser.txt").is_file()
     assert summary["model_bytes"] < 2_000_000
     assert "| **all** | 16 |" in (out / "card.md").read_text()
 
@@ -81,6 +85,24 @@ def test_train_writes_a_reader_that_scores_the_answerers_candidates(
     scores = reader.scores(q.question, ranked, q.date)
     assert scores.shape == (len(ranked),) and np.isfinite(scores).all()
     assert 0.0 <= reader.chance(float(scores.max())) <= 1.0
+
+    # A library told of the reader quotes by its chances, refuses under its threshold and
+    # picks options with its chooser.
+    library.settings = library.settings.with_changes(reader=str(out))
+    assert library.answerer.reader is library.reader is not None  # type: ignore[attr-defined]
+    for q in questions[:4]:
+        answer = library.ask(Query(q.question, as_of=q.date))
+        assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+        why = answer.refusal_reason or ""
+        assert "of the question's terms" not in why  # the reader, not the hand-set coverage, decides
+        if "chance of holding the answer" in why:
+            assert answer.confidence < reader.refuse_below
+        elif not answer.refused:
+            assert answer.confidence >= reader.refuse_below
+        choice = library.choose(Query(q.question, as_of=q.date), q.choices)
+        assert choice.choice in q.choices
+    never = reader.never_refusing()
+    assert never.refuse_below == 0.0 and reader.refuse_below >= 0.0
 
     # The rows are reused as they are; the model is fitted again on them.
     again = train(library, questions, out, top_k=5, folds_count=2, reuse_rows=True)

@@ -51,6 +51,11 @@ def _llm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--llm-model", metavar="NAME", help="the model to ask the --llm server for (env CITEWIRE_LLM_MODEL)"
     )
+    parser.add_argument(
+        "--reader",
+        metavar="DIR",
+        help="a reader trained by `citewire train` (its --out; env CITEWIRE_READER)",
+    )
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -61,6 +66,7 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
         chroma_url=getattr(args, "chroma_url", None),
         llm=getattr(args, "llm", None),
         llm_model=getattr(args, "llm_model", None),
+        reader=getattr(args, "reader", None),
         **extra,
     )
 
