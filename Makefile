@@ -17,7 +17,7 @@ TORCH_PIP_ARGS ?=
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: install chat demo train test lint browser clean
+.PHONY: install chat demo train docs test lint browser clean
 
 install: $(STAMP)
 
@@ -43,6 +43,10 @@ demo: install
 train: install
 	$(BIN)/citewire train --articles $(QUIZZES)/articles.jsonl --questions $(QUIZZES)/questions.jsonl \
 	  --out runs/train
+
+# docs/settings.md from the Settings fields' docstrings and the commands' flags.
+docs: install
+	$(BIN)/python -m ui.settings_doc --write
 
 lint: install
 	$(BIN)/ruff check rag ingest ui eval tests bench
