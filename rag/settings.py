@@ -10,14 +10,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from rag.answer import MIN_COVERAGE, MIN_SCORE
 from rag.errors import ConfigError
 from rag.fusion import FRESH_DAYS, FRESHNESS_DAYS, FRESHNESS_WEIGHT, ROUNDUP_BELOW, STALE_DISCOUNT
 
-EMBED_DTYPES = ("auto", "fp32", "bf16")
-RETRIEVALS = ("hybrid", "dense")
+EmbedDtype = Literal["auto", "fp32", "bf16"]
+Retrieval = Literal["hybrid", "dense"]
+EMBED_DTYPES: tuple[EmbedDtype, ...] = get_args(EmbedDtype)
+RETRIEVALS: tuple[Retrieval, ...] = get_args(Retrieval)
 
 
 def default_data_dir() -> Path:
@@ -42,7 +44,7 @@ class Settings:
     """``http://host:port`` of a Chroma server; unset means an embedded store under ``data_dir``."""
     top_k: int = 5
     """How many passages a question retrieves."""
-    embed_dtype: str = "auto"
+    embed_dtype: EmbedDtype = "auto"
     """``auto`` (bf16 where the CPU has native bf16, else fp32), ``fp32`` or ``bf16``."""
     batch_size: int = 8
     """Chunks per embedding batch (each worker thread embeds one batch at a time)."""
@@ -54,7 +56,7 @@ class Settings:
     """The longest article text an ingest takes, in characters (about 800,000 words); a longer
     one is skipped with a message naming it. Splitting and embedding grow with the length, and
     a text this long is a dump or a book, not a news article."""
-    retrieval: str = "hybrid"
+    retrieval: Retrieval = "hybrid"
     """``hybrid`` (dense and BM25 fused by reciprocal rank) or ``dense`` (vectors only)."""
     candidates: int = 100
     """Passages each retriever proposes before fusion."""
