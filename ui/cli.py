@@ -167,16 +167,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        from ui import suites
+
         if argv[:2] == ["eval", "compare"]:
-            return cmd_compare(build_compare_parser().parse_args(argv[2:]))
+            return suites.cmd_compare(build_compare_parser().parse_args(argv[2:]))
         args = build_parser().parse_args(argv)
         handler = {
             "ingest": cmd_ingest,
             "ask": cmd_ask,
             "sources": cmd_sources,
             "forget": cmd_forget,
-            "eval": cmd_eval,
-            "train": cmd_train,
+            "eval": suites.cmd_eval,
+            "train": suites.cmd_train,
             "chat": cmd_chat,
         }
         return handler[args.command](args)
@@ -285,115 +287,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
         when = a.published.isoformat() if a.published else "undated"
         print(f"{a.id}  {when:10}  {a.chunks:3} chunks  {a.title}  <{a.url or a.source_path}>")
     print(f"{len(articles)} articles, {sum(a.chunks for a in articles)} chunks")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    """``citewire eval``: run a suite and print the summary table's path and headline figures."""
-    from eval.runner import RunConfig, run_eval
-
-    config = RunConfig(
-        articles=args.articles,
-        questions=args.questions,
-        out=args.out,
-        as_of=args.as_of,
-        limit=args.limit,
-        top_k=args.top_k,
-    )
-
-    suite, library = _suite_library(args, config)
-    _, summary = run_eval(config, library, progress=not args.quiet, on_problem=_report, suite=suite)
-    print(format_summary(summary))
-    index = library.settings.data_dir
-    print(f"wrote {args.out}/results.jsonl, summary.json, report.md and plots (index: {index})")
-    skipped = summary["run"]["questions_skipped"]
-    if skipped:
-        print(
-            f"citewire: {skipped} question lines were skipped (see above); fix them and run again",
-            file=sys.stderr,
-        )
-    return 1 if skipped else 0
-
-
-def _report(problem: object) -> None:
-    print(problem, file=sys.stderr)
-
-
-def _suite_library(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
-    """The suite's questions (read before any library is opened or ingested into) and the
-    library of its corpus: by default the corpus's own embedded index, also when
-    CITEWIRE_CHROMA_URL names the reader's server, so that a suite never joins the library
-    people chat with."""
-    from eval.runner import default_index_dir, load_suite, make_out_dir
-
-    for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
-        if not path.is_file():
-            raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
-    suite = load_suite(config, on_problem=_report)
-    make_out_dir(config.out)
-    settings = settings_from(args)
-    if args.data_dir is None and args.chroma_url is None:
-        index = default_index_dir(settings.data_dir, args.articles)
-        settings = settings.with_changes(data_dir=index, chroma_url=None)
-    import rag
-
-    return suite, rag.open(settings=settings)
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    """``citewire train``: learn the reader from a suite (see ``eval/train.py``); prints the
-    model card's figures."""
-    from eval.runner import RunConfig
-    from eval.train import train
-    from ingest import ingest
-
-    if args.folds < 2:
-        raise ConfigError(f"--folds must be at least 2. Currently, it is {args.folds}")
-    config = RunConfig(args.articles, args.questions, args.out, limit=args.limit, top_k=args.top_k)
-    suite, library = _suite_library(args, config)
-    if not (args.reuse_rows and (args.out / "rows.npz").is_file()):
-        print(ingest([args.articles], library, progress=not args.quiet, on_problem=_report).summary())
-    from tqdm import tqdm
-
-    with tqdm(total=len(suite.questions), unit="q", disable=True if args.quiet else None) as bar:
-        summary = train(
-            library,
-            suite.questions,
-            args.out,
-            top_k=args.top_k or library.settings.top_k,
-            folds_count=args.folds,
-            reuse_rows=args.reuse_rows,
-            tick=bar.update,
-        )
-    print((args.out / "card.md").read_text(), end="")
-    index = library.settings.data_dir
-    print(f"wrote {args.out}/reader.txt, cv.json, card.md ({summary['seconds']} s; index: {index})")
-    return 0
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    """The headline figures of an eval run, one metric a line."""
-    lines = []
-    for name, value in summary["metrics"].items():
-        if name == "refused_gold_retrieved":
-            lines.append(f"{name:24} {value['count']} of {value['of']}")
-        elif value["mean"] is not None:
-            low, high = value["ci95"]
-            lines.append(f"{name:24} {value['mean']:.3f}  [{low:.3f}, {high:.3f}]  n={value['count']}")
-    run = summary["run"]
-    lines.append(
-        f"ingest {run['ingest']['seconds']} s ({run['ingest']['chunks_added']} chunks added); "
-        f"answering {run['questions_asked']} questions took {run['answering_seconds']} s"
-    )
-    return "\n".join(lines)
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """``citewire eval compare RUN_A RUN_B``."""
-    from eval.compare import compare_runs, format_comparison
-
-    report = compare_runs(args.run_a, args.run_b)
-    print(json.dumps(report, indent=2) if args.json else format_comparison(report))
     return 0
 
 
