@@ -7,51 +7,35 @@ stops the others. Text that is not UTF-8 but decodes as Windows-1252 is read wit
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import yaml
-
+from ingest.decoding import decode, decode_lines
+from ingest.metadata import (
+    front_matter,
+    guess_title,
+    host_of,
+    one_field,
+    parse_date,
+    web_address,
+    written_date,
+)
+from ingest.problem import Problem, shown
 from rag.errors import InputError
-from rag.records import Article, article_id_for, is_web_address
+from rag.records import Article, article_id_for
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 # Page furniture that scrapers leave in the text; never a headline.
-_CHROME = {"share", "advertisement", "advert", "related", "menu", "skip to content", "print", "email"}
 # A corpus folder's own documentation is not news: left out of folder walks, with a note.
 _NOT_ARTICLES = {"readme", "license", "licence", "copying", "changelog", "notice", "authors"}
 # A dateline opening a wire story ("Washington CNN —", "LONDON (Reuters) -"): not a headline.
-_DATELINE = re.compile(r"^[^.!?]{0,80}\s[—–-]+$")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # what JSON's "\\ud800" escapes decode to, alone
 _DATE_LINE = re.compile(r"^(?:published|date|updated)\s*:\s*(\S.*)$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong with an input. ``skipped`` False means it was ingested with a warning."""
-
-    location: str
-    reason: str
-    skipped: bool
-
-    def __str__(self) -> str:
-        kind = "skipped" if self.skipped else "warning"
-        return f"{kind}: {self.location}: {self.reason}"
-
-
-def _shown(value: Any) -> str:
-    """A JSON value as a message shows it: its repr, cut short (a record may hold megabytes)."""
-    shown = repr(value)
-    return shown if len(shown) <= 80 else f"{shown[:77]}..."
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Problem]:
@@ -205,304 +189,6 @@ def read_bytes(
         yield Problem(exc.location, exc.reason, True)
 
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16's, which it starts with
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-def declared_charset(html: bytes) -> str | None:
-    """The encoding a page declares in a ``<meta charset>`` (or ``http-equiv``) tag near its top,
-    by its codec's name, or None when it declares none Python knows."""
-    match = _META_CHARSET.search(html[:4096])
-    if match is None:
-        return None
-    try:
-        codec = codecs.lookup(match.group(1).decode("ascii"))
-    except LookupError:
-        return None
-    # rot13, base64 or unicode_escape are codecs but not a page's encoding.
-    if not getattr(codec, "_is_text_encoding", True) or codec.name in _NOT_PAGE_ENCODINGS:
-        return None
-    return codec.name
-
-
-_NOT_PAGE_ENCODINGS = {"undefined", "unicode-escape", "raw-unicode-escape"}
-
-
-def decode(data: bytes, location: str, html: bool = False) -> tuple[str, str | None]:
-    """Bytes to text with Unix line ends; returns (text, warning or None).
-
-    UTF-8 (with or without a byte-order mark), UTF-16 and UTF-32 with one, the encoding an HTML
-    page declares, else Windows-1252 with a warning. Raises ``InputError`` for empty or binary
-    files and undecodable text.
-    """
-    text, warning = _decoded(data, location, html)
-    return _unix_lines(text, location), warning
-
-
-def _unix_lines(text: str, location: str) -> str:
-    if not text.strip():
-        raise InputError(location, "empty file; nothing to ingest")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _decoded(data: bytes, location: str, html: bool) -> tuple[str, str | None]:
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(codec), None
-            except UnicodeDecodeError:
-                name = codec.upper()
-                raise InputError(
-                    location, f"starts as {name} but is not valid {name}; re-save it as UTF-8"
-                ) from None
-    _refuse_binary(data, location)
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as exc:
-        failed = exc
-    declared = declared_charset(data) if html else None
-    if declared not in (None, "utf-8"):
-        try:
-            return data.decode(declared), None
-        except UnicodeError:
-            pass
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise InputError(location, _NEITHER) from None
-    return text, _read_as_cp1252(data, failed)
-
-
-_NEITHER = "text is neither UTF-8 nor Windows-1252; re-save it as UTF-8"
-
-
-def _read_as_cp1252(data: bytes, failed: UnicodeDecodeError) -> str:
-    return (
-        f"not valid UTF-8 (byte 0x{data[failed.start]:02x} at offset {failed.start}); read as "
-        "Windows-1252. Re-save the file as UTF-8 to silence this warning"
-    )
-
-
-def _refuse_binary(data: bytes, location: str) -> None:
-    """Raise ``InputError`` when ``data`` (without a byte-order mark) does not look like text:
-    NUL bytes or many control characters near its start."""
-    head = data[:8192]
-    if b"\x00" in head:
-        pairs = len(head) // 2 or 1
-        if max(head[0::2].count(0), head[1::2].count(0)) > 0.8 * pairs:
-            raise InputError(
-                location, "looks like UTF-16 text without a byte-order mark; re-save it as UTF-8"
-            )
-    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
-    if b"\x00" in head or controls > len(head) * 0.05:
-        raise InputError(location, "binary file, not text; export the article as .txt, .md, .html or .jsonl")
-
-
-def decode_lines(data: bytes, location: str) -> tuple[str, list[Problem]]:
-    """A file of lines each read on its own (JSONL) as text, with the problems of its lines: as
-    ``decode`` reads it when it is UTF-8 or starts with a byte-order mark; otherwise line by
-    line, so that a line in another encoding costs only itself: it is read as Windows-1252 with
-    a warning naming it, or, when it is not that either, left out and named."""
-    if data.startswith(tuple(bom for bom, _ in _BOMS)):
-        return decode(data, location)[0], []
-    _refuse_binary(data, location)
-    try:
-        return _unix_lines(data.decode("utf-8-sig"), location), []
-    except UnicodeDecodeError:
-        pass
-    problems: list[Problem] = []
-    lines: list[str] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        where = f"{location}:{number}"
-        try:
-            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as failed:
-            try:
-                text = raw.decode("cp1252")
-                problems.append(Problem(where, _read_as_cp1252(raw, failed), False))
-            except UnicodeDecodeError:
-                text = ""
-                problems.append(Problem(where, _NEITHER, True))
-        lines.append(text.removesuffix("\r"))
-    return "\n".join(lines), problems
-
-
-def parse_date(value: Any, location: str, field: str = "published") -> date | None:
-    """An ISO date (or datetime) string to a date; None for null or empty."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InputError(location, f"field {field!r} must be a date like 2015-12-16, got {_shown(value)}")
-    text = value.strip()
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-    except ValueError:
-        raise InputError(
-            location, f"field {field!r} must be a date like 2015-12-16, got {_shown(value)}"
-        ) from None
-
-
-def web_address(value: str | None, location: str) -> str | None:
-    """``value`` as an article's url: None when it is empty, else an http(s) address with a host.
-
-    The url is an article's identity (its id, and where its citations link), so a placeholder
-    such as "n/a", given to many articles, would have each replace the last. Raises
-    ``InputError`` naming ``location`` for anything else.
-    """
-    if value is None or not value.strip():
-        return None
-    url = value.strip()
-    if not is_web_address(url):
-        raise InputError(
-            location,
-            f"field 'url' must be a web address like https://example.org/news/story, got {_shown(value)}; "
-            "correct it or leave it out (an article without one is known by where it was read from)",
-        )
-    return url
-
-
-def host_of(url: str | None) -> str | None:
-    """The publisher's host name from a url, without ``www.``."""
-    if not url:
-        return None
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.") or None
-
-
-def _headline_shaped(line: str, allow_question: bool) -> bool:
-    n = len(line.split())
-    endings = (".", "!", ":", ";", ",", '"', "”", "’") + (() if allow_question else ("?",))
-    return 2 <= n <= 20 and len(line) <= 160 and not line.endswith(endings)
-
-
-def title_from_url(url: str | None) -> str | None:
-    """A title from a url's slug ("/2022/06/19/saudi-toys-ban/index.html" gives "Saudi toys
-    ban"), or None when the url has no slug of three or more words."""
-    if not url:
-        return None
-    slugs = [re.sub(r"\.[a-z]{2,5}$", "", part) for part in urlsplit(url).path.split("/")]
-    slugs = [part for part in slugs if part.count("-") >= 2 and not part.replace("-", "").isdigit()]
-    if not slugs:
-        return None
-    words = max(slugs, key=len).replace("-", " ").replace("_", " ").strip()
-    return words[:1].upper() + words[1:] if words else None
-
-
-def guess_title(text: str, url: str | None = None) -> str:
-    """A headline for text that came without one, not blindly its first line.
-
-    Lines of page furniture ("Share", "Advertisement") and datelines ("Washington CNN —") are
-    passed over. When the text opens with furniture it is a scraped page, and scrapers append
-    the page's headline as the last line: a last line shaped like a headline (short, no closing
-    punctuation) wins then. Otherwise the first headline-shaped line wins, else the words of the
-    url's slug, else the start of the first sentence.
-    """
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
-    if not lines:
-        return title_from_url(url) or ""
-    scraped = lines[0].lower() in _CHROME
-    content = [line for line in lines if line.lower() not in _CHROME and not _DATELINE.match(line)]
-    if not content:
-        return title_from_url(url) or lines[0][:120]
-    if scraped and len(content) > 2 and _headline_shaped(content[-1], allow_question=False):
-        return content[-1]
-    for line in content[:3]:
-        if _headline_shaped(line, allow_question=True):
-            return line
-    from_url = title_from_url(url)
-    if from_url:
-        return from_url
-    first = content[0]
-    return first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "..."
-
-
-def _front_matter(text: str, location: str) -> tuple[dict[str, str | list[str]], str]:
-    """Split ``---`` front matter from a Markdown body.
-
-    The block is read as YAML with every value kept as text (no dates, numbers or booleans
-    guessed), so lists (``authors: [A, B]``, or ``- A`` lines) and quoted values work. A block
-    that is not valid YAML is read as ``key: value`` lines, which allows an unquoted colon in a
-    value ("title: Analysis: the talks"), as many hand-written files have.
-    """
-    if not text.startswith("---\n"):
-        return {}, text
-    end = 3 if text.startswith("---\n---") else text.find("\n---", 4)  # an empty block, or the first close
-    if end == -1:
-        raise InputError(location, "front matter opened with '---' is never closed; add a closing '---' line")
-    block = text[4:end]
-    body_start = text.find("\n", end + 4)
-    body = text[body_start + 1 :] if body_start != -1 else ""
-    try:
-        parsed = yaml.load(block, Loader=_YAML_TEXT) if block.strip() else {}
-    except yaml.YAMLError:
-        return _front_matter_lines(block, location), body
-    if not isinstance(parsed, dict):
-        raise InputError(location, "front matter must be 'key: value' lines; see the README's Ingest section")
-    fields: dict[str, str | list[str]] = {}
-    for key, value in parsed.items():
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            fields[str(key).strip().lower()] = [v.strip() for v in value if v.strip()]
-        elif isinstance(value, str):
-            fields[str(key).strip().lower()] = value.strip()
-        elif str(key).strip().lower() in _FRONT_MATTER_FIELDS:
-            raise InputError(location, f"front matter field {_shown(key)} must be text or a list of texts")
-    return fields, body
-
-
-_FRONT_MATTER_FIELDS = ("title", "published", "date", "url", "source", "authors", "author")
-_YAML_TEXT = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays a string
-
-
-def _front_matter_lines(block: str, location: str) -> dict[str, str | list[str]]:
-    fields: dict[str, str | list[str]] = {}
-    for line in block.split("\n"):
-        if not line.strip():
-            continue
-        key, sep, value = line.partition(":")
-        if not sep:
-            raise InputError(location, f"front matter line {_shown(line)} is not 'key: value'")
-        fields[key.strip().lower()] = value.strip().strip('"').strip("'")
-    return fields
-
-
-def _one(meta: dict[str, str | list[str]], location: str, *keys: str) -> str:
-    """The first of ``keys`` that front matter gives, as one text ("" when none does)."""
-    for key in keys:
-        value = meta.get(key)
-        if isinstance(value, list):
-            raise InputError(location, f"front matter field {key!r} must be one value, not a list")
-        if value:
-            return value
-    return ""
-
-
-def written_date(value: str) -> date | None:
-    """A date line's value as a date: ISO (2015-12-16, or a datetime), or written out
-    ("16 December 2015", "Dec 16, 2015", "Wednesday 16 December 2015"); None otherwise."""
-    try:
-        return parse_date(value, "")
-    except InputError:
-        pass
-    words = re.sub(r"\s+", " ", value.replace(",", " ")).strip()
-    words = re.sub(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]* ", "", words, flags=re.IGNORECASE)
-    words = re.sub(r"(\d)(?:st|nd|rd|th)\b", r"\1", words)
-    for form in ("%d %B %Y", "%B %d %Y", "%d %b %Y", "%b %d %Y"):
-        try:
-            return datetime.strptime(words, form).date()
-        except ValueError:
-            continue
-    return None
-
-
 def article_from_text(
     text: str, location: str, locator: str, source_path: str, folder_source: str | None, markdown: bool
 ) -> Iterator[Article | Problem]:
@@ -510,16 +196,16 @@ def article_from_text(
     a date line near its top gives no date this reads (the article is then undated)."""
     meta: dict[str, str | list[str]] = {}
     if markdown:
-        meta, text = _front_matter(text, location)
+        meta, text = front_matter(text, location)
     if not text.strip():
         raise InputError(location, "the article has no text; nothing to ingest")
-    title = _one(meta, location, "title")
+    title = one_field(meta, location, "title")
     if not title and markdown:
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
         title = heading.group(1).strip() if heading else ""
-    url = web_address(_one(meta, location, "url") or None, location)
+    url = web_address(one_field(meta, location, "url") or None, location)
     title = title or guess_title(text, url)
-    published_raw = _one(meta, location, "published", "date")
+    published_raw = one_field(meta, location, "published", "date")
     published = parse_date(published_raw, location)
     if not published_raw:
         for line in text.split("\n")[:8]:
@@ -527,7 +213,7 @@ def article_from_text(
             if match:
                 published = written_date(match.group(1))
                 if published is None:
-                    reason = f"the line {_shown(line.strip())} gives no date like 2015-12-16; stored undated"
+                    reason = f"the line {shown(line.strip())} gives no date like 2015-12-16; stored undated"
                     yield Problem(location, reason, False)
                 break
     named = meta.get("authors", meta.get("author", ""))
@@ -539,7 +225,7 @@ def article_from_text(
         url=url,
         source_path=source_path,
         published=published,
-        source=_one(meta, location, "source") or host_of(url) or folder_source,
+        source=one_field(meta, location, "source") or host_of(url) or folder_source,
         authors=authors,
         location=location,
     )
@@ -602,12 +288,12 @@ def article_from_record(record: Any, where: str, locator: str, source_path: str)
         raise InputError(where, "not an article: expected a JSON object with at least a 'text' field")
     text = record.get("text")
     if text is not None and not isinstance(text, str):
-        raise InputError(where, f"field 'text' must be a string, got {_shown(text)}")
+        raise InputError(where, f"field 'text' must be a string, got {shown(text)}")
     if not text or not text.strip():
         raise InputError(where, "not an article: field 'text' is missing or empty")
     for name in ("url", "title"):
         if record.get(name) is not None and not isinstance(record[name], str):
-            raise InputError(where, f"field {name!r} must be a string, got {_shown(record[name])}")
+            raise InputError(where, f"field {name!r} must be a string, got {shown(record[name])}")
     authors = record.get("authors") or []
     if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
         raise InputError(where, "field 'authors' must be a list of strings")
