@@ -132,7 +132,7 @@ def front_matter(text: str, location: str) -> tuple[dict[str, str | list[str]], 
     except yaml.YAMLError:
         return _front_matter_lines(block, location), body
     if not isinstance(parsed, dict):
-        raise InputError(location, "front matter must be 'key: value' lines; see the README's Ingest section")
+        raise InputError(location, "front matter must be 'key: value' lines; see docs/cli.md")
     fields: dict[str, str | list[str]] = {}
     for key, value in parsed.items():
         if isinstance(value, list) and all(isinstance(v, str) for v in value):

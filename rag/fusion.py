@@ -58,7 +58,7 @@ def add_freshness(
     ``fresh_days`` old, then that times ``exp(-(age - fresh_days) / days)``: one from a month
     before gets almost none, and undated passages none. News questions asked "as of" a day are
     mostly about that week, and any day of it: a bonus that kept falling day by day would rank
-    every later follow-up above the report that answers, as it did (see the README).
+    every later follow-up above the report that answers, as it did (see docs/retrieval.md).
     """
     top = weight / (k + 1)
     ages = _ages(scores, published, as_of)

@@ -149,7 +149,7 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
         "belongs to one process at a time: stop that process, or add articles through it (the "
         "chat page's Library panel). To share a library between processes, serve it with a "
         "Chroma server and give every process, the chat page included, its --chroma-url (see "
-        "'Where data lives' in the README)."
+        "docs/storage.md)."
     )
 
 

@@ -1,4 +1,5 @@
-"""docs/settings.md is written from the code, and every variable the docs name exists."""
+"""docs/settings.md is written from the code, every variable the docs name exists, and the README
+stays a map of docs/."""
 
 from __future__ import annotations
 
@@ -39,3 +40,13 @@ def test_the_docs_name_no_variable_that_does_not_exist() -> None:
         named = set(re.findall(r"\bCITEWIRE_[A-Z_]+\b", path.read_text(encoding="utf-8")))
         unknown = sorted(named - known)
         assert not unknown, f"{path.name} names variables Citewire does not read: {unknown}"
+
+
+def test_the_readme_is_short_and_maps_every_docs_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 150, "README.md is over 150 lines: move the detail to docs/"
+    unlinked = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"(docs/{p.name})" not in readme]
+    assert not unlinked, f"docs pages the README does not link: {unlinked}"
+    first = "\n".join(readme.splitlines()[:80])  # install, a question, Python and the page's API
+    for heading in ("## Two commands", "## From the command line", "## From Python", "API"):
+        assert heading in first, heading
