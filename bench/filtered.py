@@ -34,8 +34,9 @@ def main() -> None:
     options.add_argument("--questions", type=Path, default=DATA / "realtimeqa-dev" / "questions.jsonl")
     args = options.parse_args()
 
+    from rag.filters import PassageFilter
     from rag.library import open_library
-    from rag.store import PassageFilter, _nearest
+    from rag.store import _nearest
 
     library = open_library(args.data_dir)
     store, lexical = library.store, library.lexical

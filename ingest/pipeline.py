@@ -123,7 +123,7 @@ def ingest(
             bar.advance(1, report.chunks)
 
     report = IngestReport()
-    stored = library.store.articles()  # listed once: for what changed, then for what was dropped
+    stored = library.sources()  # listed once: for what changed, then for what was dropped
     try:
         ingest_items(items(), library, report=report, on_problem=on_problem, stored=stored)
     finally:
@@ -224,7 +224,7 @@ def _prepare(
     listed: Sequence[StoredArticle] | None,
 ) -> Iterator[Prepared]:
     """The new and changed articles of ``items``, chunked; problems and skips go to ``report``."""
-    stored = {a.id: a.content_hash for a in (library.store.articles() if listed is None else listed)}
+    stored = {a.id: a.content_hash for a in (library.sources() if listed is None else listed)}
     seen: dict[str, str] = {}
     chunker: Chunker | None = None
 

@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from rag.filters import PassageFilter, day_date, day_number
 from rag.locks import folder_lock
 from rag.records import chunk_id_for
 from rag.segments import Segment, Vocabulary
-from rag.store import PassageFilter, day_date, day_number
 
 _META = "citewire.json"
 _FORMAT = 2

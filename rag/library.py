@@ -24,6 +24,7 @@ from rag.choice import Choice, choose
 from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
 from rag.errors import ConfigError
+from rag.filters import PassageFilter
 from rag.fusion import (
     ARTICLE_CANDIDATES,
     ARTICLE_RANKS,
@@ -42,7 +43,8 @@ from rag.offline import go_offline
 from rag.query import Query
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
-from rag.store import ArticleWrite, ChromaStore, PassageFilter, lexical_entries
+from rag.storage import Store
+from rag.store import ArticleWrite, ChromaStore, lexical_entries
 from rag.text import question_terms, terms
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ class Library:
     def __init__(
         self,
         settings: Settings,
-        store: ChromaStore,
+        store: Store,
         embedder: Embedder | None = None,
         answerer: Answerer | None = None,
     ) -> None:
@@ -453,6 +455,10 @@ class Library:
             ranked = ExtractiveAnswerer().candidates(query.question, found)
             return reader.choose(query.question, choices, found, ranked)
         return choose(query.question, choices, found)
+
+    def count_articles(self) -> int:
+        """How many articles are stored."""
+        return self.store.count_articles()
 
     def sources(self) -> list[StoredArticle]:
         """Every stored article, sorted by title."""

@@ -13,7 +13,8 @@ from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
 from rag import REFUSAL, Answer, ConfigError, Library, Query
-from rag.store import PassageFilter, _nearest, coherence
+from rag.filters import PassageFilter
+from rag.store import _nearest, coherence
 
 
 def assert_quotes_verbatim(library: Library, answer: Answer) -> None:

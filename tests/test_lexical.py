@@ -11,9 +11,9 @@ import pytest
 import Stemmer
 from conftest import EXAMPLES
 
+from rag.filters import PassageFilter
 from rag.lexical import LexicalIndex
 from rag.locks import folder_lock
-from rag.store import PassageFilter
 
 QUESTIONS = [
     "What did Xi say about internet governance?",

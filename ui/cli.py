@@ -338,7 +338,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth to serve without login"
         )
     library = _open(args)
-    if args.examples and library.store.count_articles() == 0:
+    if args.examples and library.count_articles() == 0:
         from ingest import ingest
 
         report = ingest([args.examples], library, on_problem=lambda p: print(p, file=sys.stderr))
