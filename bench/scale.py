@@ -33,10 +33,11 @@ def main() -> None:
     args = options.parse_args()
 
     from rag import Article, Chunk, Settings
+    from rag.chroma_records import ArticleWrite, lexical_entries
     from rag.filters import PassageFilter
     from rag.lexical import LexicalIndex
     from rag.offline import go_offline
-    from rag.store import ArticleWrite, ChromaStore, lexical_entries
+    from rag.store import ChromaStore
 
     go_offline()
     shutil.rmtree(args.dir, ignore_errors=True)

@@ -7,26 +7,21 @@ chunks, so memory does not grow with the corpus.
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
-from queue import Full, Queue
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
 from ingest.chunking import Chunker
+from ingest.plumbing import RecentVectors, prefetch, release_freed_memory
 from ingest.readers import Problem, iter_files, read_file, source_path_of
+from rag.chroma_records import ArticleWrite
 from rag.library import Library
 from rag.records import Article, Chunk, StoredArticle, chunk_id_for
-from rag.store import ArticleWrite
 
 GROUP_CHUNKS = 256
 PREFETCH = 64  # articles read and chunked ahead of the embedding
@@ -306,95 +301,6 @@ def _without_repeats(split: list[tuple[Chunk, list[int]]]) -> tuple[list[tuple[C
         index = len(kept)
         kept.append((replace(chunk, id=chunk_id_for(chunk.article_id, index), chunk_index=index), ids))
     return kept, len(split) - len(kept)
-
-
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None  # not glibc: nothing to do
-
-
-def release_freed_memory() -> None:
-    """Hand memory the process has freed back to the system (glibc's ``malloc_trim``).
-
-    A long ingest frees as much as it keeps (batches, index versions, Chroma's buffers), and
-    glibc keeps freed pages in the process; handing them back after each group keeps the peak
-    from creeping up with the corpus. Elsewhere than glibc this does nothing.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
-    """``items``, produced in a background thread up to ``depth`` ahead of the consumer.
-
-    An exception in the producer is raised here; a consumer that stops early stops the producer.
-    """
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(entry: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(("item", item)):
-                    return
-            put(("done", None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put(("error", exc))
-
-    worker = threading.Thread(target=produce, name="citewire-prepare", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = queue.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        worker.join()
-
-
-class RecentVectors:
-    """The vectors of the last ``capacity`` passages embedded, by their token ids.
-
-    News repeats itself: the same wire story filed twice, a file copied into two folders.
-    Identical model input gives the identical vector, so it is looked up, not computed again.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
-
-    @staticmethod
-    def key(token_ids: Sequence[int]) -> bytes:
-        return hashlib.blake2b(np.asarray(token_ids, dtype=np.int32).tobytes(), digest_size=16).digest()
-
-    def get(self, key: bytes) -> np.ndarray | None:
-        vector = self._vectors.get(key)
-        if vector is not None:
-            self._vectors.move_to_end(key)
-        return vector
-
-    def put(self, key: bytes, vector: np.ndarray) -> None:
-        self._vectors[key] = vector
-        self._vectors.move_to_end(key)
-        while len(self._vectors) > self.capacity:
-            self._vectors.popitem(last=False)
 
 
 def _embed(library: Library, group: list[Prepared], recent: RecentVectors) -> list[ArticleWrite]:

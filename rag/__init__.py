@@ -9,6 +9,7 @@ library.ask(rag.Query("...", as_of="2015-12-17", top_k=3))   # bounds: dates, so
 
 from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
 from rag.choice import Choice, choose
+from rag.chroma_records import ArticleWrite
 from rag.conversation import Turn
 from rag.embedding import Embedder
 from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
@@ -17,7 +18,6 @@ from rag.library import open_library as open
 from rag.query import Query
 from rag.records import Answer, Article, Chunk, Citation, Hit, StoredArticle, Unsupported, article_id_for
 from rag.settings import Settings
-from rag.store import ArticleWrite
 
 __all__ = [
     "REFUSAL",

@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
 from rag.choice import Choice, choose
+from rag.chroma_records import ArticleWrite, lexical_entries
 from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
 from rag.errors import ConfigError
@@ -44,7 +45,7 @@ from rag.query import Query
 from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
 from rag.storage import Store
-from rag.store import ArticleWrite, ChromaStore, lexical_entries
+from rag.store import ChromaStore
 from rag.text import question_terms, terms
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class Library:
 
     @property
     def coherences(self) -> dict[str, float]:
-        """Each stored article's coherence (see ``rag.store.coherence``), loaded on first use."""
+        """Each stored article's coherence (see ``rag.chroma_records.coherence``), loaded on first use."""
         if self._coherence is None:
             self._coherence = self.store.coherences()
         return self._coherence

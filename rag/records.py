@@ -190,7 +190,7 @@ class StoredArticle:
     content_hash: str
     chunks: int
     coherence: float | None = None
-    """See ``rag.store.coherence``; None in records written before records held it."""
+    """See ``rag.chroma_records.coherence``; None in records written before records held it."""
     stored_at: float | None = None
     """When the record was written (seconds since the epoch, the writer's clock); None in
     records written before records held it."""

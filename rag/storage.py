@@ -16,7 +16,7 @@ from rag.filters import PassageFilter
 from rag.records import Hit, StoredArticle
 
 if TYPE_CHECKING:
-    from rag.store import ArticleWrite
+    from rag.chroma_records import ArticleWrite
 
 
 class Store(Protocol):
@@ -73,7 +73,7 @@ class Store(Protocol):
         ...
 
     def coherences(self) -> dict[str, float]:
-        """Every stored article's coherence (see ``rag.store.coherence``)."""
+        """Every stored article's coherence (see ``rag.chroma_records.coherence``)."""
         ...
 
     def iter_chunks(

@@ -8,175 +8,35 @@ interrupted write leaves the old hash and the next ingest redoes that article.
 
 from __future__ import annotations
 
-import functools
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date
-from functools import cached_property
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import numpy as np
 
-from rag.errors import CitewireError, ConfigError, StoreError
-from rag.filters import PassageFilter, day_number
-from rag.locks import claim_data_dir
-from rag.records import Article, Chunk, Hit, StoredArticle, chunk_id_for, is_web_address
+from rag.chroma_client import _PAGE, _client, _guarded, _pages, _store_failures
+from rag.chroma_records import (
+    ArticleWrite,
+    _article_meta,
+    _article_vector,
+    _chunk_from,
+    _chunk_meta,
+    _length,
+    _stored,
+)
+from rag.errors import ConfigError, StoreError
+from rag.filters import PassageFilter
+from rag.records import Hit, StoredArticle, chunk_id_for
 from rag.settings import Settings
 
-_PAGE = 2000
 _IDS_PER_QUERY = 100  # article ids in one ``$in`` filter
 OVERFETCH = 5
 MIN_WIDE = 100  # Chroma's HNSW search widens with n (its ef is at least n): better recall too
 MAX_WIDE = 5000  # the widest unfiltered search worth trying before Chroma's filtered one
 SHARE_MARGIN = 2.0  # searched for this many times the results a filter's share should leave
 SETTLING_SECONDS = 5.0  # how long a search waits for a server's first vector index (see _nearest)
-
-
-@dataclass(frozen=True)
-class ArticleWrite:
-    """One article and its chunks with their vectors, ready to store."""
-
-    article: Article
-    chunks: Sequence[Chunk]
-    vectors: np.ndarray
-
-    @cached_property
-    def coherence(self) -> float:
-        """The article's ``coherence``, worked out once for its record and the library's map."""
-        return coherence(self.vectors)
-
-    @property
-    def version(self) -> tuple[str, int]:
-        """This version's ``StoredArticle.version``."""
-        return (self.article.content_hash, len(self.chunks))
-
-
-def _clean(meta: dict[str, Any]) -> dict[str, Any]:
-    # Chroma metadata values cannot be None.
-    return {k: v for k, v in meta.items() if v is not None}
-
-
-def _date(value: Any) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) and value else None
-
-
-def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
-    return _clean(
-        {
-            "article_id": chunk.article_id,
-            "chunk_index": chunk.chunk_index,
-            "start": chunk.start,
-            "end": chunk.end,
-            "title": chunk.title,
-            "url": chunk.url,
-            "source_path": chunk.source_path,
-            "published": chunk.published.isoformat() if chunk.published else None,
-            "published_day": day_number(chunk.published) if chunk.published else None,
-            "source": chunk.source,
-        }
-    )
-
-
-def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
-    return Chunk(
-        id=chunk_id,
-        article_id=str(meta["article_id"]),
-        chunk_index=int(meta["chunk_index"]),
-        text=text,
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        title=str(meta.get("title", "")),
-        url=meta.get("url"),
-        source_path=meta.get("source_path"),
-        published=_date(meta.get("published")),
-        source=meta.get("source"),
-    )
-
-
-def _client(settings: Settings) -> Any:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_url:
-        if not is_web_address(settings.chroma_url):
-            raise ConfigError(
-                f"chroma_url must look like http://127.0.0.1:8000. Currently, it is {settings.chroma_url!r}"
-            )
-        parts = urlsplit(settings.chroma_url)
-        port = parts.port or (443 if parts.scheme == "https" else 8000)
-        claim_data_dir(Path(settings.data_dir), shared=True)  # it keeps this client's BM25 index
-        try:
-            return chromadb.HttpClient(
-                host=parts.hostname or "", port=port, ssl=parts.scheme == "https", settings=chroma_settings
-            )
-        except Exception as exc:  # chromadb raises plain exceptions for connection failures
-            raise StoreError(
-                f"Could not reach the Chroma server at {settings.chroma_url} ({exc}). "
-                "Start one with `chroma run --host 127.0.0.1 --path DIR --port N`, or leave "
-                "--chroma-url unset to use the embedded store."
-            ) from exc
-    claim_data_dir(Path(settings.data_dir), shared=False)
-    path = Path(settings.data_dir) / "chroma"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except OSError as exc:
-        raise StoreError(f"Could not open the data directory {path}: {exc}") from exc
-
-
-def _pages(
-    collection: Any, include: list[str], where: dict[str, Any] | None = None
-) -> Iterable[dict[str, Any]]:
-    """Every record of ``collection`` (those ``where`` keeps), as Chroma's ``get`` results of
-    ``_PAGE`` records each."""
-    offset = 0
-    while True:
-        page = collection.get(include=include, where=where, limit=_PAGE, offset=offset)
-        yield page
-        if len(page["ids"]) < _PAGE:
-            return
-        offset += _PAGE
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-@functools.cache
-def _store_failures() -> tuple[type[BaseException], ...]:
-    """What Chroma raises when the store itself fails: a server that is down or dies (httpx's
-    errors), an error the server reports, the embedded database's, the disk's."""
-    import httpx
-    from chromadb.errors import ChromaError
-
-    return (httpx.HTTPError, ChromaError, sqlite3.Error, OSError)
-
-
-def _guarded(doing: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """A ``ChromaStore`` method whose store failures raise one ``StoreError`` saying what it was
-    ``doing``, where, and what to do, instead of the client library's own exception."""
-
-    def wrap(method: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(method)
-        def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return method(*args, **kwargs)
-            except CitewireError:
-                raise
-            except _store_failures() as exc:
-                store = args[0]
-                assert isinstance(store, ChromaStore)
-                raise store.failure(doing, exc) from exc
-
-        return call
-
-    return wrap
 
 
 class ChromaStore:
@@ -514,67 +374,3 @@ def _nearest(
         return list(zip(ids, scores, strict=True))
     metadatas = (result["metadatas"] or [[]])[0]
     return list(zip(ids, scores, metadatas, strict=True))
-
-
-def lexical_entries(writes: Sequence[ArticleWrite]) -> list[tuple[str, str, dict[str, Any]]]:
-    """The written chunks as the BM25 index takes them: (id, text, metadata as stored)."""
-    return [(c.id, c.text, _chunk_meta(c)) for w in writes for c in w.chunks]
-
-
-def _article_vector(vectors: np.ndarray) -> np.ndarray:
-    if len(vectors) == 0:
-        return np.zeros(384, dtype=np.float32)
-    mean = vectors.mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    return mean / norm if norm > 0 else mean
-
-
-def coherence(vectors: np.ndarray) -> float:
-    """How much an article's chunks say the same thing: the length of the mean of their unit
-    vectors (1 for one chunk or identical ones; a round-up of unrelated stories scores about
-    0.4-0.6 where a typical story scores about 0.85). 1 for an article without chunks."""
-    return _length(vectors.mean(axis=0)) if len(vectors) else 1.0
-
-
-def _length(mean: np.ndarray) -> float:
-    """A mean vector's length, as article records keep it (four decimals)."""
-    return round(float(np.linalg.norm(mean)), 4)
-
-
-def _article_meta(
-    article: Article, chunks: int, article_coherence: float, stored_at: float
-) -> dict[str, Any]:
-    return _clean(
-        {
-            "title": article.title,
-            "url": article.url,
-            "source_path": article.source_path,
-            "published": article.published.isoformat() if article.published else None,
-            "published_day": day_number(article.published) if article.published else None,
-            "source": article.source,
-            "authors": "; ".join(article.authors) or None,
-            "content_hash": article.content_hash,
-            "chunks": chunks,
-            "coherence": article_coherence,
-            "stored_at": stored_at,
-        }
-    )
-
-
-def _stored(article_id: str, meta: dict[str, Any]) -> StoredArticle:
-    return StoredArticle(
-        id=article_id,
-        title=str(meta.get("title", "")),
-        url=meta.get("url"),
-        source_path=meta.get("source_path"),
-        published=_date(meta.get("published")),
-        source=meta.get("source"),
-        content_hash=str(meta.get("content_hash", "")),
-        chunks=int(meta.get("chunks", 0)),
-        coherence=_number(meta.get("coherence")),
-        stored_at=_number(meta.get("stored_at")),
-    )
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None

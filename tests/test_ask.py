@@ -13,8 +13,9 @@ from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
 from rag import REFUSAL, Answer, ConfigError, Library, Query
+from rag.chroma_records import coherence
 from rag.filters import PassageFilter
-from rag.store import _nearest, coherence
+from rag.store import _nearest
 
 
 def assert_quotes_verbatim(library: Library, answer: Answer) -> None:

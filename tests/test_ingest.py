@@ -195,7 +195,7 @@ def test_a_passage_repeated_within_an_article_is_indexed_once(
 
 
 def test_prefetch_keeps_order_raises_producer_errors_and_stops_early() -> None:
-    from ingest.pipeline import prefetch
+    from ingest.plumbing import prefetch
 
     assert list(prefetch(iter(range(100)), depth=3)) == list(range(100))
 

@@ -142,7 +142,8 @@ def test_a_filter_keeps_the_same_chunks_in_chroma_in_metadata_and_in_the_index(t
     from datetime import date
 
     from rag import Article, Chunk, Settings
-    from rag.store import ArticleWrite, ChromaStore, _nearest, lexical_entries
+    from rag.chroma_records import ArticleWrite, lexical_entries
+    from rag.store import ChromaStore, _nearest
 
     store = ChromaStore.open(Settings(data_dir=tmp_path))
     rng = np.random.default_rng(3)

@@ -13,9 +13,10 @@ import pytest
 from conftest import ChromaServer
 
 from rag import Article, Chunk, Settings
+from rag.chroma_records import ArticleWrite
 from rag.filters import PassageFilter
 from rag.storage import Store
-from rag.store import ArticleWrite, ChromaStore
+from rag.store import ChromaStore
 
 DIMS = 384
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import gradio as gr
 
-from ingest import IngestReport, Problem, ingest_items, read_upload
+from ingest import SUFFIXES, IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
-from rag.errors import CitewireError, ConfigError
+from rag.errors import CitewireError
 from rag.library import Library
-from rag.query import Query
+from rag.query import Query, day
 from rag.records import Answer, Article
 from ui.render import (
     CSS,
@@ -33,7 +33,7 @@ from ui.render import (
     upload_html,
 )
 
-UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".jsonl"]
+UPLOAD_TYPES = list(SUFFIXES)
 EMPTY_CHAT: dict[str, Any] = {"messages": [], "turns": [], "answers": []}
 STREAM_PAUSE_S = 0.04
 
@@ -47,10 +47,7 @@ def parse_day(value: str | None, field: str) -> date | None:
     """A date from a filter box; empty means no bound."""
     if not value or not value.strip():
         return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"{field} must be a date like 2015-12-16. Currently, it is {value!r}") from None
+    return day(value, field)
 
 
 def _messages(chat: dict[str, Any]) -> list[dict[str, str]]:

@@ -16,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CitewireError, ConfigError
-from rag.query import Query
+from rag.query import Query, day
 from rag.records import Answer
 from rag.settings import Settings
 
 
 def _date_arg(value: str) -> date:
     try:
-        return date.fromisoformat(value)
-    except ValueError:
+        found = day(value, "the date")
+    except ConfigError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2015-12-16") from None
+    assert found is not None
+    return found
 
 
 def _as_of_arg(value: str) -> date:
