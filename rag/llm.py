@@ -104,6 +104,7 @@ class ServerModel:
         self.name = name
         self.context_window = context
         self.base_url = base_url
+        self.timeout = timeout
         self._key = api_key
         self._encoding = cl100k()
         self._llm = OpenAILike(
@@ -128,10 +129,23 @@ class ServerModel:
             for response in self._llm.stream_chat(messages, max_tokens=max_tokens):
                 yield response.delta or ""
         except Exception as exc:  # the openai client's errors: connection, timeout, status, parsing
+            if _timed_out(exc):  # the client's own timeout error, or httpx's while streaming
+                raise ModelError(
+                    f"The language model server at {self.base_url} did not answer within "
+                    f"{self.timeout:g} s (CITEWIRE_LLM_TIMEOUT)"
+                ) from exc
             raise ModelError(
                 f"The language model server at {self.base_url} failed ({type(exc).__name__}: "
                 f"{_one_line(exc, self._key)})"
             ) from exc
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is a timeout, as the openai client or httpx under it raises one."""
+    import httpx
+    import openai
+
+    return isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException))
 
 
 class InProcessModel:

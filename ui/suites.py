@@ -12,10 +12,18 @@ from rag.errors import ConfigError
 from ui.cli import settings_from
 
 
+def _check_suite_files(args: argparse.Namespace) -> None:
+    """``ConfigError`` naming the flag of a suite file that is not there."""
+    for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
+        if not path.is_file():
+            raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """``citewire eval``: run a suite and print the summary table's path and headline figures."""
     from eval.runner import RunConfig, run_eval
 
+    _check_suite_files(args)
     config = RunConfig(
         articles=args.articles,
         questions=args.questions,
@@ -50,9 +58,6 @@ def _suite_library(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
     people chat with."""
     from eval.runner import default_index_dir, load_suite, make_out_dir
 
-    for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
-        if not path.is_file():
-            raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
     suite = load_suite(config, on_problem=_report)
     make_out_dir(config.out)
     settings = settings_from(args)
@@ -73,6 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.folds < 2:
         raise ConfigError(f"--folds must be at least 2. Currently, it is {args.folds}")
+    _check_suite_files(args)
     config = RunConfig(args.articles, args.questions, args.out, limit=args.limit, top_k=args.top_k)
     suite, library = _suite_library(args, config)
     if not (args.reuse_rows and (args.out / "rows.npz").is_file()):
