@@ -68,6 +68,9 @@ def hook(target: str, call: int, action: str) -> None:
 def main(argv: list[str]) -> int:
     split = argv.index("--")
     target, call, action = argv[:split]
+    # As in a terminal: a background job of a shell without job control (`cmd &` in a script,
+    # as CI may start the tests) inherits SIGINT ignored, and Python then installs no handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     hook(target, int(call), action)
     from ui.cli import main as citewire
 
