@@ -33,7 +33,7 @@ def main() -> None:
     args = options.parse_args()
 
     from rag import Article, Chunk, Settings
-    from rag.chroma_records import ArticleWrite, lexical_entries
+    from rag.chroma_records import ArticleWrite
     from rag.filters import PassageFilter
     from rag.lexical import LexicalIndex
     from rag.offline import go_offline
@@ -86,7 +86,7 @@ def main() -> None:
         while made < size:
             writes = articles(200)
             store.put(writes)
-            lexical = lexical.add(lexical_entries(writes))
+            lexical = lexical.add([c for w in writes for c in w.chunks])
         insert_rate = (made - before) / (time.perf_counter() - started)
         lexical.save(args.dir / "bm25")
         adds = []
@@ -94,7 +94,7 @@ def main() -> None:
             writes = articles(1)
             store.put(writes)
             t = time.perf_counter()
-            lexical = lexical.add(lexical_entries(writes))
+            lexical = lexical.add([c for w in writes for c in w.chunks])
             lexical.save(args.dir / "bm25")
             adds.append(time.perf_counter() - t)
         t = time.perf_counter()

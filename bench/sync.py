@@ -77,7 +77,8 @@ def main() -> None:
 
     from ingest import ingest
     from rag import Embedder, Settings
-    from rag.library import CLOCK_MARGIN, open_library
+    from rag.lexical_sync import CLOCK_MARGIN
+    from rag.library import open_library
 
     files = sorted(args.corpus.rglob("*.txt"))
     if len(files) < args.articles + args.added:

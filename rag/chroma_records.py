@@ -61,7 +61,8 @@ def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
     )
 
 
-def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    """A chunk from its Chroma record: id, document and metadata."""
     return Chunk(
         id=chunk_id,
         article_id=str(meta["article_id"]),
@@ -75,11 +76,6 @@ def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         published=_date(meta.get("published")),
         source=meta.get("source"),
     )
-
-
-def lexical_entries(writes: Sequence[ArticleWrite]) -> list[tuple[str, str, dict[str, Any]]]:
-    """The written chunks as the BM25 index takes them: (id, text, metadata as stored)."""
-    return [(c.id, c.text, _chunk_meta(c)) for w in writes for c in w.chunks]
 
 
 def _article_vector(vectors: np.ndarray) -> np.ndarray:

@@ -21,13 +21,12 @@ brings at most ``MAX_NEW_TERMS`` new content words of its own.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rag.records import Answer, Hit
-from rag.text import new_names, question_terms
+from rag.text import new_names, question_terms, word_parts
 
 FOLLOW_UP_WORDS = frozenset(
     "he him his she her hers they them their theirs else more also other another further again same".split()
@@ -35,7 +34,6 @@ FOLLOW_UP_WORDS = frozenset(
 WEAK_FOLLOW_UP_WORDS = frozenset("it its this that these those there".split())
 MAX_NEW_TERMS = 3
 PREFER_LIFT = 2
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ def _opener(history: Sequence[Turn]) -> str:
 
 def is_follow_up(question: str, history: Sequence[Turn] = ()) -> bool:
     """Whether ``question`` leans on the turns of ``history`` (see the module's notes)."""
-    found = set(_WORD.findall(question.lower()))
+    found = set(word_parts(question.lower()))
     if found & FOLLOW_UP_WORDS:
         return True
     if not found & WEAK_FOLLOW_UP_WORDS:

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 
 from rag.records import Hit
+from rag.text import word_parts
 
 RRF_K = 60
-_WORD = re.compile(r"\w+")
 _RECENT = re.compile(
     r"\b(?:this|last|past) (?:week|weekend|month|year)\b|\brecent(?:ly)?\b|\blatest\b|\btoday\b"
     r"|\byesterday\b|\bcurrently\b|\bso far\b|\bnow\b",
@@ -165,7 +165,7 @@ def ranked(scores: dict[str, float]) -> list[str]:
 
 
 def _shingles(text: str, size: int = 5) -> frozenset[int]:
-    words = _WORD.findall(text.lower())
+    words = word_parts(text.lower())
     return frozenset(hash(tuple(words[i : i + size])) for i in range(max(1, len(words) - size + 1)))
 
 

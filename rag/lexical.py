@@ -23,13 +23,12 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from rag.filters import PassageFilter, day_date, day_number
 from rag.locks import folder_lock
-from rag.records import chunk_id_for
+from rag.records import Chunk, chunk_id_for
 from rag.segments import Segment, Vocabulary
 
 _META = "citewire.json"
@@ -38,8 +37,6 @@ K1 = 1.5
 B = 0.75
 BATCH = 20_000  # chunks tokenized into one segment at a time when building from scratch
 COMPACT_DELETED = 0.25  # merge everything once this share of the rows is deleted
-
-Entry = tuple[str, str, dict[str, Any]]  # (chunk id, text, metadata with title, published_day, source)
 
 
 class LexicalIndex:
@@ -114,30 +111,25 @@ class LexicalIndex:
         return day_date(int(self._days[at])) if at is not None else None
 
     @classmethod
-    def build(cls, chunks: Iterable[Entry]) -> LexicalIndex:
-        """Index (chunk id, text, metadata) triples from scratch, a batch at a time."""
+    def build(cls, chunks: Iterable[Chunk]) -> LexicalIndex:
+        """Index chunks from scratch, a batch at a time."""
         index = cls()
-        batch: list[Entry] = []
+        batch: list[Chunk] = []
         for entry in chunks:
             batch.append(entry)
             if len(batch) >= BATCH:
                 index, batch = index.add(batch), []
         return index.add(batch) if batch else index
 
-    def add(self, chunks: Sequence[Entry]) -> LexicalIndex:
+    def add(self, chunks: Sequence[Chunk]) -> LexicalIndex:
         """This index with ``chunks`` added as a new segment; chunks with an id already here
         replace the old ones. Small segments are merged into their neighbour."""
         if not chunks:
             return self
-        segments, df = self._without(c[0] for c in chunks)
+        segments, df = self._without(c.id for c in chunks)
         recorded = sum(len(s.stems) for s in segments)  # stems past these get written with this segment
-        terms = self.vocabulary.terms(
-            [f"{meta.get('title', '')}\n{text}" for _, text, meta in chunks], grow=True
-        )
-        entries = [
-            (chunk_id, int(meta.get("published_day", 0) or 0), str(meta.get("source", "")))
-            for chunk_id, _, meta in chunks
-        ]
+        terms = self.vocabulary.terms([f"{c.title}\n{c.text}" for c in chunks], grow=True)
+        entries = [(c.id, day_number(c.published) if c.published else 0, c.source or "") for c in chunks]
         size = len(self.vocabulary)
         fresh = Segment.make(self._next_name(), entries, terms, size, self.vocabulary.stems[recorded:size])
         df = np.concatenate([df, np.zeros(size - len(df), dtype=np.int64)]) + fresh.document_frequencies()

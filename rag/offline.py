@@ -38,6 +38,13 @@ def go_offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def nltk_data_dir() -> str | None:
+    """The folder NLTK reads its data from: ``NLTK_DATA``, which ``go_offline`` points at the copy
+    llama-index-core ships unless the user set it."""
+    go_offline()
+    return os.environ.get("NLTK_DATA") or None
+
+
 def cl100k() -> Any:
     """tiktoken's ``cl100k_base`` encoding, from the copy llama-index-core ships; ``ConfigError``
     naming ``TIKTOKEN_CACHE_DIR`` when it is not there (tiktoken would go to the network)."""

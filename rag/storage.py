@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rag.filters import PassageFilter
-from rag.records import Hit, StoredArticle
+from rag.records import Chunk, Hit, StoredArticle
 
 if TYPE_CHECKING:
     from rag.chroma_records import ArticleWrite
@@ -76,10 +76,8 @@ class Store(Protocol):
         """Every stored article's coherence (see ``rag.chroma_records.coherence``)."""
         ...
 
-    def iter_chunks(
-        self, article_ids: Sequence[str] | None = None
-    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every stored chunk (of ``article_ids``, if given) as (id, text, metadata)."""
+    def iter_chunks(self, article_ids: Sequence[str] | None = None) -> Iterator[Chunk]:
+        """Every stored chunk (of ``article_ids``, if given)."""
         ...
 
     def count_chunks(self) -> int:

@@ -21,14 +21,14 @@ from rag.chroma_records import (
     ArticleWrite,
     _article_meta,
     _article_vector,
-    _chunk_from,
     _chunk_meta,
     _length,
     _stored,
+    chunk_from,
 )
 from rag.errors import ConfigError, StoreError
 from rag.filters import PassageFilter
-from rag.records import Hit, StoredArticle, chunk_id_for
+from rag.records import Chunk, Hit, StoredArticle, chunk_id_for
 from rag.settings import Settings
 
 _IDS_PER_QUERY = 100  # article ids in one ``$in`` filter
@@ -261,11 +261,8 @@ class ChromaStore:
             plain_first = True
             wide_n, narrow_n = wide_n * 4, narrow_n * 4
 
-    def iter_chunks(
-        self, article_ids: Sequence[str] | None = None
-    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        """Every stored chunk (of the articles ``article_ids``, if given) as (id, text,
-        metadata), page by page."""
+    def iter_chunks(self, article_ids: Sequence[str] | None = None) -> Iterator[Chunk]:
+        """Every stored chunk (of the articles ``article_ids``, if given), page by page."""
         wheres: list[dict[str, Any] | None] = [None]
         if article_ids is not None:
             step = _IDS_PER_QUERY
@@ -276,7 +273,10 @@ class ChromaStore:
         try:
             for where in wheres:
                 for page in _pages(self._chunks, ["documents", "metadatas"], where):
-                    yield from zip(page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True)
+                    for chunk_id, text, meta in zip(
+                        page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+                    ):
+                        yield chunk_from(chunk_id, text, dict(meta))
         except _store_failures() as exc:
             raise self.failure("reading passages", exc) from exc
 
@@ -289,7 +289,7 @@ class ChromaStore:
         embeddings = np.asarray(found["embeddings"], dtype=np.float32)
         scores: Any = embeddings @ vector.astype(np.float32) if len(embeddings) else []
         by_id = {
-            cid: Hit(_chunk_from(cid, doc, dict(meta)), float(score))
+            cid: Hit(chunk_from(cid, doc, dict(meta)), float(score))
             for cid, doc, meta, score in zip(
                 found["ids"], found["documents"] or [], found["metadatas"] or [], scores, strict=True
             )

@@ -8,15 +8,15 @@ final full stop. Terms are lower-cased, stop-word-free Snowball stems.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections.abc import Collection, Iterator
 from functools import lru_cache
 from typing import Any
 
-from rag.offline import go_offline
+from rag.offline import nltk_data_dir
 
-_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)  # the one word pattern: see ``words``
+_APOSTROPHE = re.compile(r"['’]")
 _LINE = re.compile(r"[^\n]+")
 # Words that carry no topic in a question.
 _QUESTION_WORDS = {
@@ -50,11 +50,10 @@ _LAST_WORD = re.compile(r"(\w+)\.$")
 
 @lru_cache(maxsize=1)
 def _punkt() -> Any:
-    go_offline()
+    nltk_data = nltk_data_dir()  # (before nltk is imported: it reads NLTK_DATA then)
     import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
-    nltk_data = os.environ.get("NLTK_DATA")
     if nltk_data and nltk_data not in nltk.data.path:
         nltk.data.path.insert(0, nltk_data)
     tokenizer = PunktTokenizer("english")
@@ -157,6 +156,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 def words(text: str) -> list[str]:
     """The words of ``text`` as written (letters, digits, inner apostrophes)."""
     return _WORD.findall(text)
+
+
+def word_parts(text: str) -> list[str]:
+    """``words`` with contractions split at their apostrophes ("he's" gives "he" and "s"), so
+    that a pronoun or a word a contraction holds is found."""
+    return [part for word in _WORD.findall(text) for part in _APOSTROPHE.split(word)]
 
 
 def terms(text: str) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import bm25s
@@ -14,6 +16,7 @@ from conftest import EXAMPLES
 from rag.filters import PassageFilter
 from rag.lexical import LexicalIndex
 from rag.locks import folder_lock
+from rag.records import Chunk
 
 QUESTIONS = [
     "What did Xi say about internet governance?",
@@ -24,35 +27,42 @@ QUESTIONS = [
 ]
 
 
-def passages() -> list[tuple[str, str, dict[str, object]]]:
-    """The example articles line by line: (chunk id, text, metadata)."""
+def passages() -> list[Chunk]:
+    """The example articles line by line, one chunk a line, each article on its own day."""
     found = []
     for n, path in enumerate(sorted(EXAMPLES.iterdir())):
         parts = [p.strip() for p in path.read_text(encoding="utf-8").splitlines() if len(p.split()) > 3]
         for i, text in enumerate(parts):
-            meta = {
-                "title": path.stem.replace("-", " "),
-                "published_day": 20150101 + n,
-                "source": path.suffix,
-            }
-            found.append((f"{path.stem}:{i}", text, meta))
+            found.append(
+                Chunk(
+                    f"{path.stem}:{i}",
+                    path.stem,
+                    i,
+                    text,
+                    0,
+                    len(text),
+                    path.stem.replace("-", " "),
+                    published=date(2015, 1, 1) + timedelta(days=n),
+                    source=path.suffix,
+                )
+            )
     return found
 
 
-def bm25s_ranking(entries: list[tuple[str, str, dict[str, object]]], question: str) -> dict[str, float]:
+def bm25s_ranking(entries: list[Chunk], question: str) -> dict[str, float]:
     """What bm25s itself scores, built from scratch on ``entries``."""
     stemmer = Stemmer.Stemmer("english")
-    texts = [f"{meta['title']}\n{text}" for _, text, meta in entries]
+    texts = [f"{c.title}\n{c.text}" for c in entries]
     retriever = bm25s.BM25()
     retriever.index(
         bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False
     )
     query = bm25s.tokenize([question], stopwords="en", stemmer=stemmer, show_progress=False, return_ids=False)
     scores = retriever.get_scores(query[0])
-    return {entries[i][0]: float(s) for i, s in enumerate(scores) if s > 0}
+    return {entries[i].id: float(s) for i, s in enumerate(scores) if s > 0}
 
 
-def assert_same(index: LexicalIndex, entries: list[tuple[str, str, dict[str, object]]]) -> None:
+def assert_same(index: LexicalIndex, entries: list[Chunk]) -> None:
     assert len(index) == len(entries)
     matched = 0
     for question in QUESTIONS:
@@ -77,22 +87,22 @@ def test_added_removed_and_replaced_chunks_score_as_if_built_from_scratch(tmp_pa
     for at in range(0, len(entries), 3):  # many small ingests: segments are merged as they come
         index = index.add(entries[at : at + 3])
     assert len(index.segments) <= int(np.log2(len(entries))) + 1
-    gone = [e[0] for e in entries[::4]]
+    gone = [e.id for e in entries[::4]]
     index = index.remove(gone)
-    live = [e for e in entries if e[0] not in gone]
+    live = [e for e in entries if e.id not in gone]
     assert_same(index, live)
-    changed = (live[0][0], "A rewritten passage about Pluto and the New Horizons flyby.", live[0][2])
+    changed = replace(live[0], text="A rewritten passage about Pluto and the New Horizons flyby.")
     index = index.add([changed])  # the same id again replaces the old passage
     live = [changed, *live[1:]]
     assert_same(index, live)
     passes = index.passes(index.allowed())  # ids found in whichever segment holds them live
-    assert all(passes(e[0]) for e in live) and not any(passes(g) for g in gone)
-    assert set(index.ids) >= {e[0] for e in live}  # deleted rows stay listed until a merge
+    assert all(passes(e.id) for e in live) and not any(passes(g) for g in gone)
+    assert set(index.ids) >= {e.id for e in live}  # deleted rows stay listed until a merge
     index.save(tmp_path / "bm25")
     loaded = LexicalIndex.load(tmp_path / "bm25")
     assert loaded is not None
     assert_same(loaded, live)
-    assert loaded.published(live[1][0]) is not None and loaded.published(gone[0]) is None
+    assert loaded.published(live[1].id) is not None and loaded.published(gone[0]) is None
     assert sorted(p.name for p in (tmp_path / "bm25").iterdir()) == sorted(
         ["citewire.json", *(f"{s.name}.npz" for s in loaded.segments)]
     )
@@ -120,14 +130,14 @@ def test_saving_waits_for_another_holder_of_the_folder(tmp_path: Path) -> None:
 def test_a_search_keeps_the_version_it_started_with() -> None:
     entries = passages()
     before = LexicalIndex.build(entries[:10])
-    after = before.add(entries[10:]).remove([entries[0][0]])
+    after = before.add(entries[10:]).remove([entries[0].id])
     assert len(before) == 10 and len(after) == len(entries) - 1
     assert_same(before, entries[:10])  # unchanged by what was built on it
 
 
 def test_filters_and_deleted_rows_never_match() -> None:
     entries = passages()
-    index = LexicalIndex.build(entries).remove([entries[0][0]])
+    index = LexicalIndex.build(entries).remove([entries[0].id])
     allowed = index.allowed(PassageFilter(sources=(".md",)))
     # "mission" is in the Pluto (.md) and the comet (.html) articles: only the first may match.
     assert any(cid.startswith("philae-") for cid, _ in index.search("mission", k=100))
@@ -135,14 +145,14 @@ def test_filters_and_deleted_rows_never_match() -> None:
         "Xi internet", k=100, allowed=allowed
     )
     assert {cid.split("-")[0] for cid, _ in found} == {"new", "xi"}
-    assert entries[0][0] not in {cid for cid, _ in index.search(entries[0][1], k=100)}
+    assert entries[0].id not in {cid for cid, _ in index.search(entries[0].text, k=100)}
 
 
 def test_a_filter_keeps_the_same_chunks_in_chroma_in_metadata_and_in_the_index(tmp_path: Path) -> None:
     from datetime import date
 
     from rag import Article, Chunk, Settings
-    from rag.chroma_records import ArticleWrite, lexical_entries
+    from rag.chroma_records import ArticleWrite
     from rag.store import ChromaStore, _nearest
 
     store = ChromaStore.open(Settings(data_dir=tmp_path))
@@ -171,7 +181,7 @@ def test_a_filter_keeps_the_same_chunks_in_chroma_in_metadata_and_in_the_index(t
         vectors = rng.standard_normal((2, 384)).astype(np.float32)
         writes.append(ArticleWrite(article, chunks, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)))
     store.put(writes)
-    index = LexicalIndex.build(lexical_entries(writes))
+    index = LexicalIndex.build(c for w in writes for c in w.chunks)
     vector = np.ones(384, dtype=np.float32) / np.sqrt(384)
     filters = [
         PassageFilter(),

@@ -12,8 +12,7 @@ import pytest
 from conftest import EXAMPLES, ROOT, SEED_QUESTION, ChromaServer
 
 from ingest import ingest
-from rag import Embedder, Library, Query, Settings
-from rag import library as library_module
+from rag import Embedder, Library, Query, Settings, lexical_sync
 from rag.lexical import LexicalIndex
 from rag.library import open_library
 
@@ -116,16 +115,16 @@ def test_other_clients_writes_reach_an_open_library(
     # count) and forgets a third. A library opened on the reader's data directory takes all
     # three in at its first search, without rebuilding its index, even where only the time its
     # index last looked (and no second look at the last minute) can tell what changed.
-    monkeypatch.setattr(library_module, "CLOCK_MARGIN", 0.0)
+    monkeypatch.setattr(lexical_sync, "CLOCK_MARGIN", 0.0)
     nepal = next(a.id for a in writer.sources() if "nepal" in a.title.lower())
     story.write_text(harbour_story("pelican", 3), encoding="utf-8")
     ingest([story, EXAMPLES / "paris-climate-agreement-2015.md"], writer, progress=False)
     assert writer.forget(nepal)
 
-    def no_rebuild(self: Library) -> None:
+    def no_rebuild(self: lexical_sync.LexicalSync) -> None:
         raise AssertionError("the index was rebuilt instead of catching up")
 
-    monkeypatch.setattr(Library, "rebuild_lexical", no_rebuild)
+    monkeypatch.setattr(lexical_sync.LexicalSync, "rebuild", no_rebuild)
     again = client("reader")
     assert "pelican" in again.search(Query("pelican guild tea", top_k=1))[0].chunk.text
     assert again.lexical.search("pelican guild", 1)[0][0].startswith(harbour.article_id)

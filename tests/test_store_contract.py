@@ -84,8 +84,9 @@ def test_what_is_put_is_read_back(store: Store) -> None:
     assert [a.id for a in store.articles(ids=["a2"])] == ["a2"]
     assert store.article_text("a1") == first.article.text
     assert store.article_text("nope") is None
-    chunks = sorted(store.iter_chunks(["a1"]))
-    assert [c[0] for c in chunks] == ["a1:0", "a1:1", "a1:2"]
+    chunks = sorted(store.iter_chunks(["a1"]), key=lambda c: c.chunk_index)
+    assert [c.id for c in chunks] == ["a1:0", "a1:1", "a1:2"]
+    assert chunks[0].published == date(2022, 6, 1) and chunks[0].title == first.article.title
     assert set(store.coherences()) == {"a1", "a2"}
 
 
