@@ -8,8 +8,9 @@ import pytest
 from conftest import free_port
 
 from rag import ConfigError
-from ui.cli import LOOPBACK, main, read_credentials
+from ui.cli import main
 from ui.render import answer_markdown, escape_markdown, safe_url, source_card, sources_html
+from ui.serving import LOOPBACK, read_credentials
 
 PAYLOAD = '<img src=x onerror="alert(1)"> and <script>alert(2)</script> *bold* [link](javascript:x)'
 

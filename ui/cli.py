@@ -7,7 +7,6 @@ keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import sys
 from collections.abc import Sequence
@@ -148,6 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
     _store_flags(p)
     _llm_flags(p)
 
+    p = sub.add_parser("serve", help="serve the HTTP API (/v1, OpenAI-compatible chat) and the chat page")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--api-key-file",
+        metavar="FILE",
+        help="the bearer token every /v1 request must carry, on the file's first line (or env "
+        "CITEWIRE_API_KEY); required off loopback",
+    )
+    p.add_argument("--auth", metavar="FILE", help="the chat page's login, as for `citewire chat`")
+    p.add_argument("--no-auth", action="store_true", help="serve the page off loopback without login")
+    p.add_argument("--no-page", action="store_true", help="serve the API only, without the chat page at /")
+    p.add_argument(
+        "--cors-origin", action="append", metavar="URL", help="allow browser calls from this origin"
+    )
+    p.add_argument("--max-upload-mb", type=int, default=10, help="largest upload accepted (default 10)")
+    _store_flags(p)
+    _llm_flags(p)
+
     p = sub.add_parser("forget", help="remove an article by id (see `citewire sources`)")
     p.add_argument("article_id", metavar="ID")
     _store_flags(p)
@@ -169,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        from ui import suites
+        from ui import serving, suites
 
         if argv[:2] == ["eval", "compare"]:
             return suites.cmd_compare(build_compare_parser().parse_args(argv[2:]))
@@ -181,7 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "forget": cmd_forget,
             "eval": suites.cmd_eval,
             "train": suites.cmd_train,
-            "chat": cmd_chat,
+            "chat": serving.cmd_chat,
+            "serve": serving.cmd_serve,
         }
         return handler[args.command](args)
     except CitewireError as exc:
@@ -290,90 +309,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print(f"{a.id}  {when:10}  {a.chunks:3} chunks  {a.title}  <{a.url or a.source_path}>")
     print(f"{len(articles)} articles, {sum(a.chunks for a in articles)} chunks")
     return 0
-
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def read_credentials(path: str | None, environ: dict[str, str]) -> list[tuple[str, str]] | None:
-    """Login pairs from a file of ``user:password`` lines, else from ``CITEWIRE_AUTH``."""
-    lines: list[str] = []
-    where = "CITEWIRE_AUTH"
-    if path:
-        where = path
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the --auth file {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"the --auth file {path} is not UTF-8 text; write one user:password per line"
-            ) from None
-    elif environ.get("CITEWIRE_AUTH"):
-        lines = environ["CITEWIRE_AUTH"].split(",")
-    pairs = []
-    for line in lines:
-        if not line.strip():
-            continue
-        user, sep, password = line.strip().partition(":")
-        if not sep or not user or not password:
-            raise ConfigError(f"{where}: each entry must be user:password (got an entry without one)")
-        pairs.append((user, password))
-    if (path or environ.get("CITEWIRE_AUTH")) and not pairs:
-        raise ConfigError(f"{where} holds no user:password entries")
-    return pairs or None
-
-
-def cmd_chat(args: argparse.Namespace) -> int:
-    """``citewire chat``: serve the page; a non-loopback address needs --auth or --no-auth."""
-    import os
-
-    credentials = read_credentials(args.auth, dict(os.environ))
-    if args.max_upload_mb <= 0:
-        raise ConfigError(f"--max-upload-mb must be greater than 0. Currently, it is {args.max_upload_mb}")
-    if not 1 <= args.port <= 65535:
-        raise ConfigError(f"--port must be between 1 and 65535. Currently, it is {args.port}")
-    check_port_free(args.host, args.port)  # before the model and the library load
-    if args.host not in LOOPBACK and credentials is None and not args.no_auth:
-        raise ConfigError(
-            f"--host {args.host} would open your library to the network. Give --auth FILE (lines of "
-            "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth to serve without login"
-        )
-    library = _open(args)
-    if args.examples and library.count_articles() == 0:
-        from ingest import ingest
-
-        report = ingest([args.examples], library, on_problem=lambda p: print(p, file=sys.stderr))
-        print(f"library was empty; ingested the examples: {report.summary()}")
-    from ui.app import build_app, launch
-
-    app = build_app(library, max_upload_mb=args.max_upload_mb)
-    print(f"Citewire chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
-    try:
-        launch(app, host=args.host, port=args.port, auth=credentials, max_upload_mb=args.max_upload_mb)
-    except OSError as exc:  # taken meanwhile, or an address this machine does not have
-        raise ConfigError(
-            f"Could not serve on {args.host}:{args.port} ({exc}); pick another --port or --host"
-        ) from exc
-    return 0
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Raise ``ConfigError`` when ``host:port`` cannot be listened on (in use, or not an address here)."""
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ConfigError(f"--host {host}: not an address this machine can serve on ({exc})") from exc
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            reason = "in use (another `citewire chat`?)" if exc.errno == errno.EADDRINUSE else str(exc)
-            raise ConfigError(f"Port {port} on {host} is {reason}; pick another with --port") from exc
 
 
 def cmd_forget(args: argparse.Namespace) -> int:

@@ -24,7 +24,8 @@ from ui.cli import build_parser
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
 # Variables read outside ``Settings`` (entry points and the libraries Citewire sets up).
 OTHER_VARIABLES = {
-    "CITEWIRE_AUTH": "`user:password` for the chat page's login (`citewire chat`; or `--auth FILE`).",
+    "CITEWIRE_AUTH": "`user:password` for the chat page's login (`chat`, `serve`; or `--auth FILE`).",
+    "CITEWIRE_API_KEY": "The token each `/v1` request to `citewire serve` needs (or `--api-key-file`).",
     "OPENAI_API_KEY": "The language-model server's key when `CITEWIRE_LLM_API_KEY` is unset.",
     "XDG_DATA_HOME": "Where the default data directory goes (`$XDG_DATA_HOME/citewire`).",
     "TIKTOKEN_CACHE_DIR": "tiktoken's encodings; set to the copy inside llama-index-core when unset.",

@@ -1,0 +1,230 @@
+"""The HTTP API on a real uvicorn server on loopback, called with httpx and the official
+``openai`` client, on the seed article among real BBC distractors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import EXAMPLES, SEED_QUESTION, free_port, run
+
+from rag import Library
+from ui.api import ApiOptions, build_api
+
+SEED_TITLE = "China's Xi calls for cooperation on Internet regulation"
+FIFA = "Who won the 2022 FIFA World Cup?"
+KEY = "test-key-3f9a"
+
+
+class Served:
+    """A uvicorn server in a thread of this process, serving ``app`` on a free loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def served(news_library: Library) -> Iterator[Served]:
+    """The API with a key (as ``citewire serve`` has off loopback) and the chat page at /."""
+    with Served(build_api(news_library, ApiOptions(api_key=KEY, max_upload_bytes=200_000))) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def http(served: Served) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def openai_client(served: Served) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=f"{served.url}/v1", api_key=KEY, max_retries=0, timeout=120)
+
+
+def assert_seed_answer(record: dict[str, Any]) -> None:
+    assert not record["refused"] and "[1]" in record["answer"]
+    first = record["citations"][0]
+    assert first["n"] == 1 and first["title"] == SEED_TITLE and "multilateral approach" in first["quote"]
+
+
+def test_ask_search_and_choose_answer_as_the_library_does(http: httpx.Client, news_library: Library) -> None:
+    record = http.post("/v1/ask", json={"question": SEED_QUESTION}).json()
+    assert_seed_answer(record)
+    assert record == {**news_library.ask(SEED_QUESTION).to_dict(), "turn": record["turn"]}
+    assert record["turn"]["question"] == SEED_QUESTION
+
+    found = http.post("/v1/search", json={"question": SEED_QUESTION, "top_k": 3}).json()
+    assert len(found["hits"]) == 3 and found["hits"][0]["title"] == SEED_TITLE
+    assert found["hits"][0]["score"] >= found["hits"][1]["score"]
+
+    picked = http.post(
+        "/v1/choose",
+        json={"question": SEED_QUESTION, "options": ["a multilateral approach", "a ban on search engines"]},
+    ).json()
+    assert picked["choice"] == "a multilateral approach" and picked["grounded"]
+
+    refused = http.post("/v1/ask", json={"question": FIFA}).json()
+    assert refused["refused"] and not refused["citations"]
+
+
+def test_health_and_the_pages_need_no_key(served: Served, news_library: Library) -> None:
+    health = httpx.get(f"{served.url}/healthz").json()
+    assert health["status"] == "ok" and health["articles"] == news_library.count_articles() > 0
+    assert health["chunks"] == news_library.store.count_chunks() and health["embedding_model_loaded"]
+    docs = httpx.get(f"{served.url}/docs")
+    assert docs.status_code == 200 and "/docs-static/swagger-ui-bundle.js" in docs.text
+    assert "cdn." not in docs.text  # nothing loads from the network
+    assert httpx.get(f"{served.url}/docs-static/swagger-ui-bundle.js").status_code == 200
+    schema = httpx.get(f"{served.url}/openapi.json").json()
+    assert {"/v1/ask", "/v1/chat/completions", "/v1/articles"} <= set(schema["paths"])
+    page = httpx.get(f"{served.url}/", follow_redirects=True)
+    assert page.status_code == 200 and "gradio" in page.text.lower()
+
+
+def test_openai_chat_answers_with_citations_streamed_and_not(openai_client: Any) -> None:
+    messages = [{"role": "user", "content": SEED_QUESTION}]
+    whole = openai_client.chat.completions.create(model="citewire", messages=messages)
+    content = whole.choices[0].message.content
+    assert content.startswith(whole.citewire["answer"]) and "[1]" in content
+    assert f"[1] {SEED_TITLE}" in content  # the sources follow the answer, for any client
+    assert_seed_answer(whole.citewire)
+
+    streamed = openai_client.chat.completions.create(model="citewire", messages=messages, stream=True)
+    chunks = list(streamed)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == content
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["citewire"] == whole.citewire
+
+    models = openai_client.models.list()
+    assert [m.id for m in models.data] == ["citewire"]
+
+    refused = openai_client.chat.completions.create(
+        model="citewire", messages=[{"role": "user", "content": FIFA}]
+    )
+    assert refused.citewire["refused"] and not refused.citewire["citations"]
+
+
+def test_upload_then_a_follow_up_then_delete(
+    http: httpx.Client, openai_client: Any, news_library: Library
+) -> None:
+    before = http.get("/v1/articles").json()["count"]
+    story = EXAMPLES / "philae-comet-landing-2014.html"
+    files = [("files", (story.name, story.read_bytes(), "text/html")), ("files", ("notes.pdf", b"%PDF", "x"))]
+    report = http.post("/v1/articles", files=files).json()
+    assert report["added"] == 1 and len(report["ids"]) == 1 and report["skipped"] == 1
+    assert (
+        report["problems"][0]["file"] == "notes.pdf"
+        and "unsupported file type" in report["problems"][0]["reason"]
+    )
+    article_id = report["ids"][0]
+    try:
+        again = http.post("/v1/articles", files=files[:1]).json()  # content ids: the same file is one article
+        assert again["unchanged"] == 1 and again["ids"] == [article_id]
+        assert http.get("/v1/articles").json()["count"] == before + 1
+
+        opener = "When did the Philae lander touch down on the comet?"
+        first = http.post("/v1/ask", json={"question": opener}).json()
+        assert not first["refused"] and first["citations"][0]["article_id"] == article_id
+        follow = http.post(
+            "/v1/ask", json={"question": "Which agency ran the mission?", "conversation": [first["turn"]]}
+        ).json()
+        assert not follow["refused"] and follow["citations"][0]["article_id"] == article_id
+        assert follow["turn"]["query"].startswith("Which agency ran the mission? ")
+
+        said = openai_client.chat.completions.create(
+            model="citewire", messages=[{"role": "user", "content": opener}]
+        )
+        turns = [
+            {"role": "user", "content": opener},
+            {"role": "assistant", "content": said.choices[0].message.content},
+            {"role": "user", "content": "Which agency ran the mission?"},
+        ]
+        chatted = openai_client.chat.completions.create(model="citewire", messages=turns)
+        assert chatted.citewire == {k: v for k, v in follow.items() if k != "turn"}
+    finally:
+        assert http.delete(f"/v1/articles/{article_id}").status_code == 204
+    assert http.delete(f"/v1/articles/{article_id}").status_code == 404
+    assert http.get("/v1/articles").json()["count"] == before
+
+
+def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, openai_client: Any) -> None:
+    import openai
+
+    bare = httpx.post(f"{served.url}/v1/ask", json={"question": SEED_QUESTION})
+    assert bare.status_code == 401 and bare.headers["www-authenticate"] == "Bearer"
+    assert "API key" in bare.json()["error"]["message"]
+    wrong = httpx.get(f"{served.url}/v1/models", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and KEY not in wrong.text
+
+    bad = http.post("/v1/ask", json={"question": SEED_QUESTION, "top_k": 0})
+    assert bad.status_code == 422 and bad.json()["error"]["param"] == "top_k"
+    assert "top_k" in bad.json()["error"]["message"]
+    missing = http.post("/v1/choose", json={"question": SEED_QUESTION})
+    assert missing.status_code == 422 and missing.json()["error"]["param"] == "options"
+    dates = http.post(
+        "/v1/ask", json={"question": SEED_QUESTION, "since": "2016-01-01", "until": "2015-01-01"}
+    )
+    assert dates.status_code == 422 and "since" in dates.json()["error"]["message"]
+    assert (
+        http.post("/v1/ask", content=b"{not json", headers={"Content-Type": "application/json"}).status_code
+        == 422
+    )
+
+    huge = http.post("/v1/ask", json={"question": "x" * 1_200_000})
+    assert huge.status_code == 413 and "limit" in huge.json()["error"]["message"]
+
+    def chunked() -> Iterator[bytes]:  # no length given: counted as it comes
+        for _ in range(30):
+            yield b"a" * 10_000
+
+    upload = http.post(
+        "/v1/articles", content=chunked(), headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert upload.status_code == 413
+
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        openai_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.UnprocessableEntityError, match="last message"):
+        openai_client.chat.completions.create(
+            model="citewire", messages=[{"role": "system", "content": "hi"}]
+        )
+
+
+def test_serve_wants_a_key_and_a_login_off_loopback(tmp_path: Path) -> None:
+    done = run("serve", "--host", "0.0.0.0", "--port", str(free_port()), data_dir=tmp_path)
+    assert done.returncode == 1 and "--api-key-file" in done.stderr and "CITEWIRE_API_KEY" in done.stderr
+    key_file = tmp_path / "key"
+    key_file.write_text("\n", encoding="utf-8")
+    done = run("serve", "--api-key-file", str(key_file), data_dir=tmp_path)
+    assert done.returncode == 1 and "is empty" in done.stderr
+    done = run("serve", "--host", "0.0.0.0", data_dir=tmp_path, CITEWIRE_API_KEY="sekrit-value")
+    assert (
+        done.returncode == 1 and "--auth" in done.stderr and "sekrit-value" not in done.stderr + done.stdout
+    )

@@ -1,0 +1,370 @@
+"""Citewire's HTTP API: one ASGI app for integrators, served by ``citewire serve``.
+
+    POST /v1/ask        the answer record ``citewire ask --json`` prints (plus ``turn``, to send
+                        back in ``conversation`` for a follow-up)
+    POST /v1/search     the passages found, with their scores
+    POST /v1/choose     the option the passages support
+    GET/POST /v1/articles, DELETE /v1/articles/{id}
+    GET /v1/models, POST /v1/chat/completions   OpenAI-compatible (see ``ui.openai_chat``)
+    GET /healthz, GET /docs (OpenAPI, served from the package: no CDN), and the chat page at /
+
+Every ``/v1`` route wants ``Authorization: Bearer KEY`` when the server has a key (always, off
+loopback). Errors come as ``{"error": {"message", "type", "param", "code"}}``, the shape OpenAI
+clients read: 401 without the key, 413 over a size limit, 422 for a malformed request (naming the
+field), 503 when the store cannot be reached, 502 when the language model fails.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from ingest import IngestReport, Problem, ingest_items, read_upload
+from rag.conversation import Turn
+from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
+from rag.library import Library
+from rag.query import Query
+from rag.records import Article, Hit, StoredArticle
+from ui.limits import BodyLimit, error_body
+
+log = logging.getLogger("citewire.api")
+MAX_BODY_BYTES = 1_000_000  # a JSON request: a question with a long conversation fits many times
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """How the API is served: its key (None: open), upload limit, CORS origins, and whether the
+    chat page is mounted at ``/`` (with its own login)."""
+
+    api_key: str | None = None
+    max_upload_bytes: int = 10_000_000
+    cors_origins: tuple[str, ...] = ()
+    page: bool = True
+    page_auth: list[tuple[str, str]] | None = None
+
+
+class QueryFields(BaseModel):
+    """What a question is asked with (see ``rag.Query``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=4000, description="the question")
+    top_k: int | None = Field(None, ge=1, le=100, description="passages to retrieve (default 5)")
+    since: date | None = Field(None, description="only articles published on or after this day")
+    until: date | None = Field(None, description="only articles published on or before this day")
+    as_of: date | None = Field(
+        None, description="the reader's today: later articles are left out, the days before it rank higher"
+    )
+    sources: list[str] | None = Field(None, description="only articles from these sources")
+
+    def query(self) -> Query:
+        """The library's query (its own checks raise ``ConfigError`` naming the field)."""
+        sources = tuple(self.sources) if self.sources else None
+        return Query(self.question, self.top_k, self.since, self.until, sources, self.as_of)
+
+
+class TurnFields(BaseModel):
+    """An earlier turn of the conversation, as ``/v1/ask`` returned it in ``turn``."""
+
+    question: str = Field(min_length=1)
+    query: str | None = None
+    cited: list[tuple[str, int]] = []
+    answer: str = ""
+
+
+class AskRequest(QueryFields):
+    conversation: list[TurnFields] = Field(
+        [], max_length=50, description="earlier turns (each answer's `turn`), oldest first"
+    )
+
+
+class ChooseRequest(QueryFields):
+    options: list[Annotated[str, Field(min_length=1)]] = Field(min_length=2, max_length=26)
+
+
+class Server:
+    """The library behind the routes, with the lock that keeps an in-process language model to
+    one request at a time (llama.cpp's models are not thread-safe; the rest of the library is)."""
+
+    def __init__(self, library: Library, options: ApiOptions) -> None:
+        self.library = library
+        self.options = options
+        self._model_lock = threading.Lock()
+        self.turns = TurnMemory()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Held while a request may run the language model in this process."""
+        llm = self.library.settings.llm
+        if not llm or llm.startswith(("http://", "https://")):
+            yield
+            return
+        with self._model_lock:
+            yield
+
+
+class TurnMemory:
+    """The turns of the answers this server gave lately, by the text it gave: a chat client sends
+    back only the text, and the turn holds what a follow-up needs (the sentences quoted)."""
+
+    def __init__(self, size: int = 2000) -> None:
+        self._turns: dict[str, Turn] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def remember(self, text: str, turn: Turn) -> None:
+        with self._lock:
+            self._turns.pop(text, None)
+            self._turns[text] = turn
+            while len(self._turns) > self._size:
+                del self._turns[next(iter(self._turns))]
+
+    def recall(self, text: str) -> Turn | None:
+        with self._lock:
+            return self._turns.get(text)
+
+
+def hit_record(hit: Hit) -> dict[str, Any]:
+    """A search hit as JSON: its chunk, with where it sits in its article, and its score."""
+    c = hit.chunk
+    return {
+        "score": round(hit.score, 6),
+        "chunk_id": c.id,
+        "article_id": c.article_id,
+        "chunk_index": c.chunk_index,
+        "title": c.title,
+        "url": c.url,
+        "source_path": c.source_path,
+        "published": c.published.isoformat() if c.published else None,
+        "source": c.source,
+        "start": c.start,
+        "end": c.end,
+        "text": c.text,
+    }
+
+
+def article_record(a: StoredArticle) -> dict[str, Any]:
+    """A stored article as ``citewire sources --json`` lists it."""
+    return {
+        "id": a.id,
+        "title": a.title,
+        "published": a.published.isoformat() if a.published else None,
+        "source": a.source,
+        "url": a.url,
+        "source_path": a.source_path,
+        "chunks": a.chunks,
+    }
+
+
+def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
+    """The API app for ``library`` (see the module's notes); serve it with uvicorn."""
+    options = options or ApiOptions()
+    server = Server(library, options)
+    app = FastAPI(
+        title="Citewire",
+        summary="Answers from news articles, every claim cited to its passage.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    _errors(app)
+
+    def authorised(request: Request) -> None:
+        if options.api_key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), options.api_key.encode()
+        ):
+            raise HTTPException(401, "a valid API key is needed: send it as `Authorization: Bearer KEY`")
+
+    guard = [Depends(authorised)]
+
+    @app.post("/v1/ask", dependencies=guard, tags=["answers"])
+    def ask(body: AskRequest) -> dict[str, Any]:
+        """Answer the question from the stored articles with numbered citations, or refuse."""
+        history = [
+            Turn(t.question, t.query or t.question, tuple((a, int(s)) for a, s in t.cited), t.answer)
+            for t in body.conversation
+        ]
+        with server.answering():
+            answer, turn = library.reply(body.query(), history)
+        return {**answer.to_dict(), "turn": turn.to_dict()}
+
+    @app.post("/v1/search", dependencies=guard, tags=["answers"])
+    def search(body: QueryFields) -> dict[str, Any]:
+        """The passages most relevant to the question, best first."""
+        hits = library.search(body.query())
+        return {"question": body.question, "hits": [hit_record(h) for h in hits]}
+
+    @app.post("/v1/choose", dependencies=guard, tags=["answers"])
+    def choose(body: ChooseRequest) -> dict[str, Any]:
+        """Pick the option the retrieved passages support, with its citation."""
+        with server.answering():
+            return library.choose(body.query(), body.options).to_dict()
+
+    @app.get("/v1/articles", dependencies=guard, tags=["articles"])
+    def articles() -> dict[str, Any]:
+        """Every stored article, sorted by title."""
+        listed = library.sources()
+        return {
+            "articles": [article_record(a) for a in listed],
+            "count": len(listed),
+            "chunks": sum(a.chunks for a in listed),
+        }
+
+    @app.post("/v1/articles", dependencies=guard, tags=["articles"])
+    def upload(
+        files: Annotated[list[UploadFile], File(description=".txt .md .html .jsonl")],
+    ) -> dict[str, Any]:
+        """Add articles from uploaded files, in one pass; each file's problem is listed, the rest
+        go in. Without a url an article's id comes from its content: the same file twice is one."""
+        report, stored = IngestReport(), []
+
+        def items() -> Iterator[Article | Problem]:
+            for f in files:
+                for item in read_upload(f.file.read(), f.filename or "upload"):
+                    if isinstance(item, Article):
+                        stored.append(item.id)
+                    yield item
+
+        ingest_items(items(), library, report=report)
+        return {
+            "added": report.added,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "skipped": report.skipped,
+            "chunks": report.chunks,
+            "ids": list(dict.fromkeys(stored)),
+            "problems": [
+                {"file": p.location, "reason": p.reason, "skipped": p.skipped} for p in report.problems
+            ],
+        }
+
+    @app.delete("/v1/articles/{article_id}", dependencies=guard, tags=["articles"], status_code=204)
+    def forget(article_id: str) -> Response:
+        """Remove an article and its passages."""
+        if not library.forget(article_id):
+            raise HTTPException(404, f"no article with id {article_id!r}; GET /v1/articles lists them")
+        return Response(status_code=204)
+
+    @app.get("/healthz", tags=["service"])
+    def health() -> JSONResponse:
+        """Whether the store answers, and what is loaded: 503 when the store cannot be reached."""
+        record: dict[str, Any] = {
+            "embedding_model_loaded": library._embedder is not None,
+            "language_model": library.settings.llm,
+            "language_model_loaded": library._model is not None,
+        }
+        try:
+            record |= {"articles": library.count_articles(), "chunks": library.store.count_chunks()}
+        except StoreError as exc:
+            return JSONResponse({"status": "unavailable", "store": str(exc), **record}, status_code=503)
+        return JSONResponse({"status": "ok", "store": "reachable", **record})
+
+    from ui.openai_chat import add_openai_routes
+
+    add_openai_routes(app, server, guard)
+    _docs_page(app)
+    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, larger={"/v1/articles": options.max_upload_bytes})
+    if options.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(options.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    if options.page:
+        import gradio as gr
+
+        from ui.app import build_app
+        from ui.render import CSS, HEAD
+
+        page = build_app(library, max_upload_mb=max(1, options.max_upload_bytes // 1_000_000))
+        page.queue(default_concurrency_limit=1)
+        app = gr.mount_gradio_app(
+            app,
+            page,
+            path="/",
+            auth=options.page_auth,
+            max_file_size=options.max_upload_bytes,
+            footer_links=["api"],
+            css=CSS,
+            head=HEAD,
+            theme=gr.themes.Default(),
+        )
+    return app
+
+
+def _docs_page(app: FastAPI) -> None:
+    """The OpenAPI page at ``/docs``, with Swagger UI's files from the swagger-ui-bundle package
+    (FastAPI's own page loads them from a CDN, which an offline machine cannot reach)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Citewire API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="data:,",
+        )
+
+
+def _errors(app: FastAPI) -> None:
+    """Every error as ``{"error": {...}}`` with the status its kind calls for; never a traceback."""
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        field = None
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            field = field or where or None
+            problems.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
+        return error_body(422, "; ".join(problems) or "malformed request", "invalid_request_error", field)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        kind = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
+        response = error_body(
+            exc.status_code, str(exc.detail), kind.get(exc.status_code, "invalid_request_error")
+        )
+        if exc.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(CitewireError)
+    def library_error(request: Request, exc: CitewireError) -> JSONResponse:
+        if isinstance(exc, ConfigError | InputError):
+            return error_body(422, str(exc), "invalid_request_error")
+        if isinstance(exc, StoreError):
+            return error_body(503, str(exc), "store_unavailable")
+        if isinstance(exc, ModelError):
+            return error_body(502, str(exc), "model_error")
+        return error_body(500, str(exc), "server_error")
+
+    @app.exception_handler(Exception)
+    def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_body(
+            500, f"internal error ({type(exc).__name__}); the server's log has the details", "server_error"
+        )

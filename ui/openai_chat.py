@@ -1,0 +1,183 @@
+"""The OpenAI-compatible part of the API: ``GET /v1/models`` and ``POST /v1/chat/completions``,
+streamed (server-sent events) or not, so that OpenAI clients and chat front ends (Open WebUI,
+LibreChat) can talk to Citewire.
+
+The assistant's message is the cited answer with its ``[n]`` markers, followed by its sources, one
+line each, so that any client shows a readable answer. The answer's whole record (the citations
+with their exact spans, ``refused``, ``answerer``, ...) comes in the response's ``citewire`` field,
+in the last chunk when streamed. The earlier messages are the conversation: a follow-up is
+answered as the next turn. The server remembers the turns of the answers it gave lately, by their
+text, so a follow-up to one of them knows what it quoted; an earlier answer it does not know is
+taken at its word.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from rag.conversation import Turn, resolve
+from rag.errors import CitewireError
+from rag.query import Query
+from rag.records import Answer
+
+if TYPE_CHECKING:
+    from ui.api import Server
+
+MODEL = "citewire"
+SOURCES_HEADING = "\n\nSources:\n"
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[Part] | None = None
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text or "" for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """An OpenAI chat request; settings Citewire has no use for (temperature, ...) are accepted
+    and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description=f"`{MODEL}`")
+    messages: list[Message] = Field(min_length=1, max_length=200)
+    stream: bool = False
+
+
+def sources_text(answer: Answer) -> str:
+    """The answer's sources as lines a person reads: ``[n] title (source, date) url``."""
+    lines = []
+    for c in answer.citations:
+        when = c.published.isoformat() if c.published else "undated"
+        where = f" {c.url}" if c.url else ""
+        lines.append(f"[{c.n}] {c.title} ({c.source or 'unknown source'}, {when}){where}")
+    return SOURCES_HEADING + "\n".join(lines) if lines else ""
+
+
+def content_of(answer: Answer) -> str:
+    """The assistant message for ``answer``."""
+    return answer.answer + sources_text(answer)
+
+
+def conversation(messages: Sequence[Message], server: Server) -> tuple[str, list[Turn]]:
+    """The question (the last user message) and the turns before it."""
+    said = [m for m in messages if m.role in ("user", "assistant")]
+    if not said or said[-1].role != "user" or not said[-1].text.strip():
+        raise HTTPException(422, "messages: the last message must be the user's question")
+    turns: list[Turn] = []
+    for asked, replied in pairwise(said[:-1]):
+        if asked.role != "user" or replied.role != "assistant":
+            continue
+        known = server.turns.recall(replied.text)
+        if known is not None and known.question == asked.text.strip():
+            turns.append(known)
+            continue
+        question = asked.text.strip()
+        answer = replied.text.split(SOURCES_HEADING, 1)[0]
+        turns.append(Turn(question, resolve(question, turns).query, (), answer))
+    return said[-1].text.strip(), turns
+
+
+def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
+    """``/v1/models`` and ``/v1/chat/completions`` on ``app``."""
+    library = server.library
+
+    @app.get("/v1/models", dependencies=guard, tags=["openai"])
+    def models() -> dict[str, Any]:
+        """The one model: Citewire's cited answers."""
+        return {
+            "object": "list",
+            "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "citewire"}],
+        }
+
+    @app.post("/v1/chat/completions", dependencies=guard, tags=["openai"], response_model=None)
+    def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
+        """The cited answer to the last user message, the earlier messages its conversation."""
+        if body.model != MODEL:
+            raise HTTPException(404, f"model {body.model!r} does not exist; GET /v1/models lists `{MODEL}`")
+        question, history = conversation(body.messages, server)
+        reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            record = {
+                "id": reply_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": MODEL,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
+            return f"data: {json.dumps(record, ensure_ascii=False)}\n\n"
+
+        if not body.stream:
+            with server.answering():
+                answer, turn = library.reply(Query(question), history)
+            content = content_of(answer)
+            server.turns.remember(content, turn)
+            return {
+                "id": reply_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": MODEL,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "citewire": answer.to_dict(),
+            }
+
+        def events() -> Iterator[str]:
+            yield chunk({"role": "assistant", "content": ""})
+            shown, sent = "", ""  # the answer's text so far; all the content sent
+            try:
+                with server.answering():
+                    last: tuple[Answer, Turn] | None = None
+                    for last in library.reply_stream(Query(question), history):
+                        text = last[0].answer
+                        if text != shown:
+                            delta = text[len(shown) :] if text.startswith(shown) else f"\n\n{text}"
+                            sent += delta
+                            yield chunk({"content": delta})
+                            shown = text
+            except CitewireError as exc:  # the answer has begun: the error comes as an event
+                failure = {"message": str(exc), "type": type(exc).__name__, "param": None, "code": None}
+                yield f"data: {json.dumps({'error': failure}, ensure_ascii=False)}\n\n"
+                yield "data: [DONE]\n\n"
+                return
+            assert last is not None
+            answer, turn = last
+            sources = sources_text(answer)
+            if sources:
+                sent += sources
+                yield chunk({"content": sources})
+            server.turns.remember(sent, turn)
+            yield chunk({}, "stop", citewire=answer.to_dict())
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )

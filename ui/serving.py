@@ -1,0 +1,165 @@
+"""``citewire chat`` and ``citewire serve``: the chat page, and the HTTP API with the page beside
+it, on this machine. Both open on loopback without a login; anywhere else the page needs a login
+(``--auth``) and the API a key (``--api-key-file`` or ``CITEWIRE_API_KEY``)."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+from pathlib import Path
+
+from rag.errors import ConfigError
+from ui.cli import _open
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def read_credentials(path: str | None, environ: dict[str, str]) -> list[tuple[str, str]] | None:
+    """Login pairs from a file of ``user:password`` lines, else from ``CITEWIRE_AUTH``."""
+    lines: list[str] = []
+    where = "CITEWIRE_AUTH"
+    if path:
+        where = path
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the --auth file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"the --auth file {path} is not UTF-8 text; write one user:password per line"
+            ) from None
+    elif environ.get("CITEWIRE_AUTH"):
+        lines = environ["CITEWIRE_AUTH"].split(",")
+    pairs = []
+    for line in lines:
+        if not line.strip():
+            continue
+        user, sep, password = line.strip().partition(":")
+        if not sep or not user or not password:
+            raise ConfigError(f"{where}: each entry must be user:password (got an entry without one)")
+        pairs.append((user, password))
+    if (path or environ.get("CITEWIRE_AUTH")) and not pairs:
+        raise ConfigError(f"{where} holds no user:password entries")
+    return pairs or None
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """``citewire chat``: serve the page; a non-loopback address needs --auth or --no-auth."""
+    credentials = read_credentials(args.auth, dict(os.environ))
+    if args.max_upload_mb <= 0:
+        raise ConfigError(f"--max-upload-mb must be greater than 0. Currently, it is {args.max_upload_mb}")
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535. Currently, it is {args.port}")
+    check_port_free(args.host, args.port)  # before the model and the library load
+    if args.host not in LOOPBACK and credentials is None and not args.no_auth:
+        raise ConfigError(
+            f"--host {args.host} would open your library to the network. Give --auth FILE (lines of "
+            "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth to serve without login"
+        )
+    library = _open(args)
+    if args.examples and library.count_articles() == 0:
+        from ingest import ingest
+
+        report = ingest([args.examples], library, on_problem=lambda p: print(p, file=sys.stderr))
+        print(f"library was empty; ingested the examples: {report.summary()}")
+    from ui.app import build_app, launch
+
+    app = build_app(library, max_upload_mb=args.max_upload_mb)
+    print(f"Citewire chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
+    try:
+        launch(app, host=args.host, port=args.port, auth=credentials, max_upload_mb=args.max_upload_mb)
+    except OSError as exc:  # taken meanwhile, or an address this machine does not have
+        raise ConfigError(
+            f"Could not serve on {args.host}:{args.port} ({exc}); pick another --port or --host"
+        ) from exc
+    return 0
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``ConfigError`` when ``host:port`` cannot be listened on (in use, or not an address here)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"--host {host}: not an address this machine can serve on ({exc})") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reason = "in use (another `citewire chat`?)" if exc.errno == errno.EADDRINUSE else str(exc)
+            raise ConfigError(f"Port {port} on {host} is {reason}; pick another with --port") from exc
+
+
+API_KEY_VARIABLE = "CITEWIRE_API_KEY"
+
+
+def read_api_key(path: str | None, environ: dict[str, str]) -> str | None:
+    """The API key from ``--api-key-file`` (its first line), else ``CITEWIRE_API_KEY``; None when
+    neither is given. The key itself never appears in a message."""
+    if path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the --api-key-file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"the --api-key-file {path} is not UTF-8 text; write the key on one line"
+            ) from None
+        key = next((line.strip() for line in lines if line.strip()), "")
+        if not key:
+            raise ConfigError(f"the --api-key-file {path} is empty; write the key on its first line")
+        return key
+    key = environ.get(API_KEY_VARIABLE, "").strip()
+    return key or None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``citewire serve``: the HTTP API (``/v1``), its OpenAPI page (``/docs``) and the chat page
+    (``/``) on one port. Anywhere but loopback, the API needs a key and the page a login."""
+    api_key = read_api_key(args.api_key_file, dict(os.environ))
+    credentials = read_credentials(args.auth, dict(os.environ))
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535. Currently, it is {args.port}")
+    if args.max_upload_mb <= 0:
+        raise ConfigError(f"--max-upload-mb must be greater than 0. Currently, it is {args.max_upload_mb}")
+    if args.host not in LOOPBACK:
+        if api_key is None:
+            raise ConfigError(
+                f"--host {args.host} would open your library to the network: give --api-key-file FILE "
+                f"or set {API_KEY_VARIABLE}; every /v1 request must then carry it as a bearer token"
+            )
+        if credentials is None and not args.no_auth:
+            raise ConfigError(
+                f"--host {args.host}: the chat page needs a login too. Give --auth FILE (lines of "
+                "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth"
+            )
+    check_port_free(args.host, args.port)  # before the model and the library load
+    library = _open(args)
+    library.embedder.embed_query("warm up")  # loaded before the first request, not during it
+    from ui.api import ApiOptions, build_api
+
+    options = ApiOptions(
+        api_key=api_key,
+        max_upload_bytes=args.max_upload_mb * 1_000_000,
+        cors_origins=tuple(args.cors_origin or ()),
+        page=not args.no_page,
+        page_auth=credentials,
+    )
+    app = build_api(library, options)
+    import uvicorn
+
+    print(
+        f"Citewire API on http://{args.host}:{args.port}/v1 (OpenAPI page /docs, chat page /); Ctrl+C stops"
+    )
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    except OSError as exc:
+        raise ConfigError(
+            f"Could not serve on {args.host}:{args.port} ({exc}); pick another --port or --host"
+        ) from exc
+    return 0
