@@ -182,14 +182,22 @@ def fit(
     return model
 
 
-def question_figures(rows: Rows, scores: np.ndarray, index: int, take: int = 3) -> tuple[float, float]:
-    """For question ``index``: whether its best-scored sentence holds the answer, and whether one
-    of its ``take`` best does."""
-    mine = np.flatnonzero(rows.question == index)
+def by_question(owner: np.ndarray, count: int) -> list[np.ndarray]:
+    """The row indices of each of ``count`` questions, from each row's question (one pass)."""
+    order = np.argsort(owner, kind="stable")
+    ends = np.searchsorted(owner[order], np.arange(count + 1))
+    return [order[ends[i] : ends[i + 1]] for i in range(count)]
+
+
+def question_figures(
+    labels: np.ndarray, scores: np.ndarray, mine: np.ndarray, take: int = 3
+) -> tuple[float, float]:
+    """For the question whose rows are ``mine``: whether its best-scored sentence holds the
+    answer, and whether one of its ``take`` best does."""
     if not len(mine):
         return 0.0, 0.0
     order = mine[np.argsort(-scores[mine], kind="stable")]
-    return float(rows.labels[order[0]]), float(rows.labels[order[:take]].max())
+    return float(labels[order[0]]), float(labels[order[:take]].max())
 
 
 def cross_validate(rows: Rows, count: int, params: dict[str, Any]) -> dict[str, Any]:
@@ -211,30 +219,32 @@ def cross_validate(rows: Rows, count: int, params: dict[str, Any]) -> dict[str, 
             picked[options_in] = chooser.predict(rows.options[options_in])
         report["folds"].append({"weeks": [block[0], block[-1]], "questions": int(test.sum())})
     per_question = []
+    sentences_of = by_question(rows.question, len(rows.weeks))
+    options_of = by_question(rows.option_question, len(rows.weeks))
+    hand = rows.features[:, HAND]
     for index, week in enumerate(rows.weeks):
-        top, top3 = question_figures(rows, learned, index)
-        hand_top, hand_top3 = question_figures(rows, rows.features[:, HAND], index)
-        mine = rows.question == index
-        options = np.flatnonzero(rows.option_question == index)
+        mine, options = sentences_of[index], options_of[index]
+        top, top3 = question_figures(rows.labels, learned, mine)
+        hand_top, hand_top3 = question_figures(rows.labels, hand, mine)
         chose = float(rows.option_labels[options[np.argmax(picked[options])]]) if len(options) else None
         per_question.append(
             {
                 "id": rows.ids[index],
                 "week": week,
-                "answerable": float(rows.labels[mine].max()) if mine.any() else 0.0,
+                "answerable": float(rows.labels[mine].max()) if len(mine) else 0.0,
                 "top1": top,
                 "top3": top3,
                 "hand_top1": hand_top,
                 "hand_top3": hand_top3,
-                "best": float(learned[mine].max()) if mine.any() else float("-inf"),
+                "best": float(learned[mine].max()) if len(mine) else float("-inf"),
                 "choice": chose,
                 "hand_choice": float(rows.hand_choice[index]) if len(options) else None,
             }
         )
     keys = ("answerable", "top1", "top3", "hand_top1", "hand_top3", "choice", "hand_choice")
     for week in sorted(set(rows.weeks)):
-        mine = [p for p in per_question if p["week"] == week]
-        report["weeks"][week] = {"questions": len(mine), **{k: _mean(p[k] for p in mine) for k in keys}}
+        of_week = [p for p in per_question if p["week"] == week]
+        report["weeks"][week] = {"questions": len(of_week), **{k: _mean(p[k] for p in of_week) for k in keys}}
     report["overall"] = {
         "questions": len(per_question),
         **{k: _mean(p[k] for p in per_question) for k in keys},

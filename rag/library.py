@@ -326,6 +326,15 @@ class Library:
         """How many articles are stored."""
         return self.store.count_articles()
 
+    def count_chunks(self) -> int:
+        """How many passages are stored."""
+        return self.store.count_chunks()
+
+    def loaded(self) -> dict[str, bool]:
+        """Which models are loaded by now: ``embedding``, and ``language`` (loaded at the first
+        answer that needs it)."""
+        return {"embedding": self._embedder is not None, "language": self._model is not None}
+
     def sources(self) -> list[StoredArticle]:
         """Every stored article, sorted by title."""
         return sorted(self.store.articles(), key=lambda a: (a.title.lower(), a.id))

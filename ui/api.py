@@ -262,13 +262,14 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     @app.get("/healthz", tags=["service"])
     def health() -> JSONResponse:
         """Whether the store answers, and what is loaded: 503 when the store cannot be reached."""
+        loaded = library.loaded()
         record: dict[str, Any] = {
-            "embedding_model_loaded": library._embedder is not None,
+            "embedding_model_loaded": loaded["embedding"],
             "language_model": library.settings.llm,
-            "language_model_loaded": library._model is not None,
+            "language_model_loaded": loaded["language"],
         }
         try:
-            record |= {"articles": library.count_articles(), "chunks": library.store.count_chunks()}
+            record |= {"articles": library.count_articles(), "chunks": library.count_chunks()}
         except StoreError as exc:
             return JSONResponse({"status": "unavailable", "store": str(exc), **record}, status_code=503)
         return JSONResponse({"status": "ok", "store": "reachable", **record})
