@@ -199,3 +199,15 @@ class StoredArticle:
     def version(self) -> tuple[str, int]:
         """The article's text (by hash) and passage count: equal versions have equal passages."""
         return (self.content_hash, self.chunks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The listing's JSON form (``citewire sources --json``, ``GET /v1/articles``)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "published": self.published.isoformat() if self.published else None,
+            "source": self.source,
+            "url": self.url,
+            "source_path": self.source_path,
+            "chunks": self.chunks,
+        }

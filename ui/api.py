@@ -36,7 +36,7 @@ from rag.conversation import Turn
 from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
 from rag.library import Library
 from rag.query import Query
-from rag.records import Article, Hit, StoredArticle
+from rag.records import Article, Hit
 from ui.limits import BodyLimit, error_body
 
 log = logging.getLogger("citewire.api")
@@ -154,19 +154,6 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     }
 
 
-def article_record(a: StoredArticle) -> dict[str, Any]:
-    """A stored article as ``citewire sources --json`` lists it."""
-    return {
-        "id": a.id,
-        "title": a.title,
-        "published": a.published.isoformat() if a.published else None,
-        "source": a.source,
-        "url": a.url,
-        "source_path": a.source_path,
-        "chunks": a.chunks,
-    }
-
-
 def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     """The API app for ``library`` (see the module's notes); serve it with uvicorn."""
     options = options or ApiOptions()
@@ -219,7 +206,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
         """Every stored article, sorted by title."""
         listed = library.sources()
         return {
-            "articles": [article_record(a) for a in listed],
+            "articles": [a.to_dict() for a in listed],
             "count": len(listed),
             "chunks": sum(a.chunks for a in listed),
         }

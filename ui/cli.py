@@ -290,18 +290,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     library = _open(args, existing=True)
     articles = library.sources()
     if args.json:
-        rows = [
-            {
-                "id": a.id,
-                "title": a.title,
-                "published": a.published.isoformat() if a.published else None,
-                "source": a.source,
-                "url": a.url,
-                "source_path": a.source_path,
-                "chunks": a.chunks,
-            }
-            for a in articles
-        ]
+        rows = [a.to_dict() for a in articles]
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     for a in articles:

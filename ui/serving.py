@@ -16,20 +16,24 @@ from ui.cli import _open
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _flag_file_lines(path: str, flag: str, fix: str) -> list[str]:
+    """The lines of the file a flag names; ``ConfigError`` naming it when it cannot be read or is
+    not UTF-8 text (``fix`` says how to write it)."""
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the {flag} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"the {flag} {path} is not UTF-8 text; {fix}") from None
+
+
 def read_credentials(path: str | None, environ: dict[str, str]) -> list[tuple[str, str]] | None:
     """Login pairs from a file of ``user:password`` lines, else from ``CITEWIRE_AUTH``."""
     lines: list[str] = []
     where = "CITEWIRE_AUTH"
     if path:
         where = path
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the --auth file {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"the --auth file {path} is not UTF-8 text; write one user:password per line"
-            ) from None
+        lines = _flag_file_lines(path, "--auth file", "write one user:password per line")
     elif environ.get("CITEWIRE_AUTH"):
         lines = environ["CITEWIRE_AUTH"].split(",")
     pairs = []
@@ -102,14 +106,7 @@ def read_api_key(path: str | None, environ: dict[str, str]) -> str | None:
     """The API key from ``--api-key-file`` (its first line), else ``CITEWIRE_API_KEY``; None when
     neither is given. The key itself never appears in a message."""
     if path:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the --api-key-file {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"the --api-key-file {path} is not UTF-8 text; write the key on one line"
-            ) from None
+        lines = _flag_file_lines(path, "--api-key-file", "write the key on one line")
         key = next((line.strip() for line in lines if line.strip()), "")
         if not key:
             raise ConfigError(f"the --api-key-file {path} is empty; write the key on its first line")
