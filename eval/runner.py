@@ -296,6 +296,7 @@ def run_eval(
             "skipped": ingested.skipped,
         },
         "answering_seconds": round(answering, 2),
+        "reader": library.settings.reader,
         "index": library.settings.chroma_url or str(library.settings.data_dir),
     }
     write_outputs(config.out, results, {"run": run_info, "metrics": summary})

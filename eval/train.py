@@ -130,7 +130,7 @@ def collect(
     for index, q in enumerate(questions):
         hits = library.search(Query(q.question, top_k=top_k, as_of=q.date))
         ranked = answerer.candidates(q.question, hits)
-        blocks.append(sentence_features(q.question, ranked, q.date))
+        blocks.append(sentence_features(q.question, ranked, library.embedder))
         labels += [contains_gold(s.text, q.answers) for s in ranked]
         owner += [index] * len(ranked)
         right = [exact_match(option, q.answers) for option in q.choices]

@@ -138,7 +138,7 @@ class ExtractiveAnswerer:
         ranked = self._hand_ranked(question, hits)
         if self.reader is None or not ranked:
             return ranked
-        chances = self.reader.chance(self.reader.scores(question, ranked, as_of))
+        chances = self.reader.chance(self.reader.scores(question, ranked))
         learned = [replace(s, score=float(c)) for s, c in zip(ranked, chances, strict=True)]
         return sorted(learned, key=lambda s: (-s.score, s.rank, s.start))
 

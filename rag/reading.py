@@ -13,14 +13,14 @@ import copy
 import json
 import math
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from rag.answer import CLOSERS, Sentence
 from rag.errors import ConfigError
+from rag.evidence import coverage
 from rag.records import Hit
 
 if TYPE_CHECKING:
@@ -45,18 +45,42 @@ FEATURES = (
     "closed",  # ends with closing punctuation (not a headline or caption)
     "words",  # its length in words
     "offset",  # log of its offset in the article (a lead sentence is near 0)
-    "age_days",  # days from its article's date to the as-of date, -1 when either is unknown
     "sentences",  # candidates for the question
+    "likeness",  # the embedding model's word-piece likeness of sentence and question
+    "likeness_gap",  # that less the best candidate's
+    "match_gap",  # match less the best candidate's
+    "title_match",  # share of the question's terms in the article's title
 )
 
 
-def sentence_features(question: str, ranked: Sequence[Sentence], as_of: date | None) -> np.ndarray:
+class WordVectors(Protocol):
+    """What the reader needs of the embedding model (``rag.embedding.Embedder.word_vectors``)."""
+
+    def word_vectors(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def likeness(vectors: WordVectors, question: str, ranked: Sequence[Sentence]) -> np.ndarray:
+    """The cosine of each sentence's word-piece vector with the question's."""
+    if not ranked:
+        return np.zeros(0, dtype=np.float32)
+    table = vectors.word_vectors([question, *(s.text for s in ranked)])
+    return table[1:] @ table[0]
+
+
+def sentence_features(question: str, ranked: Sequence[Sentence], vectors: WordVectors) -> np.ndarray:
     """One row of ``FEATURES`` per sentence of ``ranked`` (the answerer's candidates, best first)."""
     kind = _KINDS.get(expected_answer(question), 0)
-    asked = question_terms(question).keys()
+    weights = question_terms(question)
+    asked = weights.keys()
+    alike = likeness(vectors, question, ranked)
+    best_alike = float(alike.max()) if len(alike) else 0.0
+    best_match = max((s.match for s in ranked), default=0.0)
+    titles: dict[str, float] = {}
     rows = np.zeros((len(ranked), len(FEATURES)), dtype=np.float32)
     for place, s in enumerate(ranked):
-        published = s.hit.chunk.published
+        title = s.hit.chunk.title
+        if title not in titles:
+            titles[title] = coverage(weights, set(terms(title)))
         rows[place] = (
             s.match,
             s.coverage,
@@ -73,10 +97,24 @@ def sentence_features(question: str, ranked: Sequence[Sentence], as_of: date | N
             float(s.text.endswith(CLOSERS)),
             len(s.text.split()),
             math.log1p(s.start),
-            (as_of - published).days if as_of and published else -1,
             len(ranked),
+            alike[place],
+            alike[place] - best_alike,
+            s.match - best_match,
+            titles[title],
         )
     return rows
+
+
+BUILTIN = Path(__file__).resolve().parent / "reader"
+
+
+def reader_folder(setting: str) -> Path | None:
+    """The folder the ``reader`` setting names: the shipped reader for ``builtin``, none for
+    ``none`` (or an empty setting)."""
+    if setting.strip().lower() in ("", "none"):
+        return None
+    return BUILTIN if setting == "builtin" else Path(setting)
 
 
 class Reader:
@@ -91,9 +129,11 @@ class Reader:
         booster: Any,
         calibration: tuple[Sequence[float], Sequence[float]],
         refuse_below: float,
+        vectors: WordVectors,
         chooser: Any | None = None,
     ) -> None:
         self.folder = folder
+        self.vectors = vectors
         self._booster = booster
         self._x = np.asarray(calibration[0], dtype=float)
         self._y = np.asarray(calibration[1], dtype=float)
@@ -101,9 +141,10 @@ class Reader:
         self.chooser = chooser
 
     @classmethod
-    def load(cls, folder: Path) -> Reader:
-        """The reader in ``folder``; ``ConfigError`` naming the file when it is missing or was
-        trained on other features."""
+    def load(cls, folder: Path, vectors: WordVectors) -> Reader:
+        """The reader in ``folder``, comparing texts by ``vectors`` (the library's embedding
+        model); ``ConfigError`` naming the file when it is missing or was trained on other
+        features."""
         model, meta, options = folder / "reader.txt", folder / "reader.json", folder / "chooser.txt"
         try:
             spec = json.loads(meta.read_text(encoding="utf-8"))
@@ -127,7 +168,8 @@ class Reader:
                 f"a model in {folder} is not a LightGBM model ({exc}); run `citewire train` again"
             ) from exc
         chooser = boosters[1] if len(boosters) > 1 else None
-        return cls(folder, boosters[0], (spec["x"], spec["y"]), float(spec["refuse_below"]), chooser)
+        calibration = (spec["x"], spec["y"])
+        return cls(folder, boosters[0], calibration, float(spec["refuse_below"]), vectors, chooser)
 
     def never_refusing(self) -> Reader:
         """The same reader with no refusal threshold (what the evaluation's risk-coverage plot
@@ -136,11 +178,12 @@ class Reader:
         twin.refuse_below = 0.0
         return twin
 
-    def scores(self, question: str, ranked: Sequence[Sentence], as_of: date | None) -> np.ndarray:
+    def scores(self, question: str, ranked: Sequence[Sentence]) -> np.ndarray:
         """The model's score of each sentence of ``ranked`` (higher is likelier the answer)."""
         if not ranked:
             return np.zeros(0)
-        return np.asarray(self._booster.predict(sentence_features(question, ranked, as_of)), dtype=float)
+        features = sentence_features(question, ranked, self.vectors)
+        return np.asarray(self._booster.predict(features), dtype=float)
 
     def chance(self, score: float | np.ndarray) -> np.ndarray:
         """The calibrated chance that a sentence of this score, a question's best, holds its answer."""
@@ -177,7 +220,10 @@ OPTION_FEATURES = (
 
 
 def option_features(
-    question: str, options: Sequence[str], hits: Sequence[Hit], ranked: Sequence[Sentence]
+    question: str,
+    options: Sequence[str],
+    hits: Sequence[Hit],
+    ranked: Sequence[Sentence],
 ) -> np.ndarray:
     """One row of ``OPTION_FEATURES`` per option, from the question's passages and the
     answerer's ranked candidate sentences."""

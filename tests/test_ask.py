@@ -267,3 +267,35 @@ def test_a_follow_up_that_names_no_topic_is_joined_to_the_conversation(
     assert peru.refusal_reason == "joined to the conversation, no passage quoted holds a word of its own"
     alone, fresh = library.reply("When did New Horizons fly past Pluto?", [turn, joined])
     assert fresh.query == "When did New Horizons fly past Pluto?" and "Pluto" in alone.answer
+
+
+def test_the_shipped_reader_loads_when_asked_for(news_library: Library) -> None:
+    from rag.reading import BUILTIN, FEATURES
+
+    before = news_library.settings
+    assert before.reader == "none" and news_library.reader is None  # the hand-set weights
+    news_library.settings = before.with_changes(reader="builtin")
+    reader = news_library.reader
+    assert reader is not None and reader.folder == BUILTIN and reader.chooser is not None
+    assert sum(f.stat().st_size for f in BUILTIN.iterdir()) < 2_000_000
+    ranked = news_library.answerer.candidates(  # type: ignore[attr-defined]
+        SEED_QUESTION, news_library.search(SEED_QUESTION)
+    )
+    assert len(reader.scores(SEED_QUESTION, ranked)) == len(ranked) > 0
+    assert len(FEATURES) == reader._booster.num_feature()
+    answer = news_library.ask(SEED_QUESTION)
+    assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+    news_library.settings = before
+
+
+def test_word_vectors_place_related_sentences_nearer(news_library: Library) -> None:
+    vectors = news_library.embedder.word_vectors(
+        [
+            "The central bank raised interest rates to fight inflation.",
+            "Borrowing costs went up as the bank tried to slow rising prices.",
+            "The striker scored twice in the second half of the match.",
+        ]
+    )
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]

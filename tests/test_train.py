@@ -16,6 +16,7 @@ from eval.suite import load_questions
 from eval.train import Rows, folds, train
 from ingest import ingest
 from rag import ConfigError, ExtractiveAnswerer, Library, Query
+from rag.embedding import Embedder
 from rag.reading import FEATURES, OPTION_FEATURES, Reader
 
 QUIZZES = SHARED_DATA / "realtimeqa-2023"
@@ -78,11 +79,11 @@ def test_train_writes_a_reader_that_scores_the_answerers_candidates(
     assert summary["model_bytes"] < 2_000_000
     assert "| **all** | 16 |" in (out / "card.md").read_text()
 
-    reader = Reader.load(out)
+    reader = Reader.load(out, library.embedder)
     q = questions[0]
     hits = library.search(Query(q.question, top_k=5, as_of=q.date))
     ranked = ExtractiveAnswerer().candidates(q.question, hits)
-    scores = reader.scores(q.question, ranked, q.date)
+    scores = reader.scores(q.question, ranked)
     assert scores.shape == (len(ranked),) and np.isfinite(scores).all()
     assert 0.0 <= reader.chance(float(scores.max())) <= 1.0
 
@@ -109,12 +110,12 @@ def test_train_writes_a_reader_that_scores_the_answerers_candidates(
     assert again["sentences"] == summary["sentences"]
 
 
-def test_a_reader_of_other_features_is_refused(tmp_path: Path) -> None:
+def test_a_reader_of_other_features_is_refused(tmp_path: Path, embedder: Embedder) -> None:
     with pytest.raises(ConfigError, match="cannot load the reader"):
-        Reader.load(tmp_path)
+        Reader.load(tmp_path, embedder)
     (tmp_path / "reader.txt").write_text("tree\n")
     (tmp_path / "reader.json").write_text(
         json.dumps({"features": ["other"], "x": [0], "y": [0], "refuse_below": 0})
     )
     with pytest.raises(ConfigError, match="other features"):
-        Reader.load(tmp_path)
+        Reader.load(tmp_path, embedder)

@@ -55,7 +55,8 @@ def _llm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reader",
         metavar="DIR",
-        help="a reader trained by `citewire train` (its --out; env CITEWIRE_READER)",
+        help="the learned reader: builtin (shipped), a folder `citewire train` wrote, "
+        "or none (the default: the hand-set weights) (env CITEWIRE_READER)",
     )
 
 
