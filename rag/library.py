@@ -91,14 +91,12 @@ class Library:
     @property
     def reader(self) -> Reader | None:
         """The learned reader ``settings.reader`` names, loaded on first use; None for ``none``."""
-        from rag.reading import reader_folder
+        from rag.reading import Reader, reader_folder
 
         folder = reader_folder(self.settings.reader)
         if folder is None:
             return None
         if self._reader is None or self._reader.folder != folder:
-            from rag.reading import Reader
-
             self._reader = Reader.load(folder, self.embedder)
         return self._reader
 

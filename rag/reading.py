@@ -112,9 +112,10 @@ BUILTIN = Path(__file__).resolve().parent / "reader"
 def reader_folder(setting: str) -> Path | None:
     """The folder the ``reader`` setting names: the shipped reader for ``builtin``, none for
     ``none`` (or an empty setting)."""
-    if setting.strip().lower() in ("", "none"):
+    name = setting.strip().lower()
+    if name in ("", "none"):
         return None
-    return BUILTIN if setting == "builtin" else Path(setting)
+    return BUILTIN if name == "builtin" else Path(setting)
 
 
 class Reader:
@@ -220,10 +221,7 @@ OPTION_FEATURES = (
 
 
 def option_features(
-    question: str,
-    options: Sequence[str],
-    hits: Sequence[Hit],
-    ranked: Sequence[Sentence],
+    question: str, options: Sequence[str], hits: Sequence[Hit], ranked: Sequence[Sentence]
 ) -> np.ndarray:
     """One row of ``OPTION_FEATURES`` per option, from the question's passages and the
     answerer's ranked candidate sentences."""
