@@ -135,7 +135,8 @@ def collect(
         owner += [index] * len(ranked)
         right = [exact_match(option, q.answers) for option in q.choices]
         if len(q.choices) >= 2:
-            option_blocks.append(option_features(q.question, q.choices, hits, ranked))
+            searched = library.option_searches(Query(q.question, top_k=top_k, as_of=q.date), q.choices)
+            option_blocks.append(option_features(q.question, q.choices, hits, ranked, searched))
             option_labels += right
             option_owner += [index] * len(q.choices)
             hand.append(right[choose(q.question, q.choices, hits).index])

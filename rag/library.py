@@ -305,12 +305,9 @@ class Library:
             yield answer, Turn.of(question, follow.query, answer)
 
     def choose(self, query: Query | str, choices: Sequence[str], hits: Sequence[Hit] | None = None) -> Choice:
-        """Pick the option of ``choices`` that the retrieved passages support, with its citation
-        (with a language model: the option it picks from the passages, grounded when a sentence of
-        them holds it).
-
-        ``hits`` are the question's passages if already retrieved.
-        """
+        """Pick the option of ``choices`` that the question's passages (``hits`` when retrieved
+        already) support, with its citation; a language model's pick is grounded when a sentence
+        of them holds it."""
         query = Query.of(query)
         found = hits if hits is not None else self.search(query)
         if self.settings.llm:
@@ -320,8 +317,12 @@ class Library:
         reader = self.reader
         if reader is not None and reader.chooser is not None:
             ranked = ExtractiveAnswerer().candidates(query.question, found)
-            return reader.choose(query.question, choices, found, ranked)
+            return reader.choose(query.question, choices, found, ranked, self.option_searches(query, choices))
         return choose(query.question, choices, found)
+
+    def option_searches(self, query: Query, choices: Sequence[str]) -> list[list[Hit]]:
+        """Each option's passages: the query's search with the option's words added (``rag.reading``)."""
+        return [self.search(replace(query, question=f"{query.question} {o}")) for o in choices]
 
     def count_articles(self) -> int:
         """How many articles are stored."""

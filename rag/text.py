@@ -175,7 +175,9 @@ def terms(text: str) -> list[str]:
 def _salient(position: int, word: str) -> bool:
     """Whether a word is a name or a number: capitalised anywhere but its text's start, or
     holding a digit."""
-    return any(ch.isdigit() for ch in word) or (position > 0 and word[0].isupper())
+    if position > 0 and word[0].isupper():
+        return True
+    return not word.isalpha() and any(ch.isdigit() for ch in word)
 
 
 def _normal(word: str) -> str:
@@ -255,15 +257,12 @@ def new_names(sentence: str, asked: Collection[str]) -> set[str]:
     question's ``question_terms``): what the sentence could be telling (see ``_salient``). Day
     and month names are left out (every news sentence has one).
     """
-    stemmer = _stemmer()
-    found = set()
-    for i, word in enumerate(words(sentence)):
-        if _CALENDAR.match(word) or not _salient(i, word):
-            continue
-        stem = stemmer.stemWord(_normal(word))
-        if stem not in asked:
-            found.add(stem)
-    return found
+    said = [
+        _normal(word)
+        for i, word in enumerate(words(sentence))
+        if _salient(i, word) and not _CALENDAR.match(word)
+    ]
+    return {stem for stem in _stemmer().stemWords(said) if stem not in asked}
 
 
 def points_back(sentence: str) -> bool:
@@ -278,6 +277,18 @@ def expected_answer(question: str) -> str | None:
         if pattern.search(question):
             return kind
     return None
+
+
+_SAYING = re.compile(
+    r"^\s*what\b[^?]*\b(say|says|said|saying|tell|told|think|thinks|argue|argued|write|wrote|warn|warned)\b",
+    re.I,
+)
+
+
+def asks_what_was_said(question: str) -> bool:
+    """Whether ``question`` asks what someone said or thinks ("What did Xi say about ...?"),
+    where the answer is a statement rather than a name, a place or a number."""
+    return bool(_SAYING.search(question))
 
 
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:

@@ -1,5 +1,6 @@
 """The extractive answerer by hand: a lead sentence that restates the question gets its neighbour;
-photo-gallery chrome is quoted by no answer; sentences run on past news abbreviations."""
+photo-gallery chrome is quoted by no answer; sentences run on past news abbreviations; a question
+asking what someone said is told apart."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from rag.answer import ExtractiveAnswerer
 from rag.records import Chunk, Hit
-from rag.text import sentence_spans
+from rag.text import asks_what_was_said, sentence_spans
 
 
 def hit(chunk_id: str, text: str, score: float = 0.8) -> Hit:
@@ -150,3 +151,19 @@ def test_a_copy_of_a_quoted_sentence_in_another_article_is_not_quoted_again() ->
 )
 def test_sentences_run_on_past_news_abbreviations(text: str, sentences: list[str]) -> None:
     assert [text[s:e] for s, e in sentence_spans(text)] == sentences
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("What did Xi say about multilateral governance?", True),
+        ("What has the mayor told residents about the flood plain?", True),
+        ("What does the authority think of the new dam?", True),
+        ("What was the minister caught saying in the recording?", True),
+        ("Which city will host the final this weekend?", False),
+        ("What did the river authority vote to build?", False),
+        ("Who said the dam would hold?", False),  # a person, not what was said
+    ],
+)
+def test_a_question_asking_what_was_said_is_told_apart(question: str, said: bool) -> None:
+    assert asks_what_was_said(question) is said

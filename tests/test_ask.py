@@ -270,7 +270,7 @@ def test_a_follow_up_that_names_no_topic_is_joined_to_the_conversation(
 
 
 def test_the_shipped_reader_loads_when_asked_for(news_library: Library) -> None:
-    from rag.reading import BUILTIN, FEATURES
+    from rag.reading import BUILTIN, FEATURES, OPTION_FEATURES
 
     before = news_library.settings
     assert before.reader == "none" and news_library.reader is None  # the hand-set weights
@@ -284,8 +284,21 @@ def test_the_shipped_reader_loads_when_asked_for(news_library: Library) -> None:
         )
         assert len(reader.scores(SEED_QUESTION, ranked)) == len(ranked) > 0
         assert len(FEATURES) == reader._booster.num_feature()
-        answer = news_library.ask(SEED_QUESTION)
+        assert len(OPTION_FEATURES) == reader.chooser.num_feature()
+        choice = news_library.choose(
+            "What approach to governing the Internet did Xi call for?",
+            ["leaving it to companies", "a multilateral approach", "one global regulator", "a ban"],
+        )
+        assert choice.choice == "a multilateral approach" and choice.grounded
+        question = "Which conference did Xi speak at?"  # a name: the learned reader ranks and refuses
+        assert news_library.answerer.reader_for(question) is reader  # type: ignore[attr-defined]
+        answer = news_library.ask(question)
         assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
+        # What someone said is a statement, which the quizzes it learned from hardly ask for:
+        # the hand-set weights answer, and quote the multilateral-approach sentence first.
+        assert news_library.answerer.reader_for(SEED_QUESTION) is None  # type: ignore[attr-defined]
+        seed = news_library.ask(SEED_QUESTION)
+        assert not seed.refused and "multilateral approach" in seed.citations[0].quote
     finally:
         news_library.settings = before
 
