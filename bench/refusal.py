@@ -5,8 +5,9 @@
 Answerable: the realtimeqa-dev questions whose gold article is in the corpus, asked of an index
 of that corpus (as of each question's date). Unanswerable: every realtimeqa-dev question (2022
 news) asked of an index of the BBC corpus (2004-05 news). Prints the share answered and refused
-for a grid of the two thresholds of `ExtractiveAnswerer` (best passage score, best sentence's
-share of question terms); the defaults are marked.
+for a grid of the two thresholds of the hand-set weights (best passage score, best sentence's
+share of question terms; the defaults are marked), then what the library answers as configured
+(``--reader``, default the shipped one: its calibrated chance decides in place of the share).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ RTQA = DATA / "realtimeqa-dev"
 
 
 def features(library: object, questions: list[dict[str, object]], as_of: bool) -> np.ndarray:
-    """Per question, what the answerer's three refusal tests read: the first passage's score, the
-    best sentence's share of the question's terms, and whether a number it names is missing."""
+    """Per question, what the hand-set refusal tests read: the first passage's score, the best
+    sentence's share of the question's terms, and whether a number it names is missing; and
+    whether the library as configured refused."""
     import rag
     from rag.answer import missing_numbers
 
@@ -32,12 +34,13 @@ def features(library: object, questions: list[dict[str, object]], as_of: bool) -
         day = date.fromisoformat(str(q["date"])) if as_of else None
         answer = library.ask(rag.Query(str(q["question"]), as_of=day))  # type: ignore[attr-defined]
         hits = answer.hits  # the passages the answer was made from
-        ranked = library.answerer.candidates(str(q["question"]), hits)  # type: ignore[attr-defined]
+        ranked = rag.ExtractiveAnswerer().candidates(str(q["question"]), hits)  # hand-set order
         rows.append(
             (
                 hits[0].score if hits else 0.0,
                 ranked[0].coverage if ranked else 0.0,
                 bool(missing_numbers(str(q["question"]), hits)),
+                answer.refused,
             )
         )
     return np.asarray(rows, dtype=float)
@@ -49,6 +52,7 @@ def main() -> None:
         "--answerable-dir", type=Path, required=True, help="index of realtimeqa-dev articles"
     )
     options.add_argument("--unanswerable-dir", type=Path, required=True, help="index of the BBC articles")
+    options.add_argument("--reader", default="builtin", help="the library's reader (default builtin)")
     args = options.parse_args()
 
     import rag
@@ -60,8 +64,9 @@ def main() -> None:
     }
     answerable = [q for q in questions if any(normalize_url(u) in corpus for u in q["gold_urls"])]
     embedder = rag.Embedder.load()
-    yes = features(rag.open(args.answerable_dir, embedder=embedder), answerable, as_of=True)
-    no = features(rag.open(args.unanswerable_dir, embedder=embedder), questions, as_of=False)
+    settings = rag.Settings(reader=args.reader)
+    yes = features(rag.open(args.answerable_dir, settings=settings, embedder=embedder), answerable, True)
+    no = features(rag.open(args.unanswerable_dir, settings=settings, embedder=embedder), questions, False)
     default = rag.ExtractiveAnswerer()  # the thresholds' defaults (CITEWIRE_MIN_* are not read here)
     print(f"answerable questions: {len(yes)}; unanswerable questions: {len(no)}")
     print(f"{'min_score':>9} {'min_coverage':>12} {'answered':>9} {'refused':>8} {'balanced':>9}")
@@ -75,8 +80,14 @@ def main() -> None:
                 f"{(answered + refused) / 2:9.3f}{mark}"
             )
     print(
+        f"the library as configured (reader {args.reader}): answered {1 - yes[:, 3].mean():.3f} "
+        f"({int(len(yes) - yes[:, 3].sum())}) of the answerable, refused {no[:, 3].mean():.3f} "
+        f"({int(no[:, 3].sum())}) of the unanswerable"
+    )
+    print(
         f"command: python bench/refusal.py --answerable-dir {args.answerable_dir} "
         f"--unanswerable-dir {args.unanswerable_dir}"
+        + (f" --reader {args.reader}" if args.reader != "builtin" else "")
     )
 
 
