@@ -89,12 +89,11 @@ class Settings:
     min_coverage: float = MIN_COVERAGE
     """The answer is refused when its best sentence holds less than this share of the question's
     terms (see ``rag.answer.ExtractiveAnswerer``)."""
-    reader: str = "none"
+    reader: str = "builtin"
     """The learned reader that ranks the sentences to quote, decides when to refuse and picks
-    among options: ``builtin`` (the one shipped in ``rag/reader/``, trained on a year of news
-    quizzes), a folder written by ``citewire train`` (``reader.txt``, ``chooser.txt``,
-    ``reader.json``), or ``none``, the default, for the hand-set weights (the shipped reader
-    does not yet beat them: docs/training.md)."""
+    among options: ``builtin``, the default (the one shipped in ``rag/reader/``, trained on a
+    year of news quizzes: docs/training.md), a folder written by ``citewire train``
+    (``reader.txt``, ``chooser.txt``, ``reader.json``), or ``none`` for the hand-set weights."""
     llm: str | None = None
     """The language model that writes answers: an OpenAI-compatible base url
     (``http://127.0.0.1:8080/v1``, with ``llm_model``), a ``.gguf`` file, or ``local`` (the small

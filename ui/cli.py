@@ -55,8 +55,8 @@ def _llm_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reader",
         metavar="DIR",
-        help="the learned reader: builtin (shipped), a folder `citewire train` wrote, "
-        "or none (the default: the hand-set weights) (env CITEWIRE_READER)",
+        help="the learned reader: builtin (the shipped one, the default), a folder `citewire train` "
+        "wrote, or none for the hand-set weights (env CITEWIRE_READER)",
     )
 
 
