@@ -128,8 +128,9 @@ class ExtractiveAnswerer:
     min_coverage: float = MIN_COVERAGE
     keep_ratio: float = 0.6  # quote a sentence scoring at least this share of the best's
     reader: Reader | None = None
-    """A trained reader (``rag.reading``): its calibrated chance is each sentence's score, and
-    a best sentence under its threshold is refused, in place of ``min_coverage``."""
+    """A trained reader (``rag.reading``): its calibrated chance is each sentence's score, the
+    three best are quoted, and a best sentence under its threshold is refused, in place of
+    ``min_coverage`` (for the questions it reads: see ``reader_for``)."""
 
     def candidates(self, question: str, hits: Sequence[Hit], as_of: date | None = None) -> list[Sentence]:
         """Every sentence of the passages, scored, best first (by the reader's chance, with one).
