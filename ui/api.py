@@ -36,7 +36,7 @@ from rag.conversation import Turn
 from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
 from rag.library import Library
 from rag.query import Query
-from rag.records import Article, Hit
+from rag.records import Article, Hit, is_web_address
 from ui.limits import BodyLimit, error_body
 
 log = logging.getLogger("citewire.api")
@@ -107,7 +107,7 @@ class Server:
     def answering(self) -> Iterator[None]:
         """Held while a request may run the language model in this process."""
         llm = self.library.settings.llm
-        if not llm or llm.startswith(("http://", "https://")):
+        if not llm or is_web_address(llm):  # a server runs it (as ``rag.llm.load_model`` decides)
             yield
             return
         with self._model_lock:
