@@ -11,8 +11,9 @@ never saw. The hand-set score the answerer uses without a model is scored on the
 
 Multiple choice is learned the same way: each option of a question becomes a row of
 ``rag.reading.OPTION_FEATURES`` (how strongly the passages hold it, how often and how early they
-name it, ...), labelled 1 for the correct option, and ranked by a smaller LambdaRank model,
-checked beside the hand-set choice (``rag.choice.choose``).
+name it, what a search for the question and the option together brings back, ...), labelled 1
+for the correct option, and ranked by a smaller LambdaRank model, checked beside the hand-set
+choice (``rag.choice.choose``).
 
 Outputs in ``--out``: ``rows.npz`` (the features, reused by ``--reuse-rows``), ``reader.txt``
 (the model fitted on every week), ``chooser.txt`` (the options' model), ``reader.json`` (its
@@ -128,14 +129,15 @@ def collect(
     option_owner: list[int] = []
     hand: list[float] = []
     for index, q in enumerate(questions):
-        hits = library.search(Query(q.question, top_k=top_k, as_of=q.date))
+        query = Query(q.question, top_k=top_k, as_of=q.date)
+        hits = library.search(query)
         ranked = answerer.candidates(q.question, hits)
         blocks.append(sentence_features(q.question, ranked, library.embedder))
         labels += [contains_gold(s.text, q.answers) for s in ranked]
         owner += [index] * len(ranked)
         right = [exact_match(option, q.answers) for option in q.choices]
         if len(q.choices) >= 2:
-            searched = library.option_searches(Query(q.question, top_k=top_k, as_of=q.date), q.choices)
+            searched = library.option_searches(query, q.choices)
             option_blocks.append(option_features(q.question, q.choices, hits, ranked, searched))
             option_labels += right
             option_owner += [index] * len(q.choices)

@@ -1,10 +1,12 @@
 """What a learned reader sees of each candidate sentence: the features the training pipeline
 (``eval/train.py``) fits a ranking model on, and the same, computed the same way, at answer time.
 
-Every feature comes from what the extractive answerer already computes for a sentence (its share
+Most features come from what the extractive answerer already computes for a sentence (its share
 of the question's terms, its passage's search score and rank, whether it holds the kind of thing
-asked for) plus where it sits and how old its article is; nothing here calls a model, so a
-question's features cost well under a millisecond per sentence.
+asked for) plus where it sits and what its title shares with the question; one, its likeness to
+the question, reads the embedding model's word-piece input vectors without running the model, so
+a question's features cost about 3.5 ms on two cores (docs/training.md). The options' features
+add a search per option (``rag.library.Library.option_searches``).
 """
 
 from __future__ import annotations
