@@ -109,6 +109,8 @@ class Embedder:
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
         """Each text in the model's own token ids, [CLS] and [SEP] included, not truncated."""
+        if not texts:  # (the tokenizer fails on none)
+            return []
         encoded: Any = self._model.tokenizer(list(texts), add_special_tokens=True)
         return [list(ids) for ids in encoded["input_ids"]]
 

@@ -153,9 +153,9 @@ class Library:
         (at most every ``sync_seconds``); True when there were any (see ``rag.lexical_sync``)."""
         return self._sync.catch_up()
 
-    def search(self, query: Query | str) -> list[Hit]:
+    def search(self, query: Query | str, vector: np.ndarray | None = None) -> list[Hit]:
         """The passages most relevant to the question, best first, within the query's bounds
-        (see ``Query``).
+        (see ``Query``); ``vector`` is the question's embedding, when made already.
 
         The dense and BM25 rankings are fused by reciprocal rank, and round-ups' passages count
         for less; with the article ranking on (off by default), the best passage of each article
@@ -169,16 +169,15 @@ class Library:
         question, as_of = query.question, query.as_of
         k = self.settings.top_k if query.top_k is None else query.top_k
         self.catch_up()
-        vector = self.embedder.embed_query(question)
+        vector = self.embedder.embed_query(question) if vector is None else vector
         n = max(self.settings.candidates, k)
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
         filters = PassageFilter.of(query.since, query.until, query.sources)
         allowed = lexical.allowed(filters, as_of=as_of)
         keep = lexical.passes(allowed)
         share = float(allowed.sum()) / max(len(lexical), 1)
-        dense = self.store.nearest(
-            vector, n, filters, keep=keep, share=share
-        )  # the filter goes to Chroma too, for when too few pass in memory
+        # The filter goes to Chroma too, for when too few pass in memory.
+        dense = self.store.nearest(vector, n, filters, keep=keep, share=share)
         rankings = [[cid for cid, _ in dense]]
         if self.settings.retrieval == "hybrid":
             rankings.append([cid for cid, _ in lexical.search(question, n, allowed=allowed)])
@@ -321,8 +320,10 @@ class Library:
         return choose(query.question, choices, found)
 
     def option_searches(self, query: Query, choices: Sequence[str]) -> list[list[Hit]]:
-        """Each option's passages: the query's search with the option's words added (``rag.reading``)."""
-        return [self.search(replace(query, question=f"{query.question} {o}")) for o in choices]
+        """Each option's passages: the query's search with the option's words added, embedded in one batch."""
+        asked = [replace(query, question=f"{query.question} {o}") for o in choices]
+        vectors = self.embedder.embed([q.question for q in asked])
+        return [self.search(q, v) for q, v in zip(asked, vectors, strict=True)]
 
     def count_articles(self) -> int:
         """How many articles are stored."""
@@ -333,8 +334,7 @@ class Library:
         return self.store.count_chunks()
 
     def loaded(self) -> dict[str, bool]:
-        """Which models are loaded by now: ``embedding``, and ``language`` (loaded at the first
-        answer that needs it)."""
+        """Which models are loaded by now: ``embedding``, and ``language`` (at its first answer)."""
         return {"embedding": self._embedder is not None, "language": self._model is not None}
 
     def sources(self) -> list[StoredArticle]:

@@ -296,6 +296,17 @@ def test_the_shipped_reader_is_the_default(news_library: Library) -> None:
     assert news_library.answerer.reader_for(SEED_QUESTION) is None  # type: ignore[attr-defined]
 
 
+def test_option_searches_embedded_together_find_what_each_search_alone_finds(news_library: Library) -> None:
+    query = Query("What approach to governing the Internet did Xi call for?", as_of=date(2015, 12, 31))
+    options = ["leaving it to companies", "a multilateral approach", "one global regulator"]
+    together = news_library.option_searches(query, options)
+    for option, hits in zip(options, together, strict=True):
+        alone = news_library.search(Query(f"{query.question} {option}", as_of=query.as_of))
+        assert [h.chunk.id for h in hits] == [h.chunk.id for h in alone]
+        assert [h.score for h in hits] == pytest.approx([h.score for h in alone], abs=1e-4)
+    assert news_library.option_searches(query, []) == []
+
+
 def test_word_vectors_place_related_sentences_nearer(news_library: Library) -> None:
     vectors = news_library.embedder.word_vectors(
         [
