@@ -3,10 +3,11 @@
     python bench/query.py --data-dir DIR --questions ../shared/data/realtimeqa-dev/questions.jsonl
 
 DIR must already hold the questions' corpus (for example the index `citewire eval` built, shown
-on its last line). Each question is asked once as a warm-up pass, then timed: `ask` with the
-question's date as `as_of`, the way `citewire eval --as-of question` asks. Each question is
-timed twice in turn, with the learned reader (``--reader``, default ``builtin``, the shipped
-one) and with the hand-set weights (``none``), so the reader's cost is a difference measured in one process.
+on its last line). Each question is asked once as a warm-up pass, and what start-up made is set
+aside from the garbage collector, as the servers do (``ui.serving.settle``). Then each is timed:
+`ask` with the question's date as `as_of`, the way `citewire eval --as-of question` asks, twice
+in turn, with the learned reader (``--reader``, default ``builtin``, the shipped one) and with
+the hand-set weights (``none``), so the reader's cost is a difference measured in one process.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def main() -> None:
     asks = [(q["question"], date.fromisoformat(q["date"]) if q.get("date") else None) for q in questions]
     for question, until in asks:  # warm-up: model, index, caches
         library.ask(rag.Query(question, as_of=until))
+    from ui.serving import settle
+
+    settle(library)  # as `citewire chat` and `citewire serve` do before their first question
     timings: dict[str, list[float]] = {"learned": [], "hand": []}
     both = (("learned", learned), ("hand", hand))
     for turn, (question, until) in enumerate(asks):

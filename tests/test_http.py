@@ -228,3 +228,20 @@ def test_serve_wants_a_key_and_a_login_off_loopback(tmp_path: Path) -> None:
     assert (
         done.returncode == 1 and "--auth" in done.stderr and "sekrit-value" not in done.stderr + done.stdout
     )
+
+
+def test_settle_loads_what_answers_need_and_sets_start_up_aside(tmp_path: Path, embedder: Any) -> None:
+    """What ``citewire serve`` and ``citewire chat`` do before their first request."""
+    import gc
+
+    import rag
+    from ui.serving import settle
+
+    library = rag.open(tmp_path / "library", embedder=embedder)
+    assert library._reader is None and gc.get_freeze_count() == 0
+    try:
+        settle(library)
+        assert library._reader is not None and library.loaded()["embedding"]
+        assert gc.get_freeze_count() > 100_000  # the libraries' code and the models, at least
+    finally:
+        gc.unfreeze()

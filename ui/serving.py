@@ -6,14 +6,30 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import ConfigError
 from ui.cli import _open
 
+if TYPE_CHECKING:
+    from rag import Library
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def settle(library: Library) -> None:
+    """Ready ``library`` for its first question: load what every answer needs (the embedding
+    model, the BM25 index, the learned reader) with one search, then set every object made so
+    far aside from Python's garbage collector (``gc.freeze``). The libraries' own code makes half
+    a million objects, and each full collection scanned them all: up to a third of a second in
+    the middle of an answer (docs/figures.md, query latency)."""
+    library.search("warm up")
+    _ = library.reader
+    gc.freeze()
 
 
 def _flag_file_lines(path: str, flag: str, fix: str) -> list[str]:
@@ -71,6 +87,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from ui.app import build_app, launch
 
     app = build_app(library, max_upload_mb=args.max_upload_mb)
+    settle(library)
     print(f"Citewire chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
     try:
         launch(app, host=args.host, port=args.port, auth=credentials, max_upload_mb=args.max_upload_mb)
@@ -137,7 +154,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
     check_port_free(args.host, args.port)  # before the model and the library load
     library = _open(args)
-    library.embedder.embed_query("warm up")  # loaded before the first request, not during it
     from ui.api import ApiOptions, build_api
 
     options = ApiOptions(
@@ -149,6 +165,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     app = build_api(library, options)
     import uvicorn
+
+    settle(library)  # loaded before the first request, not during it
 
     print(
         f"Citewire API on http://{args.host}:{args.port}/v1 (OpenAPI page /docs, chat page /); Ctrl+C stops"
