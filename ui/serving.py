@@ -23,13 +23,15 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def settle(library: Library) -> None:
     """Ready ``library`` for its first question: load what every answer needs (the embedding
-    model, the BM25 index, the learned reader) with one search, then set every object made so
-    far aside from Python's garbage collector (``gc.freeze``). The packages imported (torch,
-    transformers, Chroma, Gradio) make half a million objects, and each full collection scanned
-    them all: up to a third of a second in the middle of an answer (docs/figures.md, query
-    latency). A reader that cannot be loaded is reported now, not at the first question."""
+    model, the BM25 index, the learned reader) with one search, collect what start-up dropped,
+    and set every object left aside from Python's garbage collector (``gc.freeze``). The
+    packages imported (torch, transformers, Chroma, Gradio) make half a million objects, and
+    each full collection scanned them all: up to a third of a second in the middle of an answer
+    (docs/figures.md, query latency). A reader that cannot be loaded is reported now, not at the
+    first question."""
     library.search("warm up")
     _ = library.reader
+    gc.collect()
     gc.freeze()
 
 
