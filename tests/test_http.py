@@ -242,6 +242,6 @@ def test_settle_loads_what_answers_need_and_sets_start_up_aside(tmp_path: Path, 
     try:
         settle(library)
         assert library._reader is not None and library.loaded()["embedding"]
-        assert gc.get_freeze_count() > 100_000  # the libraries' code and the models, at least
+        assert gc.get_freeze_count() > 100_000  # the imported packages and the models, at least
     finally:
         gc.unfreeze()
