@@ -5,10 +5,15 @@ it holds (its distinctive words: those it does not share with the other options 
 question) times how well the sentence matches the question. The option with the strongest
 evidence wins, and its best sentence is cited. With no evidence for any option, the option
 mentioned most often in the passages is taken and the choice is marked ungrounded.
+
+Two forms of question are answered from the other options' evidence instead (``by_form``): an
+"All of the above" option is taken when the passages hold two or more of the others, and "Which
+of these is not ...?" takes the option held least when every other option is held.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +53,15 @@ class Choice:
         }
 
 
+# An option that names the others together, and a question that asks for the one option left out.
+_TOGETHER = re.compile(r"(all|both) of (the )?(above|these|them)\W*", re.IGNORECASE)
+_LEFT_OUT = re.compile(
+    r"\b(which (one )?of (these|the following)|all (of )?(these|the following))\b"
+    r".*?(\bnot\b|n't\b|\bexcept\b)",
+    re.IGNORECASE,
+)
+
+
 def _option_terms(option: str) -> list[str]:
     found = terms(option)
     return found or [w.lower() for w in words(option)]
@@ -75,6 +89,9 @@ def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice
     """Pick the option of ``choices`` best supported by ``hits``; raises ``ConfigError`` without options."""
     options = _options(choices)
     weighed = option_evidence(question, options, hits)
+    settled = by_form(question, options, weighed)
+    if settled is not None:
+        return settled
     scores = [score for score, _ in weighed]
     grounded = max(scores) > 0
     if grounded:
@@ -102,6 +119,26 @@ def grounded_choice(
     grounded = score > 0 and evidence is not None
     citations = (citation(1, evidence),) if grounded and evidence is not None else ()
     return Choice(question, tuple(options), index, tuple(s for s, _ in weighed), grounded, citations)
+
+
+def by_form(
+    question: str, options: Sequence[str], weighed: Sequence[tuple[float, Evidence | None]]
+) -> Choice | None:
+    """The choice the question's form settles from the other options' evidence (``weighed``, as
+    ``option_evidence`` gives it), citing their best sentences; None for other questions: an
+    "All of the above" option when the passages hold two or more of the others, and for "Which
+    of these is not ...?" the option held least when every other one is held."""
+    held = {i for i, (score, _) in enumerate(weighed) if score > 0}
+    together = [i for i, option in enumerate(options) if _TOGETHER.fullmatch(option.strip())]
+    if together and len(held - set(together)) >= 2:
+        index = together[0]
+    elif not together and _LEFT_OUT.search(question) and len(held) >= len(options) - 1:
+        index = min(range(len(options)), key=lambda i: (weighed[i][0], i))
+    else:
+        return None
+    others = [evidence for i, (_, evidence) in enumerate(weighed) if i != index and i in held and evidence]
+    citations = tuple(citation(n, evidence) for n, evidence in enumerate(others[:3], start=1))
+    return Choice(question, tuple(options), index, tuple(s for s, _ in weighed), True, citations)
 
 
 def option_evidence(

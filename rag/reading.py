@@ -207,14 +207,18 @@ class Reader:
         ranked: Sequence[Sentence],
         searched: Sequence[Sequence[Hit]],
     ) -> Choice:
-        """The option the options' model ranks first; grounded and cited as ``rag.choice`` grounds
-        a choice (a sentence of the passages holds it). ``searched``: each option's passages
+        """The option the options' model ranks first (unless the question's form settles it,
+        ``rag.choice.by_form``); grounded and cited as ``rag.choice`` grounds a choice (a
+        sentence of the passages holds it). ``searched``: each option's passages
         when searched for with the question (``rag.library.Library.option_searches``)."""
-        from rag.choice import grounded_choice, option_evidence
+        from rag.choice import by_form, grounded_choice, option_evidence
 
         if self.chooser is None:
             raise ConfigError(f"the reader in {self.folder} has no chooser.txt; run `citewire train` again")
         weighed = option_evidence(question, options, hits)
+        settled = by_form(question, options, weighed)
+        if settled is not None:
+            return settled
         scores = np.asarray(
             self.chooser.predict(option_features(question, options, hits, ranked, searched), num_threads=1),
             dtype=float,

@@ -318,3 +318,32 @@ def test_word_vectors_place_related_sentences_nearer(news_library: Library) -> N
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_all_of_the_above_and_which_is_not_are_read_from_the_other_options(
+    make_library: Callable[..., Library],
+) -> None:
+    """ "All of the above" is chosen when the passages hold the other options; "Which of these is
+    not ...?" picks the one option they do not hold. Both with the shipped reader and without."""
+    from rag.choice import choose
+
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    goals = [
+        "holding warming well below 2C",
+        "plans strengthened every five years",
+        "limiting warming to 1.5C",
+    ]
+    paris = "Nearly 200 countries adopt the Paris climate agreement"
+    for reader in ("builtin", "none"):
+        library.settings = library.settings.with_changes(reader=reader)
+        together = library.choose("What does the Paris agreement set out?", [*goals, "All of the above"])
+        assert together.choice == "All of the above" and together.grounded
+        assert len(together.citations) >= 2 and {c.title for c in together.citations} == {paris}
+        question = "Which of these is not part of the Paris climate agreement?"
+        left_out = library.choose(question, [goals[0], "a tax on airline tickets", *goals[1:]])
+        assert left_out.choice == "a tax on airline tickets" and left_out.grounded
+    # Asked for one option that the passages hold, the evidence picks it as before.
+    hits = library.search("What temperature goal does the Paris climate agreement set?")
+    held = choose("What temperature goal does the Paris climate agreement set?", ["3C", "1.5C", "4C"], hits)
+    assert held.choice == "1.5C"
