@@ -13,7 +13,9 @@ Multiple choice is learned the same way: each option of a question becomes a row
 ``rag.reading.OPTION_FEATURES`` (how strongly the passages hold it, how often and how early they
 name it, what a search for the question and the option together brings back, ...), labelled 1
 for the correct option, and ranked by a smaller LambdaRank model, checked beside the hand-set
-choice (``rag.choice.choose``).
+choice (``rag.choice.choose``). Where the question's form settles the choice ("All of the
+above", "Which of these is not ...?": ``rag.choice.by_form``), both are scored as settled, as
+the product answers.
 
 Outputs in ``--out``: ``rows.npz`` (the features, reused by ``--reuse-rows``), ``reader.txt``
 (the model fitted on every week), ``chooser.txt`` (the options' model), ``reader.json`` (its
@@ -36,7 +38,7 @@ import numpy as np
 from eval.metrics import contains_gold, exact_match
 from eval.suite import Question
 from rag.answer import ExtractiveAnswerer
-from rag.choice import choose
+from rag.choice import by_form, choose, option_evidence
 from rag.library import Library
 from rag.query import Query
 from rag.reading import FEATURES, OPTION_FEATURES, option_features, sentence_features
@@ -70,6 +72,7 @@ class Rows:
     option_labels: np.ndarray  # (options,) 1 for the correct option
     option_question: np.ndarray  # (options,) the index of its question
     hand_choice: np.ndarray  # (questions,) 1 when the hand-set choice (rag.choice.choose) is right
+    settled: np.ndarray  # (questions,) the option its form settles (rag.choice.by_form), else -1
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
@@ -84,13 +87,18 @@ class Rows:
             option_labels=self.option_labels,
             option_question=self.option_question,
             hand_choice=self.hand_choice,
+            settled=self.settled,
             option_names=np.array(OPTION_FEATURES),
         )
 
     @classmethod
     def load(cls, path: Path) -> Rows:
         data = np.load(path)
-        if tuple(data["names"]) != FEATURES or tuple(data["option_names"]) != OPTION_FEATURES:
+        if (
+            tuple(data["names"]) != FEATURES
+            or tuple(data["option_names"]) != OPTION_FEATURES
+            or "settled" not in data
+        ):
             raise ValueError(f"{path} holds other features than rag.reading's; collect the rows again")
         return cls(
             data["features"],
@@ -102,6 +110,7 @@ class Rows:
             data["option_labels"],
             data["option_question"],
             data["hand_choice"],
+            data["settled"],
         )
 
 
@@ -128,6 +137,7 @@ def collect(
     option_labels: list[float] = []
     option_owner: list[int] = []
     hand: list[float] = []
+    settled: list[int] = []
     for index, q in enumerate(questions):
         query = Query(q.question, top_k=top_k, as_of=q.date)
         hits = library.search(query)
@@ -142,8 +152,11 @@ def collect(
             option_labels += right
             option_owner += [index] * len(q.choices)
             hand.append(right[choose(q.question, q.choices, hits).index])
+            form = by_form(q.question, q.choices, option_evidence(q.question, q.choices, hits))
+            settled.append(-1 if form is None else form.index)
         else:
             hand.append(0.0)
+            settled.append(-1)
         tick()
     return Rows(
         _stack(blocks, len(FEATURES)),
@@ -155,6 +168,7 @@ def collect(
         np.asarray(option_labels, dtype=np.float32),
         np.asarray(option_owner, dtype=np.int32),
         np.asarray(hand, dtype=np.float32),
+        np.asarray(settled, dtype=np.int32),
     )
 
 
@@ -229,7 +243,10 @@ def cross_validate(rows: Rows, count: int, params: dict[str, Any]) -> dict[str, 
         mine, options = sentences_of[index], options_of[index]
         top, top3 = question_figures(rows.labels, learned, mine)
         hand_top, hand_top3 = question_figures(rows.labels, hand, mine)
-        chose = float(rows.option_labels[options[np.argmax(picked[options])]]) if len(options) else None
+        chose = None
+        if len(options):  # the question's form settles some choices before the model (as in rag)
+            pick = rows.settled[index] if rows.settled[index] >= 0 else np.argmax(picked[options])
+            chose = float(rows.option_labels[options[pick]])
         per_question.append(
             {
                 "id": rows.ids[index],
