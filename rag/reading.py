@@ -5,8 +5,9 @@ Most features come from what the extractive answerer already computes for a sent
 of the question's terms, its passage's search score and rank, whether it holds the kind of thing
 asked for) plus where it sits and what its title shares with the question; one, its likeness to
 the question, reads the embedding model's word-piece input vectors without running the model, so
-a question's features cost about 3.5 ms on two cores (docs/training.md). The options' features
-add a search per option (``rag.library.Library.option_searches``).
+a question's features cost a few milliseconds (1.5 to 3.5 ms on the two-core machines measured;
+docs/training.md). The options' features add a search per option
+(``rag.library.Library.option_searches``).
 """
 
 from __future__ import annotations
