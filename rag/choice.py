@@ -8,7 +8,8 @@ mentioned most often in the passages is taken and the choice is marked ungrounde
 
 Two forms of question are answered from the other options' evidence instead (``by_form``): an
 "All of the above" option is taken when the passages hold two or more of the others, and "Which
-of these is not ...?" takes the option held least when every other option is held.
+of these is not ...?" (or "... is false?") takes the option held least when every other option
+is held.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Choice:
 _TOGETHER = re.compile(r"(all|both) of (the )?(above|these|them)\W*", re.IGNORECASE)
 _LEFT_OUT = re.compile(
     r"\b(which (one )?of (these|the following)|all (of )?(these|the following))\b"
-    r".*?(\bnot\b|n't\b|\bexcept\b)",
+    r".*?(\bnot\b|n't\b|\bexcept\b|\bfalse\b|\buntrue\b|\bincorrect\b)",
     re.IGNORECASE,
 )
 

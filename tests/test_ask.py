@@ -343,6 +343,8 @@ def test_all_of_the_above_and_which_is_not_are_read_from_the_other_options(
         question = "Which of these is not part of the Paris climate agreement?"
         left_out = library.choose(question, [goals[0], "a tax on airline tickets", *goals[1:]])
         assert left_out.choice == "a tax on airline tickets" and left_out.grounded
+        false = "Which of these statements about the Paris agreement is false?"
+        assert library.choose(false, [*goals, "it bans coal mining"]).choice == "it bans coal mining"
     # Asked for one option that the passages hold, the evidence picks it as before.
     hits = library.search("What temperature goal does the Paris climate agreement set?")
     held = choose("What temperature goal does the Paris climate agreement set?", ["3C", "1.5C", "4C"], hits)
