@@ -151,8 +151,9 @@ def collect(
             option_blocks.append(option_features(q.question, q.choices, hits, ranked, searched))
             option_labels += right
             option_owner += [index] * len(q.choices)
-            hand.append(right[choose(q.question, q.choices, hits).index])
-            form = by_form(q.question, q.choices, option_evidence(q.question, q.choices, hits))
+            weighed = option_evidence(q.question, q.choices, hits)
+            hand.append(right[choose(q.question, q.choices, hits, weighed).index])
+            form = by_form(q.question, q.choices, weighed)
             settled.append(-1 if form is None else form.index)
         else:
             hand.append(0.0)

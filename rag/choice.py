@@ -86,10 +86,17 @@ def _held(weights: dict[str, float], found: frozenset[str]) -> float:
     return hit / total
 
 
-def choose(question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice:
-    """Pick the option of ``choices`` best supported by ``hits``; raises ``ConfigError`` without options."""
+def choose(
+    question: str,
+    choices: Sequence[str],
+    hits: Sequence[Hit],
+    weighed: Sequence[tuple[float, Evidence | None]] | None = None,
+) -> Choice:
+    """Pick the option of ``choices`` best supported by ``hits`` (``weighed``: their
+    ``option_evidence`` when weighed already); raises ``ConfigError`` without options."""
     options = _options(choices)
-    weighed = option_evidence(question, options, hits)
+    if weighed is None:
+        weighed = option_evidence(question, options, hits)
     settled = by_form(question, options, weighed)
     if settled is not None:
         return settled
