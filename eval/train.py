@@ -39,6 +39,7 @@ from eval.metrics import contains_gold, exact_match
 from eval.suite import Question
 from rag.answer import ExtractiveAnswerer
 from rag.choice import by_form, choose, option_evidence
+from rag.errors import ConfigError
 from rag.library import Library
 from rag.query import Query
 from rag.reading import FEATURES, OPTION_FEATURES, option_features, sentence_features
@@ -99,7 +100,10 @@ class Rows:
             or tuple(data["option_names"]) != OPTION_FEATURES
             or "settled" not in data
         ):
-            raise ValueError(f"{path} holds other features than rag.reading's; collect the rows again")
+            raise ConfigError(
+                f"{path} holds other features than rag.reading's, or was written before the choices "
+                "settled by a question's form were kept; run `citewire train` without --reuse-rows"
+            )
         return cls(
             data["features"],
             data["labels"],

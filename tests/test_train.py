@@ -119,3 +119,12 @@ def test_a_reader_of_other_features_is_refused(tmp_path: Path, embedder: Embedde
     )
     with pytest.raises(ConfigError, match="other features"):
         Reader.load(tmp_path, embedder)
+
+
+def test_rows_of_an_earlier_citewire_train_are_refused_with_the_fix(tmp_path: Path) -> None:
+    """Rows written before the form rule (no ``settled``) are not reused as if they matched."""
+    old = tmp_path / "rows.npz"
+    np.savez(old, names=np.array(FEATURES), option_names=np.array(OPTION_FEATURES))
+    with pytest.raises(ConfigError, match="without --reuse-rows") as raised:
+        Rows.load(old)
+    assert str(old) in str(raised.value)
