@@ -152,10 +152,10 @@ def collect(
         right = [exact_match(option, q.answers) for option in q.choices]
         if len(q.choices) >= 2:
             searched = library.option_searches(query, q.choices)
-            option_blocks.append(option_features(q.question, q.choices, hits, ranked, searched))
+            weighed = option_evidence(q.question, q.choices, hits)
+            option_blocks.append(option_features(q.question, q.choices, hits, ranked, searched, weighed))
             option_labels += right
             option_owner += [index] * len(q.choices)
-            weighed = option_evidence(q.question, q.choices, hits)
             hand.append(right[choose(q.question, q.choices, hits, weighed).index])
             form = by_form(q.question, q.choices, weighed)
             settled.append(-1 if form is None else form.index)

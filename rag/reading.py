@@ -23,7 +23,7 @@ import numpy as np
 
 from rag.answer import CLOSERS, Sentence
 from rag.errors import ConfigError
-from rag.evidence import coverage
+from rag.evidence import Evidence, coverage
 from rag.records import Hit
 
 if TYPE_CHECKING:
@@ -221,7 +221,9 @@ class Reader:
         if settled is not None:
             return settled
         scores = np.asarray(
-            self.chooser.predict(option_features(question, options, hits, ranked, searched), num_threads=1),
+            self.chooser.predict(
+                option_features(question, options, hits, ranked, searched, weighed), num_threads=1
+            ),
             dtype=float,
         )
         return grounded_choice(question, options, int(np.argmax(scores)), weighed)
@@ -254,12 +256,14 @@ def option_features(
     hits: Sequence[Hit],
     ranked: Sequence[Sentence],
     searched: Sequence[Sequence[Hit]],
+    evidence: Sequence[tuple[float, Evidence | None]],
 ) -> np.ndarray:
     """One row of ``OPTION_FEATURES`` per option, from the question's passages, the answerer's
-    ranked candidate sentences and each option's passages searched for with the question."""
-    from rag.choice import option_evidence, phrase
+    ranked candidate sentences, each option's passages searched for with the question, and the
+    options' ``evidence`` in the passages (``rag.choice.option_evidence``)."""
+    from rag.choice import phrase
 
-    weighed = [score for score, _ in option_evidence(question, options, hits)]
+    weighed = [score for score, _ in evidence]
     strongest = max(weighed, default=0.0)
     order = sorted(range(len(options)), key=lambda i: (-weighed[i], i))
     passages = [phrase(h.chunk.text) for h in hits]
