@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 from eval.runner import METRICS
 
+# a refusal reason's figures (one, or a list of them), left out to group the reasons
+_NUMBERS = re.compile(r"-?\d+(?:[.,]\d+)*(?:, -?\d+(?:[.,]\d+)*)*")
 PROXY_NOTE = (
     "Citation recall and precision follow ALCE, but with a **proxy** judge instead of an NLI "
     "model (none ships offline here): a sentence counts as supported when at least 80% of its "
@@ -166,7 +169,7 @@ def group_table(results: Sequence[dict[str, Any]]) -> list[str]:
         "with gold urls": [r for r in results if r["gold_urls"]],
         "without gold urls": [r for r in results if not r["gold_urls"]],
     }
-    names = ("mc_accuracy", "contains_gold", "refused")
+    names = ("mc_accuracy", "contains_gold", "passages_hold_gold", "refused")
     lines = ["| questions | count | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for label, group in groups.items():
         if not group:
@@ -176,6 +179,28 @@ def group_table(results: Sequence[dict[str, Any]]) -> list[str]:
             values = [r["metrics"][name] for r in group if r["metrics"].get(name) is not None]
             means.append(_fmt(sum(values) / len(values)) if values else "n/a")
         lines.append(f"| {label} | {len(group)} | " + " | ".join(means) + " |")
+    return [*lines, ""]
+
+
+def refusal_table(results: Sequence[dict[str, Any]]) -> list[str]:
+    """The refused questions by why they were refused (numbers in the reason left out), each with
+    how many had a gold answer in their passages and how many answers would have held one had
+    nothing been refused: whether a refusal test turns away answers or only what cannot be."""
+    groups: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in results:
+        if r["refused"]:
+            groups[_NUMBERS.sub("N", r.get("refusal_reason") or "not given")].append(r)
+    if not groups:
+        return []
+    lines = [
+        "| refused because | questions | passages hold gold | answer would hold gold |",
+        "|---|---|---|---|",
+    ]
+    for why, group in sorted(groups.items(), key=lambda item: -len(item[1])):
+        held = sum(r["metrics"].get("passages_hold_gold") or 0 for r in group)
+        bold = [r["unrefused_contains_gold"] for r in group if r.get("unrefused_contains_gold") is not None]
+        would = f"{sum(bold):g}" if bold else "n/a"
+        lines.append(f"| {why} | {len(group)} | {held:g} | {would} |")
     return [*lines, ""]
 
 
@@ -213,6 +238,10 @@ def write_report(
         "`contains_gold` checks the answer text.",
         "",
         *group_table(results),
+        "`passages_hold_gold`: a gold answer occurs in the passages the answer was drawn from, the "
+        "most `contains_gold` can be with them.",
+        "",
+        *refusal_table(results),
         PROXY_NOTE,
         "",
         "## Worst questions",

@@ -32,7 +32,7 @@ from rag.records import Answer, Hit
 RETRIEVE_K = 30  # chunks searched per question: enough for 10 distinct articles
 METRICS = (
     "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10",
-    "exact_match", "f1", "contains_gold", "mc_accuracy",
+    "exact_match", "f1", "contains_gold", "passages_hold_gold", "mc_accuracy",
     "quote_alignment", "citation_recall", "citation_precision", "refused",
     "unsupported_rate", "fallback", "model_seconds", "tokens_per_second",
 )  # fmt: skip
@@ -111,8 +111,11 @@ def score_question(
     choice: Choice | None,
     ranked_urls: Sequence[str],
     article_text: Callable[[str], str | None],
+    passages: Sequence[str],
 ) -> dict[str, float | None]:
-    """Every metric for one question; None where a metric does not apply."""
+    """Every metric for one question; None where a metric does not apply. ``passages`` are the
+    texts the answer was drawn from: whether one holds a gold answer is the most
+    ``contains_gold`` could be with them."""
     scores: dict[str, float | None] = dict.fromkeys(METRICS)
     if question.gold_urls:
         scores["hit@1"] = m.hit_at_k(ranked_urls, question.gold_urls, 1)
@@ -127,6 +130,7 @@ def score_question(
     scores["exact_match"] = m.exact_match(short, question.answers)
     scores["f1"] = m.token_f1(short, question.answers)
     scores["contains_gold"] = m.contains_gold(said, question.answers) if said else 0.0
+    scores["passages_hold_gold"] = float(any(m.contains_gold(p, question.answers) for p in passages))
     if choice is not None:
         scores["mc_accuracy"] = m.exact_match(choice.choice, question.answers)
     if not answer.refused:
@@ -160,6 +164,7 @@ def answer_question(library: Library, question: Question, as_of: str, top_k: int
         "answer": answer,
         "choice": choice,
         "ranked": ranked_articles(hits),
+        "passages": [h.chunk.text for h in hits[:k]],
         "latency_ms": latency,
         "model": model,
         "unrefused": unrefused(library, question, hits[:k], today),
@@ -264,6 +269,7 @@ def run_eval(
                 "gold_urls": list(question.gold_urls),
                 "answer": answer.answer,
                 "refused": answer.refused,
+                "refusal_reason": answer.refusal_reason,
                 "citations": [c.to_dict() for c in answer.citations],
                 "choice": choice.to_dict() if choice else None,
                 "retrieved_urls": asked["ranked"],
@@ -272,7 +278,9 @@ def run_eval(
                 "confidence": answer.confidence,
                 "unrefused_contains_gold": asked["unrefused"],
                 "metrics": {
-                    **score_question(question, answer, choice, asked["ranked"], library.article_text),
+                    **score_question(
+                        question, answer, choice, asked["ranked"], library.article_text, asked["passages"]
+                    ),
                     **asked["model"],
                 },
                 "latency_ms": round(asked["latency_ms"], 3),

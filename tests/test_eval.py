@@ -100,6 +100,14 @@ def test_eval_writes_every_output_and_summary_matches_results(
     refused = sum(r["metrics"]["refused"] for r in with_gold) / len(with_gold)
     shown = f"| with gold urls | {len(with_gold)} | {sum(mc) / len(mc):.3f} |" if mc else "| with gold urls |"
     assert shown in report and f"| {refused:.3f} |" in report
+    # The answer's passages bound what it can hold; each refusal says why, and the report
+    # groups the refusals by it, with what their passages held.
+    for r in lines:
+        assert r["metrics"]["contains_gold"] <= r["metrics"]["passages_hold_gold"]
+    turned_away = [r for r in lines if r["refused"]]
+    assert turned_away and all(r["refusal_reason"] for r in turned_away)
+    assert "| refused because | questions | passages hold gold | answer would hold gold |" in report
+    assert sum(refusal_rows(report).values()) == len(turned_away)
 
     # A second run reuses the index: nothing is ingested again.
     _, second = run_eval(
@@ -111,6 +119,12 @@ def test_eval_writes_every_output_and_summary_matches_results(
     assert comparison["flips"] == []
     assert "metrics that differ (latency aside): 0" in format_comparison(comparison)
     assert not math.isnan(written["metrics"]["latency_p95_ms"]["mean"])
+
+
+def refusal_rows(report: str) -> dict[str, int]:
+    """The refusal table of a report: each reason's count of questions."""
+    table = report.split("| refused because |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    return {row.split(" | ")[0].strip("| "): int(row.split(" | ")[1]) for row in table}
 
 
 def test_bad_question_lines_are_named(tmp_path: Path) -> None:

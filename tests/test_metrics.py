@@ -122,9 +122,15 @@ def test_answer_metrics_read_the_quotes_not_the_citation_markers() -> None:
         for n, quote in enumerate(quotes, start=1)
     )
     answer = Answer("How long is the crossing?", f"{quotes[0]} [1] {quotes[1]} [2]", False, citations)
-    numbers = score_question(Question("q1", answer.question, ("2",)), answer, None, [], lambda _: None)
+    passages = (" ".join(quotes), "Tickets cost 2 pounds.")
+
+    def scored(gold: str) -> dict[str, float | None]:
+        question = Question("q", answer.question, (gold,))
+        return score_question(question, answer, None, [], lambda _: None, passages)
+
+    numbers = scored("2")
     assert numbers["contains_gold"] == 0.0 and numbers["f1"] == 0.0  # "[2]" is not the answer 2
-    words = score_question(
-        Question("q2", answer.question, ("forty minutes",)), answer, None, [], lambda _: None
-    )
-    assert words["contains_gold"] == 1.0 and words["f1"] > 0
+    assert numbers["passages_hold_gold"] == 1.0  # the second passage holds it; the answer did not quote it
+    words = scored("forty minutes")
+    assert words["contains_gold"] == 1.0 and words["f1"] > 0 and words["passages_hold_gold"] == 1.0
+    assert scored("an hour")["passages_hold_gold"] == 0.0
