@@ -178,26 +178,22 @@ class Library:
         share = float(allowed.sum()) / max(len(lexical), 1)
         # The filter goes to Chroma too, for when too few pass in memory.
         dense = self.store.nearest(vector, n, filters, keep=keep, share=share)
-        rankings = [[cid for cid, _ in dense]]
+        rankings, weights = [[cid for cid, _ in dense]], [1.0]
         if self.settings.retrieval == "hybrid":
             rankings.append([cid for cid, _ in lexical.search(question, n, allowed=allowed)])
-        scores = reciprocal_rank_fusion(rankings)
+            weights.append(self.settings.lexical_weight)
+        k_rrf = self.settings.fusion_k
+        scores = reciprocal_rank_fusion(rankings, weights, k=k_rrf)
         if self.settings.article_ranking > 0:
             scores = add_article_ranking(
                 scores,
                 self._articles_for(vector, lexical, keep, share, filters, as_of),
                 article_of,
                 weight=self.settings.article_ranking,
+                k=k_rrf,
             )
-        if as_of is not None and self.settings.freshness > 0:
-            scores = add_freshness(
-                scores,
-                lexical.published,
-                as_of,
-                self.settings.freshness,
-                days=self.settings.fade_days,
-                fresh_days=self.settings.fresh_days,
-            )
+        if as_of is not None:
+            scores = self._fresher(scores, lexical.published, as_of)
         if as_of is not None and self.settings.stale_discount < 1 and asks_about_recent(question):
             scores = discount_stale(scores, lexical.published, as_of, factor=self.settings.stale_discount)
         if self.settings.roundup_below > 0:
@@ -232,17 +228,21 @@ class Library:
         nearest = self.store.nearest_articles(
             vector, ARTICLE_CANDIDATES, filters, keep=lambda a: keep(first(a)), share=share
         )
-        scores = reciprocal_rank_fusion([[a for a, _ in nearest]])
-        if as_of is not None and self.settings.freshness > 0:
-            scores = add_freshness(
-                scores,
-                lambda a: lexical.published(first(a)),
-                as_of,
-                self.settings.freshness,
-                days=self.settings.fade_days,
-                fresh_days=self.settings.fresh_days,
-            )
+        scores = reciprocal_rank_fusion([[a for a, _ in nearest]], k=self.settings.fusion_k)
+        if as_of is not None:
+            scores = self._fresher(scores, lambda a: lexical.published(first(a)), as_of)
         return ranked(scores)[:ARTICLE_RANKS]
+
+    def _fresher(
+        self, scores: dict[str, float], published: Callable[[str], date | None], as_of: date
+    ) -> dict[str, float]:
+        """``scores`` with the settings' freshness bonus (``rag.fusion.add_freshness``)."""
+        s = self.settings
+        if s.freshness <= 0:
+            return scores
+        return add_freshness(
+            scores, published, as_of, s.freshness, days=s.fade_days, fresh_days=s.fresh_days, k=s.fusion_k
+        )
 
     def ask(self, query: Query | str) -> Answer:
         """Answer the question from the stored articles with numbered citations, or refuse."""

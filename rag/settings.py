@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 from rag.answer import MIN_COVERAGE, MIN_SCORE
 from rag.errors import ConfigError
-from rag.fusion import FRESH_DAYS, FRESHNESS_DAYS, FRESHNESS_WEIGHT, ROUNDUP_BELOW, STALE_DISCOUNT
+from rag.fusion import FRESH_DAYS, FRESHNESS_DAYS, FRESHNESS_WEIGHT, ROUNDUP_BELOW, RRF_K, STALE_DISCOUNT
 
 EmbedDtype = Literal["auto", "fp32", "bf16"]
 Retrieval = Literal["hybrid", "dense"]
@@ -60,6 +60,11 @@ class Settings:
     """``hybrid`` (dense and BM25 fused by reciprocal rank) or ``dense`` (vectors only)."""
     candidates: int = 100
     """Passages each retriever proposes before fusion."""
+    lexical_weight: float = 1.0
+    """How much the BM25 ranking counts in the fusion, as a share of the dense ranking."""
+    fusion_k: int = RRF_K
+    """Reciprocal rank fusion's k: a ranking's place r counts 1 / (k + r), so the smaller k, the
+    more the first places count against the rest."""
     freshness: float = FRESHNESS_WEIGHT
     """With an as-of date: the bonus, in first places, of a story from just before it (0: none)."""
     fresh_days: int = FRESH_DAYS
@@ -127,7 +132,9 @@ class Settings:
             )
         if self.candidates <= 0:
             raise ConfigError(f"candidates must be greater than 0. Currently, it is {self.candidates}")
-        for name in ("freshness", "article_ranking", "article_support", "roundup_below"):
+        if not 1 <= self.fusion_k <= 1000:
+            raise ConfigError(f"fusion_k must be between 1 and 1000. Currently, it is {self.fusion_k}")
+        for name in ("freshness", "lexical_weight", "article_ranking", "article_support", "roundup_below"):
             if not 0 <= getattr(self, name) <= 10:
                 raise ConfigError(f"{name} must be between 0 and 10. Currently, it is {getattr(self, name)}")
         if not 0 < self.fade_days <= 365:

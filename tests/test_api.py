@@ -51,6 +51,8 @@ def test_settings_from_environment_and_overrides(tmp_path: object) -> None:
         ({"fresh_days": -1}, "fresh_days must be between 0 and 365. Currently, it is -1"),
         ({"fade_days": 0}, "fade_days must be over 0 and at most 365. Currently, it is 0"),
         ({"min_coverage": 30}, "min_coverage must be between 0 and 1. Currently, it is 30"),
+        ({"fusion_k": 0}, "fusion_k must be between 1 and 1000. Currently, it is 0"),
+        ({"lexical_weight": -1.0}, "lexical_weight must be between 0 and 10. Currently, it is -1.0"),
     ],
 )
 def test_settings_errors_name_the_value(changes: dict[str, object], message: str) -> None:

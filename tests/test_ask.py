@@ -69,6 +69,24 @@ def test_the_freshness_fade_comes_from_the_settings(make_library: Callable[..., 
     assert first[365.0].chunk.published == date(2015, 7, 14)
 
 
+def test_the_fusion_weights_come_from_the_settings(make_library: Callable[..., Library]) -> None:
+    # With the BM25 ranking weighed at nothing, the passages are the dense search's; weighed
+    # ten times the dense one, its first passage comes first.
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    question = "Where did the probe land?"  # the words say Philae, the dense search New Horizons
+
+    def first(**changes: object) -> list[str]:
+        library.settings = library.settings.with_changes(**changes)
+        return [h.chunk.id for h in library.search(Query(question, top_k=3))]
+
+    dense = first(retrieval="dense")
+    assert first(retrieval="hybrid", lexical_weight=0.0) == dense
+    lexical_first = library.lexical.search(question, 1)[0][0]
+    assert first(lexical_weight=10.0, fusion_k=1)[0] == lexical_first
+    assert lexical_first != dense[0]  # else the second check shows nothing
+
+
 @pytest.mark.parametrize(
     "question",
     [
