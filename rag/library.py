@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -135,8 +136,7 @@ class Library:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, loaded on first use (rebuilt when it does not match the store: see
-        ``rag.lexical_sync``)."""
+        """The BM25 index, loaded on first use (rebuilt when unlike the store: ``rag.lexical_sync``)."""
         return self._sync.index
 
     def rebuild_lexical(self) -> LexicalIndex:
@@ -304,9 +304,8 @@ class Library:
             yield answer, Turn.of(question, follow.query, answer)
 
     def choose(self, query: Query | str, choices: Sequence[str], hits: Sequence[Hit] | None = None) -> Choice:
-        """Pick the option of ``choices`` that the question's passages (``hits`` when retrieved
-        already) support, with its citation; a language model's pick is grounded when a sentence
-        of them holds it."""
+        """The option of ``choices`` that the passages (``hits`` when retrieved already) support,
+        cited; a language model's pick is grounded when a sentence of them holds it."""
         query = Query.of(query)
         found = hits if hits is not None else self.search(query)
         if self.settings.llm:
@@ -314,10 +313,11 @@ class Library:
 
             return model_choice(self.language_model, query.question, choices, found)
         reader = self.reader
-        if reader is not None and reader.chooser is not None:
-            ranked = ExtractiveAnswerer().candidates(query.question, found)
-            return reader.choose(query.question, choices, found, ranked, self.option_searches(query, choices))
-        return choose(query.question, choices, found)
+        if reader is None or reader.chooser is None:
+            return choose(query.question, choices, found)
+        sentences = ExtractiveAnswerer().candidates(query.question, found)
+        searched = partial(self.option_searches, query, choices)  # only when the form does not settle it
+        return reader.choose(query.question, choices, found, sentences, searched)
 
     def option_searches(self, query: Query, choices: Sequence[str]) -> list[list[Hit]]:
         """Each option's passages: the query's search with the option's words added, embedded in one batch."""

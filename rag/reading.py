@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -206,12 +206,13 @@ class Reader:
         options: Sequence[str],
         hits: Sequence[Hit],
         ranked: Sequence[Sentence],
-        searched: Sequence[Sequence[Hit]],
+        searched: Callable[[], Sequence[Sequence[Hit]]],
     ) -> Choice:
         """The option the options' model ranks first (unless the question's form settles it,
         ``rag.choice.by_form``); grounded and cited as ``rag.choice`` grounds a choice (a
-        sentence of the passages holds it). ``searched``: each option's passages
-        when searched for with the question (``rag.library.Library.option_searches``)."""
+        sentence of the passages holds it). ``searched`` gives each option's passages when
+        searched for with the question (``rag.library.Library.option_searches``), called only
+        when the form does not settle the question."""
         from rag.choice import by_form, grounded_choice, option_evidence
 
         if self.chooser is None:
@@ -222,7 +223,7 @@ class Reader:
             return settled
         scores = np.asarray(
             self.chooser.predict(
-                option_features(question, options, hits, ranked, searched, weighed), num_threads=1
+                option_features(question, options, hits, ranked, searched(), weighed), num_threads=1
             ),
             dtype=float,
         )

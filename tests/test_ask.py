@@ -15,6 +15,7 @@ from ingest import ingest
 from rag import REFUSAL, Answer, ConfigError, Library, Query
 from rag.chroma_records import coherence
 from rag.filters import PassageFilter
+from rag.records import Hit
 from rag.store import _nearest
 
 
@@ -339,7 +340,7 @@ def test_word_vectors_place_related_sentences_nearer(news_library: Library) -> N
 
 
 def test_all_of_the_above_and_which_is_not_are_read_from_the_other_options(
-    make_library: Callable[..., Library],
+    make_library: Callable[..., Library], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ "All of the above" is chosen when the passages hold the other options; "Which of these is
     not ...?" picks the one option they do not hold. Both with the shipped reader and without."""
@@ -364,6 +365,20 @@ def test_all_of_the_above_and_which_is_not_are_read_from_the_other_options(
         false = "Which of these statements about the Paris agreement is false?"
         assert library.choose(false, [*goals, "it bans coal mining"]).choice == "it bans coal mining"
     # Asked for one option that the passages hold, the evidence picks it as before.
-    hits = library.search("What temperature goal does the Paris climate agreement set?")
-    held = choose("What temperature goal does the Paris climate agreement set?", ["3C", "1.5C", "4C"], hits)
+    temperature = "What temperature goal does the Paris climate agreement set?"
+    held = choose(temperature, ["3C", "1.5C", "4C"], library.search(temperature))
     assert held.choice == "1.5C"
+    # The shipped reader searches again with each option only when the form does not settle it.
+    library.settings = library.settings.with_changes(reader="builtin")
+    searched: list[list[str]] = []
+    real = library.option_searches
+
+    def counted(query: Query, choices: list[str]) -> list[list[Hit]]:
+        searched.append(choices)
+        return real(query, choices)
+
+    monkeypatch.setattr(library, "option_searches", counted)
+    library.choose("What does the Paris agreement set out?", [*goals, "All of the above"])
+    assert searched == []
+    assert library.choose(temperature, ["3C", "1.5C", "4C"]).choice == "1.5C"
+    assert searched == [["3C", "1.5C", "4C"]]
