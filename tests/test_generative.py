@@ -202,3 +202,8 @@ def test_the_model_picks_an_option_grounded_in_a_sentence_that_holds_it() -> Non
     assert ungrounded.choice == "Severance" and not ungrounded.grounded and not ungrounded.citations
     fallback = model_choice(WrittenReply("I think it is the second one."), QUESTION, choices, hits())
     assert fallback.choice == "Succession" and fallback.grounded  # the extractive choice
+    # A question whose form settles it is read from the other options, and the model not asked.
+    model = WrittenReply("A")
+    shows = ["Succession", "The Crown", "Better Call Saul", "Severance"]
+    left_out = model_choice(model, "Which of these shows was not nominated for best drama?", shows, hits())
+    assert left_out.choice == "Severance" and left_out.grounded and model.prompts == []
