@@ -8,7 +8,7 @@ from typing import Any
 from eval import metrics as m
 from eval.runner import METRICS, read_run
 
-FLIP_METRICS = ("mc_accuracy", "contains_gold", "hit@5", "refused")
+FLIP_METRICS = ("mc_accuracy", "contains_gold", "passages_hold_gold", "hit@5", "refused")
 
 
 def compare_runs(a: Path, b: Path) -> dict[str, Any]:
