@@ -182,6 +182,18 @@ def group_table(results: Sequence[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def choice_line(results: Sequence[dict[str, Any]]) -> list[str]:
+    """Multiple choice apart for choices a sentence of the passages grounds and the others,
+    which are guesses among the options."""
+    lines = []
+    for grounded, what in ((True, "grounded in a sentence of the passages"), (False, "not grounded")):
+        group = [r for r in results if r["choice"] and r["choice"]["grounded"] is grounded]
+        if group:
+            right = sum(r["metrics"]["mc_accuracy"] or 0 for r in group) / len(group)
+            lines.append(f"{len(group)} choices {what}, {right:.3f} of them right")
+    return ["Multiple choice: " + "; ".join(lines) + ".", ""] if lines else []
+
+
 def refusal_table(results: Sequence[dict[str, Any]]) -> list[str]:
     """The refused questions by why they were refused (numbers in the reason left out), each with
     how many had a gold answer in their passages and how many answers would have held one had
@@ -241,6 +253,7 @@ def write_report(
         "`passages_hold_gold`: a gold answer occurs in the passages the answer was drawn from, the "
         "most `contains_gold` can be with them.",
         "",
+        *choice_line(results),
         *refusal_table(results),
         PROXY_NOTE,
         "",

@@ -108,6 +108,10 @@ def test_eval_writes_every_output_and_summary_matches_results(
     assert turned_away and all(r["refusal_reason"] for r in turned_away)
     assert "| refused because | questions | passages hold gold | answer would hold gold |" in report
     assert sum(refusal_rows(report).values()) == len(turned_away)
+    # Multiple choice apart for grounded choices and guesses (the gold articles ground some).
+    grounded = [r for r in lines if r["choice"] and r["choice"]["grounded"]]
+    right = sum(r["metrics"]["mc_accuracy"] for r in grounded) / len(grounded)
+    assert f"{len(grounded)} choices grounded in a sentence of the passages, {right:.3f} of them" in report
 
     # A second run reuses the index: nothing is ingested again.
     _, second = run_eval(
