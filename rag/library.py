@@ -315,9 +315,8 @@ class Library:
         reader = self.reader
         if reader is None or reader.chooser is None:
             return choose(query.question, choices, found)
-        sentences = ExtractiveAnswerer().candidates(query.question, found)
         searched = partial(self.option_searches, query, choices)  # only when the form does not settle it
-        return reader.choose(query.question, choices, found, sentences, searched)
+        return reader.choose(query.question, choices, found, searched)
 
     def option_searches(self, query: Query, choices: Sequence[str]) -> list[list[Hit]]:
         """Each option's passages: the query's search with the option's words added, embedded in one batch."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rag.answer import CLOSERS, Sentence
+from rag.answer import CLOSERS, ExtractiveAnswerer, Sentence
 from rag.errors import ConfigError
 from rag.evidence import Evidence, coverage
 from rag.records import Hit
@@ -205,14 +205,14 @@ class Reader:
         question: str,
         options: Sequence[str],
         hits: Sequence[Hit],
-        ranked: Sequence[Sentence],
         searched: Callable[[], Sequence[Sequence[Hit]]],
     ) -> Choice:
         """The option the options' model ranks first (unless the question's form settles it,
         ``rag.choice.by_form``); grounded and cited as ``rag.choice`` grounds a choice (a
         sentence of the passages holds it). ``searched`` gives each option's passages when
-        searched for with the question (``rag.library.Library.option_searches``), called only
-        when the form does not settle the question."""
+        searched for with the question (``rag.library.Library.option_searches``); it, and the
+        hand-set ranking of the passages' sentences, are made only when the form does not
+        settle the question."""
         from rag.choice import by_form, grounded_choice, option_evidence
 
         if self.chooser is None:
@@ -221,6 +221,7 @@ class Reader:
         settled = by_form(question, options, weighed)
         if settled is not None:
             return settled
+        ranked = ExtractiveAnswerer().candidates(question, hits)
         scores = np.asarray(
             self.chooser.predict(
                 option_features(question, options, hits, ranked, searched(), weighed), num_threads=1
