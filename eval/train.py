@@ -38,7 +38,7 @@ import numpy as np
 from eval.metrics import contains_gold, exact_match
 from eval.suite import Question
 from rag.answer import ExtractiveAnswerer
-from rag.choice import by_form, choose, option_evidence
+from rag.choice import by_form, option_evidence, strongest
 from rag.errors import ConfigError
 from rag.library import Library
 from rag.query import Query
@@ -156,9 +156,9 @@ def collect(
             option_blocks.append(option_features(q.question, q.choices, hits, ranked, searched, weighed))
             option_labels += right
             option_owner += [index] * len(q.choices)
-            hand.append(right[choose(q.question, q.choices, hits, weighed).index])
             form = by_form(q.question, q.choices, weighed)
             settled.append(-1 if form is None else form.index)
+            hand.append(right[strongest(q.choices, hits, weighed) if form is None else form.index])
         else:
             hand.append(0.0)
             settled.append(-1)

@@ -15,7 +15,7 @@ is held.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,29 +86,40 @@ def _held(weights: dict[str, float], found: frozenset[str]) -> float:
     return hit / total
 
 
+Weighed = Sequence[tuple[float, Evidence | None]]
+"""Each option's evidence, as ``option_evidence`` gives it."""
+
+
 def choose(
     question: str,
     choices: Sequence[str],
     hits: Sequence[Hit],
-    weighed: Sequence[tuple[float, Evidence | None]] | None = None,
+    pick: Callable[[Weighed], int | None] | None = None,
 ) -> Choice:
-    """Pick the option of ``choices`` best supported by ``hits`` (``weighed``: their
-    ``option_evidence`` when weighed already); raises ``ConfigError`` without options."""
+    """Pick the option of ``choices`` best supported by ``hits``: the one the question's form
+    settles (``by_form``), else ``pick``'s (a learned or a language model's pick, given the
+    options' evidence; None from it leaves the choice to the rule), else ``strongest``'s.
+    Raises ``ConfigError`` without options."""
     options = _options(choices)
-    if weighed is None:
-        weighed = option_evidence(question, options, hits)
+    weighed = option_evidence(question, options, hits)
     settled = by_form(question, options, weighed)
     if settled is not None:
         return settled
-    scores = [score for score, _ in weighed]
-    grounded = max(scores) > 0
-    if grounded:
-        index = max(range(len(options)), key=lambda i: (scores[i], -i))
-    else:
-        passages = phrase(" ".join(h.chunk.text for h in hits))
-        counts = [passages.count(phrase(o)) for o in options]
-        index = max(range(len(options)), key=lambda i: (counts[i], -i))
+    index = pick(weighed) if pick is not None else None
+    if index is None:
+        index = strongest(options, hits, weighed)
     return grounded_choice(question, options, index, weighed)
+
+
+def strongest(options: Sequence[str], hits: Sequence[Hit], weighed: Weighed) -> int:
+    """The hand-set rule: the option with the strongest evidence, or with none for any, the
+    option the passages name most often (the choice is then ungrounded)."""
+    scores = [score for score, _ in weighed]
+    if max(scores) > 0:
+        return max(range(len(options)), key=lambda i: (scores[i], -i))
+    passages = phrase(" ".join(h.chunk.text for h in hits))
+    counts = [passages.count(phrase(o)) for o in options]
+    return max(range(len(options)), key=lambda i: (counts[i], -i))
 
 
 def _options(choices: Sequence[str]) -> tuple[str, ...]:
@@ -118,9 +129,7 @@ def _options(choices: Sequence[str]) -> tuple[str, ...]:
     return options
 
 
-def grounded_choice(
-    question: str, options: Sequence[str], index: int, weighed: Sequence[tuple[float, Evidence | None]]
-) -> Choice:
+def grounded_choice(question: str, options: Sequence[str], index: int, weighed: Weighed) -> Choice:
     """The choice of ``options[index]``, grounded (and cited) when ``weighed`` found evidence
     for it."""
     score, evidence = weighed[index]
@@ -129,9 +138,7 @@ def grounded_choice(
     return Choice(question, tuple(options), index, tuple(s for s, _ in weighed), grounded, citations)
 
 
-def by_form(
-    question: str, options: Sequence[str], weighed: Sequence[tuple[float, Evidence | None]]
-) -> Choice | None:
+def by_form(question: str, options: Sequence[str], weighed: Weighed) -> Choice | None:
     """The choice the question's form settles from the other options' evidence (``weighed``, as
     ``option_evidence`` gives it), citing their best sentences; None for other questions: an
     "All of the above" option when the passages hold two or more of the others, and for "Which

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from rag.answer import REFUSAL, ExtractiveAnswerer
-from rag.choice import Choice, by_form, choose, grounded_choice, option_evidence
+from rag.choice import Choice, Weighed, choose
 from rag.conversation import Turn
 from rag.errors import ModelError
 from rag.evidence import Evidence, citation
@@ -298,17 +298,17 @@ def model_choice(model: LanguageModel, question: str, choices: Sequence[str], hi
     the passages holds it (``rag.choice.option_evidence``); the extractive choice when the model
     fails or names no option. A question whose form settles the choice ("All of the above",
     "Which of these is not ...?": ``rag.choice.by_form``) is not put to the model."""
-    weighed = option_evidence(question, choices, hits)
-    settled = by_form(question, choices, weighed)
-    if settled is not None:
-        return settled
-    options = "\n".join(f"{_LETTERS[i]}. {option}" for i, option in enumerate(choices[: len(_LETTERS)]))
-    prompt, _ = build_prompt(model, f"{question}\nOptions:\n{options}", hits, None)
-    try:
-        written = "".join(model.stream(CHOOSE_SYSTEM, prompt, 12))
-    except ModelError:
-        return choose(question, choices, hits, weighed)
-    picked = re.match(r"\s*\(?([A-H])\b", written)
-    if picked is None or _LETTERS.index(picked.group(1)) >= len(choices):
-        return choose(question, choices, hits, weighed)
-    return grounded_choice(question, choices, _LETTERS.index(picked.group(1)), weighed)
+
+    def pick(weighed: Weighed) -> int | None:
+        options = "\n".join(f"{_LETTERS[i]}. {option}" for i, option in enumerate(choices[: len(_LETTERS)]))
+        prompt, _ = build_prompt(model, f"{question}\nOptions:\n{options}", hits, None)
+        try:
+            written = "".join(model.stream(CHOOSE_SYSTEM, prompt, 12))
+        except ModelError:
+            return None
+        picked = re.match(r"\s*\(?([A-H])\b", written)
+        if picked is None or _LETTERS.index(picked.group(1)) >= len(choices):
+            return None
+        return _LETTERS.index(picked.group(1))
+
+    return choose(question, choices, hits, pick)

@@ -17,17 +17,15 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from rag.answer import CLOSERS, ExtractiveAnswerer, Sentence
+from rag.choice import Choice, Weighed, choose, phrase
 from rag.errors import ConfigError
-from rag.evidence import Evidence, coverage
+from rag.evidence import coverage
 from rag.records import Hit
-
-if TYPE_CHECKING:
-    from rag.choice import Choice
 from rag.text import expected_answer, new_names, points_back, question_terms, terms
 
 _KINDS = {None: 0, "quantity": 1, "time": 2, "person": 3}
@@ -213,22 +211,16 @@ class Reader:
         searched for with the question (``rag.library.Library.option_searches``); it, and the
         hand-set ranking of the passages' sentences, are made only when the form does not
         settle the question."""
-        from rag.choice import by_form, grounded_choice, option_evidence
-
         if self.chooser is None:
             raise ConfigError(f"the reader in {self.folder} has no chooser.txt; run `citewire train` again")
-        weighed = option_evidence(question, options, hits)
-        settled = by_form(question, options, weighed)
-        if settled is not None:
-            return settled
-        ranked = ExtractiveAnswerer().candidates(question, hits)
-        scores = np.asarray(
-            self.chooser.predict(
-                option_features(question, options, hits, ranked, searched(), weighed), num_threads=1
-            ),
-            dtype=float,
-        )
-        return grounded_choice(question, options, int(np.argmax(scores)), weighed)
+        chooser = self.chooser
+
+        def pick(weighed: Weighed) -> int:
+            ranked = ExtractiveAnswerer().candidates(question, hits)
+            rows = option_features(question, options, hits, ranked, searched(), weighed)
+            return int(np.argmax(chooser.predict(rows, num_threads=1)))
+
+        return choose(question, options, hits, pick)
 
 
 OPTION_FEATURES = (
@@ -258,13 +250,11 @@ def option_features(
     hits: Sequence[Hit],
     ranked: Sequence[Sentence],
     searched: Sequence[Sequence[Hit]],
-    evidence: Sequence[tuple[float, Evidence | None]],
+    evidence: Weighed,
 ) -> np.ndarray:
     """One row of ``OPTION_FEATURES`` per option, from the question's passages, the answerer's
     ranked candidate sentences, each option's passages searched for with the question, and the
     options' ``evidence`` in the passages (``rag.choice.option_evidence``)."""
-    from rag.choice import phrase
-
     weighed = [score for score, _ in evidence]
     strongest = max(weighed, default=0.0)
     order = sorted(range(len(options)), key=lambda i: (-weighed[i], i))
