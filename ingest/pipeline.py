@@ -11,14 +11,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.plumbing import RecentVectors, prefetch, release_freed_memory
-from ingest.readers import Problem, iter_files, read_file, source_path_of
+from ingest.readers import Paths, Problem, iter_files, read_file, source_path_of
 from rag.chroma_records import ArticleWrite
 from rag.library import Library
 from rag.records import Article, Chunk, StoredArticle, chunk_id_for
@@ -84,13 +83,14 @@ class _Progress:
 
 
 def ingest(
-    paths: Iterable[str | Path],
+    paths: Paths,
     library: Library,
     *,
     progress: bool = True,
     on_problem: Callable[[Problem], None] | None = None,
 ) -> IngestReport:
-    """Ingest files and folders (recursively) into ``library``; see ``ingest_items``.
+    """Ingest ``paths``, one file or folder (read recursively) or several, into ``library``; see
+    ``ingest_items``.
 
     A file read again is the whole truth about its articles: those stored from it that it no
     longer holds (a line deleted from a JSONL file, which also moves the line numbers that name

@@ -38,8 +38,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # what JSON's "\\ud800" escapes deco
 _DATE_LINE = re.compile(r"^(?:published|date|updated)\s*:\s*(\S.*)$", re.IGNORECASE)
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Problem]:
+Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+"""Files and folders to read: one path, or several."""
+
+
+def iter_files(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
     """Yield (file, the argument it was found under) for every article file, or a Problem."""
+    if isinstance(paths, (str, os.PathLike)):  # one path, not its letters
+        paths = [paths]
     for raw in paths:
         if not str(raw).strip():  # Path("") is the current folder: never read it by accident
             reason = "an empty path; name a file or folder (is a shell variable unset?)"
@@ -53,7 +59,9 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Prob
             if not found and not unreadable:
                 yield Problem(str(root), f"no {', '.join(SUFFIXES)} files in this folder", True)
             for path in found:
-                if path.stem.lower() in _NOT_ARTICLES:
+                if _SURROGATE.search(str(path)):
+                    yield _not_utf8(path)
+                elif path.stem.lower() in _NOT_ARTICLES:
                     yield Problem(
                         str(path),
                         "the folder's documentation, not an article: left out (name the file to ingest it)",
@@ -62,7 +70,9 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Prob
                 else:
                     yield path, root
         elif root.is_file():
-            if root.suffix.lower() in SUFFIXES:
+            if _SURROGATE.search(str(root)):
+                yield _not_utf8(root)
+            elif root.suffix.lower() in SUFFIXES:
                 yield root, root.parent
             else:
                 yield Problem(
@@ -73,7 +83,18 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path] | Prob
         elif root.is_symlink():
             yield Problem(str(root), broken_link(root), True)
         else:
-            yield Problem(str(root), "no such file or folder; check the path", True)
+            yield Problem(_written(root), "no such file or folder; check the path", True)
+
+
+def _not_utf8(path: Path) -> Problem:
+    """The problem of a file whose name is not UTF-8 (Python holds such bytes as lone
+    surrogates, which no id, store or terminal takes): named with the bytes escaped."""
+    return Problem(_written(path), "the file name is not valid UTF-8; rename the file to read it", True)
+
+
+def _written(path: Path) -> str:
+    """``path`` as printable text, bytes that are not UTF-8 escaped ("caf\\xe9.txt")."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def broken_link(path: Path) -> str:
@@ -115,7 +136,7 @@ def _article_files(root: Path, unreadable: list[Problem]) -> list[Path]:
     return sorted(found)
 
 
-def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | Problem]:
+def read_paths(paths: Paths) -> Iterator[Article | Problem]:
     """Every article in ``paths`` (files or folders, recursively), with problems in between."""
     for item in iter_files(paths):
         if isinstance(item, Problem):

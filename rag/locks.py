@@ -48,7 +48,8 @@ _claiming = threading.Lock()
 
 def _holder() -> str:
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
-    return f"pid {os.getpid()}: {command}"
+    # Bytes of the command line that are not UTF-8 (lone surrogates here) are written escaped.
+    return f"pid {os.getpid()}: {command}".encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def claim_data_dir(data_dir: Path, *, shared: bool) -> None:

@@ -10,10 +10,13 @@ Dates may be given as ``date`` or as ISO strings; they are checked here, once, w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from rag.errors import ConfigError
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 Day = date | str
 """A date, or the same as an ISO string ("2024-03-06")."""
@@ -58,7 +61,12 @@ class Query:
             raise ConfigError(f"The question must be text. Currently, it is {self.question!r}")
         if not self.question.strip():
             raise ConfigError("The question is empty; type a question about the articles.")
-        if self.top_k is not None and (isinstance(self.top_k, bool) or self.top_k <= 0):
+        # A command line's bytes that are not UTF-8 arrive as lone surrogates, which no tokenizer
+        # or file takes: they become U+FFFD, as an undecodable byte does in a page.
+        object.__setattr__(self, "question", _SURROGATES.sub("\ufffd", self.question))
+        if self.top_k is not None and (not isinstance(self.top_k, int) or isinstance(self.top_k, bool)):
+            raise ConfigError(f"top_k must be a whole number. Currently, top_k is {self.top_k!r}")
+        if self.top_k is not None and self.top_k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         for name in ("since", "until", "as_of"):  # ISO strings are welcome too
             object.__setattr__(self, name, day(getattr(self, name), name))

@@ -40,6 +40,11 @@ def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
     assert first["published"] == "2015-12-16"
     assert "multilateral" in first["quote"]
 
+    # Bytes that are not UTF-8 in a question (a terminal in another encoding) are no crash.
+    garbled = run("ask", "What did Xi \udcff say about multilateral governance?", data_dir=data)
+    assert garbled.returncode == 0, garbled.stderr
+    assert "multilateral" in garbled.stdout
+
     # As of a day before the conference, its article cannot be cited.
     earlier = run("ask", "What did Xi say about multilateral governance?", "--as-of", "2015-12-15", "--json",
                   data_dir=data)  # fmt: skip

@@ -31,6 +31,7 @@ def test_a_query_derives_another_with_the_same_bounds() -> None:
         ({"question": "   "}, "The question is empty"),
         ({"question": 42}, "must be text"),
         ({"top_k": 0}, "top_k must be greater than 0"),
+        ({"top_k": "5"}, "top_k must be a whole number. Currently, top_k is '5'"),
         ({"as_of": "June"}, "as_of must be a date"),
         ({"until": "2022-13-01"}, "until must be a date"),
         ({"since": "2022-07-01", "until": "2022-06-01"}, "since (2022-07-01) is after until"),
@@ -41,3 +42,8 @@ def test_a_bad_query_names_its_field(fields: dict[str, object], message: str) ->
     given = {"question": "Who won?", **fields}
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Query(**given)  # type: ignore[arg-type]
+
+
+def test_bytes_of_a_question_that_are_not_utf8_become_replacement_characters() -> None:
+    # A command line's bytes that are not UTF-8 reach Python as lone surrogates ("\udcff").
+    assert Query("What did Xi \udcff\ud800 say?").question == "What did Xi \ufffd\ufffd say?"

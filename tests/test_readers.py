@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -241,6 +242,26 @@ def test_a_folder_that_cannot_be_listed_is_named(tmp_path: Path, monkeypatch: py
 def test_an_empty_path_is_refused_not_read_as_the_current_folder() -> None:
     articles, problems = articles_and_problems([""])
     assert not articles and len(problems) == 1 and "an empty path" in problems[0].reason
+
+
+def test_one_path_given_alone_is_read_as_one_path_not_as_its_letters(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(EXAMPLES)  # a relative name: its letters, read as paths, would be refused fast
+    name = "nepal-earthquake-2015.txt"
+    for given in (name, Path(name)):
+        articles, problems = articles_and_problems(given)  # type: ignore[arg-type]
+        assert [a.source_path for a in articles] == [str(EXAMPLES.resolve() / name)] and not problems
+
+
+def test_a_file_name_that_is_not_utf8_is_named_escaped_and_the_others_are_read(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday after repairs.\n")
+    bad = tmp_path / os.fsdecode(b"caf\xe9.txt")  # a Latin-1 name, as old archives have
+    bad.write_text("Cafe closes\n\nThe cafe closed on Tuesday.\n")
+    articles, problems = articles_and_problems([tmp_path])
+    assert [a.title for a in articles] == ["Harbour reopens"]
+    (problem,) = problems
+    reason = "the file name is not valid UTF-8; rename the file to read it"
+    assert str(problem) == f"skipped: {tmp_path}/caf\\xe9.txt: {reason}"
+    str(problem).encode("utf-8")  # printable
 
 
 def test_decode_rejects_text_in_no_known_encoding() -> None:
