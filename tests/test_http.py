@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -192,10 +193,17 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
         "/v1/ask", json={"question": SEED_QUESTION, "since": "2016-01-01", "until": "2015-01-01"}
     )
     assert dates.status_code == 422 and "since" in dates.json()["error"]["message"]
-    assert (
-        http.post("/v1/ask", content=b"{not json", headers={"Content-Type": "application/json"}).status_code
-        == 422
-    )
+    garbled = http.post("/v1/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
+    assert garbled.status_code == 422 and garbled.json()["error"]["param"] is None
+    assert garbled.json()["error"]["message"] == "the body is not valid JSON (at character 13)"
+
+    # Beside the chat page (mounted at /), other /v1 paths and methods still answer as the API does.
+    assert http.get("/v1/nothing").json()["error"]["message"].startswith("no endpoint /v1/nothing")
+    wrong_method = http.get("/v1/ask")
+    assert wrong_method.status_code == 405 and "use POST" in wrong_method.json()["error"]["message"]
+    assert http.get("/v1/models/citewire").json()["id"] == "citewire"
+    assert openai_client.models.retrieve("citewire").id == "citewire"
+    assert http.get("/v1/models/gpt-4o").status_code == 404
 
     huge = http.post("/v1/ask", json={"question": "x" * 1_200_000})
     assert huge.status_code == 413 and "limit" in huge.json()["error"]["message"]
@@ -211,6 +219,8 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
 
     with pytest.raises(openai.NotFoundError, match="does not exist"):
         openai_client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.UnprocessableEntityError, match="is empty"):
+        openai_client.chat.completions.create(model="citewire", messages=[{"role": "user", "content": " "}])
     with pytest.raises(openai.UnprocessableEntityError, match="last message"):
         openai_client.chat.completions.create(
             model="citewire", messages=[{"role": "system", "content": "hi"}]
@@ -228,6 +238,13 @@ def test_serve_wants_a_key_and_a_login_off_loopback(tmp_path: Path) -> None:
     assert (
         done.returncode == 1 and "--auth" in done.stderr and "sekrit-value" not in done.stderr + done.stdout
     )
+    # With no page there is no login to ask for: the key is enough (the busy port then stops it).
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        port = str(taken.getsockname()[1])
+        done = run("serve", "--host", "0.0.0.0", "--port", port, "--no-page", data_dir=tmp_path,
+                   CITEWIRE_API_KEY="sekrit-value")  # fmt: skip
+    assert done.returncode == 1 and "--auth" not in done.stderr and port in done.stderr, done.stderr
 
 
 def test_settle_loads_what_answers_need_and_sets_start_up_aside(tmp_path: Path, embedder: Any) -> None:

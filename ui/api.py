@@ -28,6 +28,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -264,6 +265,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     from ui.openai_chat import add_openai_routes
 
     add_openai_routes(app, server, guard)
+    _unknown_endpoints(app)
     _docs_page(app)
     app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, larger={"/v1/articles": options.max_upload_bytes})
     if options.cors_origins:
@@ -297,6 +299,22 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     return app
 
 
+def _unknown_endpoints(app: FastAPI) -> None:
+    """Any other ``/v1`` path or method answered in the API's error shape (with the chat page
+    mounted at ``/``, the page's own 404 would answer instead); add it after every ``/v1`` route."""
+    known = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
+
+    @app.api_route(
+        "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
+    def unknown(rest: str, request: Request) -> None:
+        path = f"/v1/{rest}"
+        allowed = sorted({m for r in known if r.path_regex.match(path) for m in r.methods or ()})
+        if allowed:
+            raise HTTPException(405, f"{request.method} {path} is not served; use {' or '.join(allowed)}")
+        raise HTTPException(404, f"no endpoint {path}; the OpenAPI page /docs lists them")
+
+
 def _docs_page(app: FastAPI) -> None:
     """The OpenAPI page at ``/docs``, with Swagger UI's files from the swagger-ui-bundle package
     (FastAPI's own page loads them from a CDN, which an offline machine cannot reach)."""
@@ -325,6 +343,11 @@ def _errors(app: FastAPI) -> None:
         problems = []
         field = None
         for e in exc.errors():
+            if e.get("type") == "json_invalid":  # its "loc" is a character position, not a field
+                at = e.get("loc", ("body", "?"))[-1]
+                return error_body(
+                    422, f"the body is not valid JSON (at character {at})", "invalid_request_error"
+                )
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
             field = field or where or None
             problems.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")

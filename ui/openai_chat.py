@@ -83,8 +83,10 @@ def content_of(answer: Answer) -> str:
 def conversation(messages: Sequence[Message], server: Server) -> tuple[str, list[Turn]]:
     """The question (the last user message) and the turns before it."""
     said = [m for m in messages if m.role in ("user", "assistant")]
-    if not said or said[-1].role != "user" or not said[-1].text.strip():
+    if not said or said[-1].role != "user":
         raise HTTPException(422, "messages: the last message must be the user's question")
+    if not said[-1].text.strip():
+        raise HTTPException(422, "messages: the question (the last user message) is empty")
     turns: list[Turn] = []
     for asked, replied in pairwise(said[:-1]):
         if asked.role != "user" or replied.role != "assistant":
@@ -103,13 +105,19 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
     """``/v1/models`` and ``/v1/chat/completions`` on ``app``."""
     library = server.library
 
+    described = {"id": MODEL, "object": "model", "created": 0, "owned_by": "citewire"}
+
     @app.get("/v1/models", dependencies=guard, tags=["openai"])
     def models() -> dict[str, Any]:
         """The one model: Citewire's cited answers."""
-        return {
-            "object": "list",
-            "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "citewire"}],
-        }
+        return {"object": "list", "data": [described]}
+
+    @app.get("/v1/models/{model}", dependencies=guard, tags=["openai"])
+    def model(model: str) -> dict[str, Any]:
+        """The model named, as ``/v1/models`` lists it."""
+        if model != MODEL:
+            raise HTTPException(404, f"model {model!r} does not exist; GET /v1/models lists `{MODEL}`")
+        return described
 
     @app.post("/v1/chat/completions", dependencies=guard, tags=["openai"], response_model=None)
     def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:

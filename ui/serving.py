@@ -150,7 +150,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"--host {args.host} would open your library to the network: give --api-key-file FILE "
                 f"or set {API_KEY_VARIABLE}; every /v1 request must then carry it as a bearer token"
             )
-        if credentials is None and not args.no_auth:
+        if credentials is None and not args.no_auth and not args.no_page:
             raise ConfigError(
                 f"--host {args.host}: the chat page needs a login too. Give --auth FILE (lines of "
                 "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth"
@@ -171,9 +171,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settle(library)  # loaded before the first request, not during it
 
-    print(
-        f"Citewire API on http://{args.host}:{args.port}/v1 (OpenAPI page /docs, chat page /); Ctrl+C stops"
-    )
+    pages = "OpenAPI page /docs" if args.no_page else "OpenAPI page /docs, chat page /"
+    print(f"Citewire API on http://{args.host}:{args.port}/v1 ({pages}); Ctrl+C stops")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     except OSError as exc:
