@@ -226,17 +226,10 @@ def article_from_text(
         title = heading.group(1).strip() if heading else ""
     url = web_address(one_field(meta, location, "url") or None, location)
     title = title or guess_title(text, url)
-    published_raw = one_field(meta, location, "published", "date")
-    published = parse_date(published_raw, location)
-    if not published_raw:
-        for line in text.split("\n")[:8]:
-            match = _DATE_LINE.match(line.strip())
-            if match:
-                published = written_date(match.group(1))
-                if published is None:
-                    reason = f"the line {shown(line.strip())} gives no date like 2015-12-16; stored undated"
-                    yield Problem(location, reason, False)
-                break
+    said, where = _date_said(one_field(meta, location, "published", "date"), text)
+    published = written_date(said) if said else None
+    if said and published is None:
+        yield Problem(location, f"{where} gives no date like 2015-12-16; stored undated", False)
     named = meta.get("authors", meta.get("author", ""))
     authors = tuple(a.strip() for a in (named if isinstance(named, list) else named.split(";")) if a.strip())
     yield Article(
@@ -250,6 +243,18 @@ def article_from_text(
         authors=authors,
         location=location,
     )
+
+
+def _date_said(given: str, text: str) -> tuple[str, str]:
+    """The date an article states, ISO or written out, and where: its front matter's (``given``),
+    else a date line near the top of ``text``; ("", "") when it states none."""
+    if given:
+        return given, f"the front matter's date {shown(given)}"
+    for line in text.split("\n")[:8]:
+        match = _DATE_LINE.match(line.strip())
+        if match:
+            return match.group(1), f"the line {shown(line.strip())}"
+    return "", ""
 
 
 def article_from_html(html: str, location: str, locator: str, source_path: str) -> Article:

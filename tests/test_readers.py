@@ -142,6 +142,19 @@ def test_a_written_out_date_line_is_read_and_an_unreadable_one_leaves_the_articl
     assert (
         isinstance(article, Article) and article.published is None and article.title == "Ferry fares frozen"
     )
+    # Front matter's date too: written out, it is read; unreadable, the article is kept undated.
+    matter = "---\ntitle: Ferry fares frozen\npublished: {}\n---\nThe council froze ferry fares.\n"
+    (tmp_path / "written.md").write_text(matter.format("16 December 2015"))
+    (article,) = list(read_file(tmp_path / "written.md"))
+    assert isinstance(article, Article) and article.published is not None
+    assert article.published.isoformat() == "2015-12-16"
+    (tmp_path / "vague.md").write_text(matter.format("last winter"))
+    problem, article = list(read_file(tmp_path / "vague.md"))
+    assert str(problem) == (
+        f"warning: {tmp_path / 'vague.md'}: the front matter's date 'last winter' gives no date like "
+        "2015-12-16; stored undated"
+    )
+    assert isinstance(article, Article) and article.published is None
 
 
 def test_html_page_yields_main_text_and_metadata() -> None:
