@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rag.errors import ConfigError
 from rag.records import Answer, Hit
 from rag.text import new_names, question_terms, word_parts
 
@@ -103,6 +104,11 @@ def resolve(question: str, history: Sequence[Turn], *, follows: bool | None = No
     """The search query, preferred articles and already quoted sentences for ``question``;
     ``follows`` says whether it leans on ``history``, when the caller knows better than
     ``is_follow_up`` (see ``Library.reply``)."""
+    for n, turn in enumerate(history):
+        if not isinstance(turn, Turn):
+            raise ConfigError(
+                f"history[{n}] must be a Turn (what reply returns with its answer). Currently, it is {turn!r}"
+            )
     leans = is_follow_up(question, history) if follows is None else follows
     if not history or not leans:
         return FollowUp(question)

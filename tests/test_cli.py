@@ -64,6 +64,8 @@ def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
 
 
 def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
+    done = run("--version", data_dir=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("citewire 0."), done.stdout
     done = run("ask", "anything", "--top-k", "0", data_dir=tmp_path)
     assert done.returncode == 1 and "--top-k must be greater than 0" in done.stderr
     done = run("ask", "anything", "--since", "last week", data_dir=tmp_path)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.conversation import Turn, is_follow_up, prefer_articles, resolve
+from rag.errors import ConfigError
 from rag.records import Chunk, Hit
 
 OPENER = "What did the mayor say about the harbour bridge?"
@@ -59,3 +62,8 @@ def test_the_cited_article_moves_up_two_places_and_the_fused_order_is_otherwise_
     order = [h.chunk.id for h in prefer_articles(fused, ["cited"])]
     assert order == ["a:0", "b:0", "cited:0", "c:0", "d:0"]
     assert [h.chunk.id for h in prefer_articles(fused, [])] == [h.chunk.id for h in fused]
+
+
+def test_a_history_of_something_else_than_turns_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"history\[1\] must be a Turn"):
+        resolve("What else did she say?", [Turn(OPENER, OPENER), "What did she say?"])  # type: ignore[list-item]

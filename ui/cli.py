@@ -73,11 +73,21 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("citewire")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
         prog="citewire", description="Ask questions of news articles and get cited answers, offline."
     )
+    parser.add_argument("--version", action="version", version=f"citewire {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="add article files and folders (.txt .md .html .jsonl)")
