@@ -56,7 +56,7 @@ def iter_files(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
             unreadable: list[Problem] = []
             found = _article_files(root, unreadable)
             yield from unreadable
-            if not found and not unreadable:
+            if not found and not any(p.skipped for p in unreadable):
                 yield Problem(str(root), f"no {', '.join(SUFFIXES)} files in this folder", True)
             for path in found:
                 if _SURROGATE.search(str(path)):
@@ -127,6 +127,9 @@ def _article_files(root: Path, unreadable: list[Problem]) -> list[Path]:
 
     for folder, _, names in os.walk(root, onerror=refused):
         for path in (Path(folder, name) for name in names):
+            if path.suffix.lower() == ".json":  # likely articles meant to be read: say why they are not
+                reason = "a .json file is left out: articles come as .jsonl, one JSON object a line"
+                unreadable.append(Problem(_written(path), reason, False))
             if path.suffix.lower() not in SUFFIXES:
                 continue
             if path.is_file():

@@ -188,10 +188,12 @@ def test_bad_files_are_named_and_skipped_while_good_ones_are_read(tmp_path: Path
         json.dumps({"text": "Gamma text.", "published": None, "authors": ["X"]}),
     ]
     (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "feed.json").write_text("[" + lines[0] + "]")  # a warning: JSON Lines are read, not JSON
     articles, problems = articles_and_problems([tmp_path, tmp_path / "notes.pdf", tmp_path / "missing"])
     assert sorted(a.title for a in articles) == ["A", "Gamma text.", "Good headline here"]
     reasons = {p.location.removeprefix(str(tmp_path) + "/"): p.reason for p in problems}
-    assert all(p.skipped for p in problems)
+    assert [p.location for p in problems if not p.skipped] == [str(tmp_path / "feed.json")]
+    assert "articles come as .jsonl" in reasons["feed.json"]
     assert "empty file" in reasons["empty.txt"]
     assert "binary" in reasons["image.txt"]
     assert "not valid JSON" in reasons["batch.jsonl:2"]
