@@ -28,13 +28,13 @@ from ingest.metadata import (
 from ingest.problem import Problem, shown
 from rag.errors import InputError
 from rag.records import Article, article_id_for
+from rag.text import SURROGATES
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 # Page furniture that scrapers leave in the text; never a headline.
 # A corpus folder's own documentation is not news: left out of folder walks, with a note.
 _NOT_ARTICLES = {"readme", "license", "licence", "copying", "changelog", "notice", "authors"}
 # A dateline opening a wire story ("Washington CNN —", "LONDON (Reuters) -"): not a headline.
-_SURROGATE = re.compile("[\ud800-\udfff]")  # what JSON's "\\ud800" escapes decode to, alone
 _DATE_LINE = re.compile(r"^(?:published|date|updated)\s*:\s*(\S.*)$", re.IGNORECASE)
 
 
@@ -59,7 +59,7 @@ def iter_files(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
             if not found and not any(p.skipped for p in unreadable):
                 yield Problem(str(root), f"no {', '.join(SUFFIXES)} files in this folder", True)
             for path in found:
-                if _SURROGATE.search(str(path)):
+                if SURROGATES.search(str(path)):
                     yield _not_utf8(path)
                 elif path.stem.lower() in _NOT_ARTICLES:
                     yield Problem(
@@ -70,7 +70,7 @@ def iter_files(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
                 else:
                     yield path, root
         elif root.is_file():
-            if _SURROGATE.search(str(root)):
+            if SURROGATES.search(str(root)):
                 yield _not_utf8(root)
             elif root.suffix.lower() in SUFFIXES:
                 yield root, root.parent
@@ -328,7 +328,7 @@ def article_from_record(record: Any, where: str, locator: str, source_path: str)
         raise InputError(where, "field 'authors' must be a list of strings")
     for name in ("text", "title", "url", "published", "authors"):
         value = " ".join(authors) if name == "authors" else record.get(name)
-        if isinstance(value, str) and _SURROGATE.search(value):
+        if isinstance(value, str) and SURROGATES.search(value):
             raise InputError(
                 where,
                 f"field {name!r} holds a lone surrogate escape such as \\ud800, which is not a "

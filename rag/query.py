@@ -10,13 +10,12 @@ Dates may be given as ``date`` or as ISO strings; they are checked here, once, w
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from numbers import Integral
 
 from rag.errors import ConfigError
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
+from rag.text import SURROGATES
 
 Day = date | str
 """A date, or the same as an ISO string ("2024-03-06")."""
@@ -63,9 +62,11 @@ class Query:
             raise ConfigError("The question is empty; type a question about the articles.")
         # A command line's bytes that are not UTF-8 arrive as lone surrogates, which no tokenizer
         # or file takes: they become U+FFFD, as an undecodable byte does in a page.
-        object.__setattr__(self, "question", _SURROGATES.sub("\ufffd", self.question))
-        if self.top_k is not None and (not isinstance(self.top_k, int) or isinstance(self.top_k, bool)):
-            raise ConfigError(f"top_k must be a whole number. Currently, top_k is {self.top_k!r}")
+        object.__setattr__(self, "question", SURROGATES.sub("\ufffd", self.question))
+        if self.top_k is not None:
+            if not isinstance(self.top_k, Integral) or isinstance(self.top_k, bool):
+                raise ConfigError(f"top_k must be a whole number. Currently, top_k is {self.top_k!r}")
+            object.__setattr__(self, "top_k", int(self.top_k))  # numpy's integers too
         if self.top_k is not None and self.top_k <= 0:
             raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         for name in ("since", "until", "as_of"):  # ISO strings are welcome too

@@ -18,6 +18,9 @@ from rag.offline import nltk_data_dir
 _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)  # the one word pattern: see ``words``
 _APOSTROPHE = re.compile(r"['’]")
 _LINE = re.compile(r"[^\n]+")
+SURROGATES = re.compile("[\ud800-\udfff]")
+"""Lone surrogates: what JSON's "\\ud800" escapes, and a command line's or a file name's bytes that
+are not UTF-8, become in Python; no tokenizer, store or terminal takes them."""
 # Words that carry no topic in a question.
 _QUESTION_WORDS = {
     "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do",
