@@ -158,6 +158,23 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
     assert "multilateral" in restored[0]
     assert "Q3:" in driver.find_element(By.ID, "sources").text
 
+    # The chat box's own Clear button starts a new conversation, as "New conversation" does:
+    # nothing of the old one steers the next answer or comes back with a reload.
+    clear = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#chat button'))"
+        ".find(b => /clear/i.test(b.getAttribute('aria-label') || b.title || ''))"
+    )
+    assert clear is not None, "the chat box's Clear button"
+    clear.click()
+    wait_for(lambda: not bot_messages(driver) and "Q3:" not in driver.find_element(By.ID, "sources").text,
+             what="the cleared conversation")  # fmt: skip
+    driver.refresh()
+    wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#question textarea"), what="the page")
+    fresh = ask(driver, "What did Xi say about multilateral governance?", 1)
+    assert "multilateral" in fresh
+    panel = driver.find_element(By.ID, "sources").text
+    assert "Q1:" in panel and "Q4:" not in panel  # Q4 had the old conversation come back
+
     # Upload a file: it is listed; the same file again adds nothing.
     article = tmp_path / "canal-boats.md"
     article.write_text(

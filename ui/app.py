@@ -305,7 +305,9 @@ def build_app(library: Library, max_upload_mb: int = 10) -> gr.Blocks:
             trigger(page.respond, inputs, outputs, api_visibility="private").then(
                 page.keep, chat_state, saved, api_visibility="private"
             )
-        new_chat.click(page.clear, None, [chatbot, sources, chat_state, saved], api_visibility="private")
+        cleared = [chatbot, sources, chat_state, saved]
+        new_chat.click(page.clear, None, cleared, api_visibility="private")
+        chatbot.clear(page.clear, None, cleared, api_visibility="private")  # its own trash button
         uploads.upload(
             page.upload,
             uploads,
