@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from eval import metrics as m
@@ -49,9 +50,11 @@ def compare_runs(a: Path, b: Path) -> dict[str, Any]:
                 flips.append(
                     {"id": qid, "metric": name, "a": va, "b": vb, "question": by_id_a[qid]["question"]}
                 )
+    latency = [[by_id[q]["latency_ms"] for q in common] for by_id in (by_id_a, by_id_b)]
     return {
         "a": str(a),
         "b": str(b),
+        "latency_p50_ms": [median(ms) if ms else None for ms in latency],  # as the reports give it
         "common_questions": len(common),
         "only_a": len(by_id_a) - len(common),
         "only_b": len(by_id_b) - len(common),
@@ -71,7 +74,11 @@ def format_comparison(report: dict[str, Any]) -> str:
     for row in report["metrics"]:
         low, high = row["ci95"]
         figures = f"{row['a']:10.4f} {row['b']:10.4f} {row['diff']:+10.4f}"
-        lines.append(f"{row['metric']:20} {figures}   [{low:+.4f}, {high:+.4f}]")
+        name = "latency_ms (mean)" if row["metric"] == "latency_ms" else row["metric"]
+        lines.append(f"{name:20} {figures}   [{low:+.4f}, {high:+.4f}]")
+    p50_a, p50_b = report.get("latency_p50_ms", (None, None))
+    if p50_a is not None and p50_b is not None:
+        lines.append(f"{'latency_ms (p50)':20} {p50_a:10.4f} {p50_b:10.4f} {p50_b - p50_a:+10.4f}")
     changed = [r for r in report["metrics"] if r["metric"] != "latency_ms" and r["diff"] != 0]
     lines.append("")
     lines.append(f"metrics that differ (latency aside): {len(changed)}")

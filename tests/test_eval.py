@@ -122,6 +122,10 @@ def test_eval_writes_every_output_and_summary_matches_results(
     assert all(row["diff"] == 0 and row["ci95"] == [0.0, 0.0] for row in comparison["metrics"])
     assert comparison["flips"] == []
     assert "metrics that differ (latency aside): 0" in format_comparison(comparison)
+    # The median latency the report gives is compared as such; the mean is labelled a mean.
+    p50 = written["metrics"]["latency_p50_ms"]["mean"]
+    assert comparison["latency_p50_ms"] == [pytest.approx(p50), pytest.approx(p50)]
+    assert "latency_ms (mean)" in format_comparison(comparison)
     assert not math.isnan(written["metrics"]["latency_p95_ms"]["mean"])
 
 
@@ -157,3 +161,30 @@ def test_risk_coverage_orders_answers_by_confidence() -> None:
     assert risk_coverage(results) == [(0.25, 1.0), (0.5, 1.0), (0.75, pytest.approx(2 / 3))]
     # A language model's run carries no unrefused answers: no curve.
     assert risk_coverage([result(0.9, None), result(0.5, None)]) == []
+
+
+def test_a_rerun_on_a_stored_index_loads_the_models_before_timing_the_first_question(
+    suite: tuple[Path, Path], make_library: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import eval.runner as runner
+    from rag.library import open_library
+    from rag.settings import Settings
+
+    articles, questions = suite
+    folder = tmp_path / "library"
+    make_library(folder)  # type: ignore[operator]
+    ingest_config = RunConfig(articles=articles, questions=questions, out=tmp_path / "first", limit=1)
+    run_eval(ingest_config, make_library(folder), progress=False)  # type: ignore[operator]
+    # Reopened as `citewire eval` opens it: every article is stored, so ingest loads no model.
+    library = open_library(settings=Settings(data_dir=folder))
+    ready: list[tuple[bool, bool]] = []
+    answer = runner.answer_question
+
+    def noting(library: Library, *args: object) -> dict[str, object]:
+        ready.append((library.loaded()["embedding"], library._reader is not None))
+        return answer(library, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "answer_question", noting)
+    run_eval(RunConfig(articles=articles, questions=questions, out=tmp_path / "again", limit=1), library,
+             progress=False)  # fmt: skip
+    assert ready == [(True, True)]
