@@ -65,6 +65,9 @@ def test_api_serves_the_answer_record(served: str) -> None:
     # like Since, it leaves out undated articles, and the seed article gives no date.
     assert client.predict(SEED_QUESTION, None, api_name="/ask")["citations"][0]["title"] == SEED_TITLE
     assert client.predict(SEED_QUESTION, None, "", "2030-01-01", api_name="/ask")["refused"] is True
+    # The HTTP API's limit on a question's length holds here too, with the same figure.
+    with pytest.raises(Exception, match="at most 4,000"):
+        client.predict("Why? " * 1_000, api_name="/ask")
 
 
 WATCH_BOT = """
@@ -211,6 +214,8 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
 
 
 def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library, tmp_path: Path) -> None:
+    import gradio as gr
+
     from ui.app import ChatPage
 
     page = ChatPage(ui_library, max_upload_bytes=2_000)
@@ -228,7 +233,10 @@ def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library,
     listed = {a.title: a.id for a in ui_library.sources()}
     assert "Farmers market moves indoors" in listed
     status, listing, *_ = page.delete(listed["Farmers market moves indoors"])
-    assert "Deleted" in status and "Farmers market" not in listing
+    assert "Deleted Farmers market moves indoors." in status and "Farmers market" not in listing
+    with pytest.raises(gr.Error, match="Choose an article") as refused:
+        page.delete(None)
+    assert not refused.value.print_exception  # shown on the page, not a traceback in the log
     assert "Farmers market moves indoors" not in {a.title for a in ui_library.sources()}
 
 

@@ -38,7 +38,7 @@ from rag.errors import CitewireError, ConfigError, InputError, ModelError, Store
 from rag.library import Library
 from rag.query import Query
 from rag.records import Article, Hit, is_web_address
-from ui.limits import BodyLimit, error_body
+from ui.limits import MAX_QUESTION_CHARS, BodyLimit, error_body
 
 log = logging.getLogger("citewire.api")
 MAX_BODY_BYTES = 1_000_000  # a JSON request: a question with a long conversation fits many times
@@ -60,7 +60,7 @@ class QueryFields(BaseModel):
     """What a question is asked with (see ``rag.Query``)."""
 
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(min_length=1, max_length=4000, description="the question")
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")
     top_k: int | None = Field(None, ge=1, le=100, description="passages to retrieve (default 5)")
     since: date | None = Field(None, description="only articles published on or after this day")
     until: date | None = Field(None, description="only articles published on or before this day")

@@ -23,6 +23,7 @@ from rag.errors import CitewireError
 from rag.library import Library
 from rag.query import Query, day
 from rag.records import Answer, Article
+from ui.limits import MAX_QUESTION_CHARS
 from ui.render import (
     CSS,
     HEAD,
@@ -54,6 +55,18 @@ def _messages(chat: dict[str, Any]) -> list[dict[str, str]]:
     return [dict(m) for m in chat["messages"]]
 
 
+def _shown(message: str) -> gr.Error:
+    """An error shown on the page: bad input, or a failure its message explains. It is not
+    printed as a traceback in the server's output (tracebacks are for bugs)."""
+    return gr.Error(message, print_exception=False)
+
+
+def _short_enough(question: str) -> None:
+    """Refuse a question over ``MAX_QUESTION_CHARS``, as the HTTP API does."""
+    if len(question) > MAX_QUESTION_CHARS:
+        raise _shown(f"The question is {len(question):,} characters; ask in at most {MAX_QUESTION_CHARS:,}.")
+
+
 class ChatPage:
     """The page's event handlers, bound to one library."""
 
@@ -81,10 +94,11 @@ class ChatPage:
         if not question:
             yield _messages(chat), sources_html(chat["answers"]), chat, ""
             return
+        _short_enough(question)
         try:
             bounds = parse_day(since, "Since"), parse_day(until, "Until")
         except CitewireError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise _shown(str(exc)) from exc
         messages = [*_messages(chat), {"role": "user", "content": escape_markdown(question)}]
         yield [*messages, {"role": "assistant", "content": "*Searching the articles…*"}], gr.skip(), chat, ""
         history = [Turn.from_dict(t) for t in chat["turns"]]
@@ -181,9 +195,7 @@ class ChatPage:
         try:
             ingest_items(items(), self.library, report=report)
         except CitewireError as exc:  # the store or the model, not a file: nothing more goes in
-            raise gr.Error(
-                f"{exc} ({report.added + report.updated} articles were stored before this)"
-            ) from exc
+            raise _shown(f"{exc} ({report.added + report.updated} articles were stored before this)") from exc
         finally:
             self.discard_uploads(paths)
         progress((len(paths), len(paths)), desc="Done", unit="files")
@@ -208,12 +220,13 @@ class ChatPage:
     def delete(self, article_id: str | None) -> tuple[Any, ...]:
         """Remove the chosen article."""
         if not article_id:
-            raise gr.Error("Choose an article to delete first.")
+            raise _shown("Choose an article to delete first.")
         try:
+            title = next((a.title for a in self.library.sources() if a.id == article_id), article_id)
             removed = self.library.forget(article_id)
         except CitewireError as exc:
-            raise gr.Error(str(exc)) from exc
-        note = f"Deleted {article_id}." if removed else f"No article {article_id} (already deleted?)."
+            raise _shown(str(exc)) from exc
+        note = f"Deleted {title}." if removed else f"No article {article_id} (already deleted?)."
         return (upload_html(note, []), *self.library_view())
 
     # -- API --------------------------------------------------------------------------------
@@ -224,18 +237,19 @@ class ChatPage:
         """Answer ``question``: the same record as ``rag.ask`` (answer, refused, citations), as of
         ``until`` (else today), as the chat does."""
         if not isinstance(question, str):
-            raise gr.Error(f"question must be text. Currently, it is {question!r}")
+            raise _shown(f"question must be text. Currently, it is {question!r}")
+        _short_enough(question)
         try:
             k = None if top_k is None or top_k == "" else int(top_k)
         except (TypeError, ValueError):
-            raise gr.Error(f"top_k must be a whole number. Currently, it is {top_k!r}") from None
+            raise _shown(f"top_k must be a whole number. Currently, it is {top_k!r}") from None
         try:
             last = parse_day(until, "until")
             first = parse_day(since, "since")
             query = Query(question, top_k=k, since=first, until=last, as_of=chat_as_of(last))
             answer = self.library.ask(query)
         except CitewireError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise _shown(str(exc)) from exc
         return answer.to_dict()
 
 
@@ -266,6 +280,7 @@ def build_app(library: Library, max_upload_mb: int = 10) -> gr.Blocks:
                         elem_id="question",
                         show_label=False,
                         placeholder="What did Xi say about multilateral governance?",
+                        max_length=MAX_QUESTION_CHARS,
                         scale=5,
                         submit_btn=False,
                     )
