@@ -159,7 +159,8 @@ def worst_questions(results: Sequence[dict[str, Any]], n: int = 10) -> list[dict
             metric["f1"] or 0,
         )
 
-    return sorted(results, key=badness)[:n]
+    flawed = [r for r in results if min(badness(r)[:3]) < 0]  # a right run has none to show
+    return sorted(flawed, key=badness)[:n]
 
 
 def group_table(results: Sequence[dict[str, Any]]) -> list[str]:
@@ -194,6 +195,15 @@ def choice_line(results: Sequence[dict[str, Any]]) -> list[str]:
     return ["Multiple choice: " + "; ".join(lines) + ".", ""] if lines else []
 
 
+def shared_wording(reasons: Sequence[str]) -> str:
+    """The wording reasons of one form share: a number they all give (a threshold) kept, the
+    others shown as "…" ("best passage score … is below 0.45")."""
+    columns = list(zip(*(_NUMBERS.findall(r) for r in reasons), strict=True))
+    shown = [column[0] if len(set(column)) == 1 else "…" for column in columns]
+    parts = _NUMBERS.split(reasons[0])
+    return "".join(part + (shown[i] if i < len(shown) else "") for i, part in enumerate(parts))
+
+
 def refusal_table(results: Sequence[dict[str, Any]]) -> list[str]:
     """The refused questions by why they were refused (numbers in the reason left out), each with
     how many had a gold answer in their passages and how many answers would have held one had
@@ -208,7 +218,8 @@ def refusal_table(results: Sequence[dict[str, Any]]) -> list[str]:
         "| refused because | questions | passages hold gold | answer would hold gold |",
         "|---|---|---|---|",
     ]
-    for why, group in sorted(groups.items(), key=lambda item: -len(item[1])):
+    for group in sorted(groups.values(), key=len, reverse=True):
+        why = shared_wording([r.get("refusal_reason") or "not given" for r in group])
         held = sum(r["metrics"].get("passages_hold_gold") or 0 for r in group)
         bold = [r["unrefused_contains_gold"] for r in group if r.get("unrefused_contains_gold") is not None]
         would = f"{sum(bold):g}" if bold else "n/a"
@@ -258,6 +269,9 @@ def write_report(
         PROXY_NOTE,
         "",
         "## Worst questions",
+        "",
+        "At most ten, worst first: a wrong choice, then no gold answer in the answer, then no gold "
+        "article among the first ten retrieved.",
         "",
         "| id | question | gold | chose | gold article rank | answer (start) |",
         "|---|---|---|---|---|---|",

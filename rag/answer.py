@@ -185,7 +185,10 @@ class ExtractiveAnswerer:
         reader = self.reader_for(question)
         if reader is not None and (best is None or best.score < reader.refuse_below):
             chance = best.score if best else 0.0
-            return f"the reader gives the best sentence a {chance:.0%} chance of holding the answer"
+            return (
+                f"the reader gives the best sentence a {chance:.0%} chance of holding the answer, "
+                f"under the {reader.refuse_below:.1%} it needs"
+            )
         if reader is None and (best is None or best.coverage < self.min_coverage):
             share = best.coverage if best else 0.0
             return f"best sentence holds {share:.0%} of the question's terms"

@@ -134,3 +134,22 @@ def test_answer_metrics_read_the_quotes_not_the_citation_markers() -> None:
     words = scored("forty minutes")
     assert words["contains_gold"] == 1.0 and words["f1"] > 0 and words["passages_hold_gold"] == 1.0
     assert scored("an hour")["passages_hold_gold"] == 0.0
+
+
+def test_refusal_reasons_keep_the_numbers_they_share_and_hide_the_rest() -> None:
+    from eval.report import shared_wording
+
+    reasons = ["best passage score 0.34 is below 0.45", "best passage score 0.41 is below 0.45"]
+    assert shared_wording(reasons) == "best passage score … is below 0.45"
+    assert shared_wording(reasons[:1]) == reasons[0]
+
+
+def test_worst_questions_leave_out_the_ones_that_went_right() -> None:
+    from eval.report import worst_questions
+
+    def result(qid: str, mc: float, gold: float) -> dict[str, object]:
+        metrics = {"mc_accuracy": mc, "contains_gold": gold, "hit@10": None, "f1": mc}
+        return {"id": qid, "metrics": metrics}
+
+    results = [result("right", 1.0, 1.0), result("guessed", 0.0, 1.0), result("unsaid", 1.0, 0.0)]
+    assert [r["id"] for r in worst_questions(results)] == ["guessed", "unsaid"]
