@@ -216,7 +216,7 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
 def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library, tmp_path: Path) -> None:
     import gradio as gr
 
-    from ui.app import ChatPage
+    from ui.app import EMPTY_CHAT, ChatPage
 
     page = ChatPage(ui_library, max_upload_bytes=2_000)
     good = tmp_path / "market.md"
@@ -237,6 +237,9 @@ def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library,
     with pytest.raises(gr.Error, match="Choose an article") as refused:
         page.delete(None)
     assert not refused.value.print_exception  # shown on the page, not a traceback in the log
+    # An empty question is answered with a word on the page, not with silence.
+    with pytest.warns(UserWarning, match="Type a question"):
+        list(page.respond("  ", EMPTY_CHAT, "", "", [], 5))
     assert "Farmers market moves indoors" not in {a.title for a in ui_library.sources()}
 
 

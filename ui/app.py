@@ -92,6 +92,7 @@ class ChatPage:
         chat = chat or EMPTY_CHAT
         question = (question or "").strip()
         if not question:
+            gr.Warning("Type a question about the articles first.")
             yield _messages(chat), sources_html(chat["answers"]), chat, ""
             return
         _short_enough(question)
