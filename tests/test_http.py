@@ -16,6 +16,7 @@ from conftest import EXAMPLES, SEED_QUESTION, free_port, run
 
 from rag import Library
 from ui.api import ApiOptions, build_api
+from ui.openai_chat import SOURCES_HEADING
 
 SEED_TITLE = "China's Xi calls for cooperation on Internet regulation"
 FIFA = "Who won the 2022 FIFA World Cup?"
@@ -113,7 +114,10 @@ def test_openai_chat_answers_with_citations_streamed_and_not(openai_client: Any)
     whole = openai_client.chat.completions.create(model="citewire", messages=messages)
     content = whole.choices[0].message.content
     assert content.startswith(whole.citewire["answer"]) and "[1]" in content
-    assert f"[1] {SEED_TITLE}" in content  # the sources follow the answer, for any client
+    # The sources follow the answer, one line an article with its markers, for any client.
+    sources = content.split(SOURCES_HEADING, 1)[1]
+    seed = [f"[{c['n']}]" for c in whole.citewire["citations"] if c["title"] == SEED_TITLE]
+    assert f"{' '.join(seed)} {SEED_TITLE}" in sources and sources.count(SEED_TITLE) == 1
     assert_seed_answer(whole.citewire)
 
     streamed = openai_client.chat.completions.create(model="citewire", messages=messages, stream=True)

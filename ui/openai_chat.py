@@ -66,13 +66,17 @@ class ChatRequest(BaseModel):
 
 
 def sources_text(answer: Answer) -> str:
-    """The answer's sources as lines a person reads: ``[n] title (source, date) url``."""
-    lines = []
+    """The answer's sources as lines a person reads, one an article, its markers first:
+    ``[1] [3] title (source, date) url``."""
+    markers: dict[str, list[str]] = {}
+    lines: dict[str, str] = {}
     for c in answer.citations:
         when = c.published.isoformat() if c.published else "undated"
         where = f" {c.url}" if c.url else ""
-        lines.append(f"[{c.n}] {c.title} ({c.source or 'unknown source'}, {when}){where}")
-    return SOURCES_HEADING + "\n".join(lines) if lines else ""
+        markers.setdefault(c.article_id, []).append(f"[{c.n}]")
+        lines[c.article_id] = f"{c.title} ({c.source or 'unknown source'}, {when}){where}"
+    said = [f"{' '.join(markers[a])} {line}" for a, line in lines.items()]
+    return SOURCES_HEADING + "\n".join(said) if said else ""
 
 
 def content_of(answer: Answer) -> str:
