@@ -240,6 +240,12 @@ def test_library_panel_uploads_rejects_oversize_and_deletes(ui_library: Library,
     # An empty question is answered with a word on the page, not with silence.
     with pytest.warns(UserWarning, match="Type a question"):
         list(page.respond("  ", EMPTY_CHAT, "", "", [], 5))
+    # A refusal under a filter says which articles were searched; one without a filter does not.
+    *_, (messages, *_) = page.respond(SEED_QUESTION, EMPTY_CHAT, "", "2000-01-01", [], 5)
+    said = messages[-1]["content"]
+    assert "Not in the articles" in said and "Only articles dated up to 2000-01-01 were searched" in said
+    *_, (messages, *_) = page.respond("Who won the 2022 FIFA World Cup?", EMPTY_CHAT, "", "", [], 5)
+    assert "Not in the articles" in messages[-1]["content"] and "Only articles" not in messages[-1]["content"]
     assert "Farmers market moves indoors" not in {a.title for a in ui_library.sources()}
 
 

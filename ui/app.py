@@ -29,6 +29,7 @@ from ui.render import (
     HEAD,
     answer_markdown,
     escape_markdown,
+    filter_note,
     library_html,
     sources_html,
     upload_html,
@@ -134,7 +135,9 @@ class ChatPage:
                 partial = answer_markdown(record, index, upto=shown) + " …"
                 yield [*messages, {"role": "assistant", "content": partial}], gr.skip(), chat, ""
                 time.sleep(STREAM_PAUSE_S)
-        messages.append({"role": "assistant", "content": answer_markdown(record, index)})
+        said = answer_markdown(record, index)
+        note = filter_note(*bounds, sources) if answer.refused else ""
+        messages.append({"role": "assistant", "content": f"{said} *{note}*" if note else said})
         updated = {
             "messages": messages,
             "turns": [*chat["turns"], turn.to_dict()],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from ingest.readers import Problem
@@ -23,6 +24,28 @@ REFUSAL_LEAD = "Not in the articles."
 def escape_markdown(text: str) -> str:
     """Text safe to put in a Markdown message: HTML escaped, Markdown syntax backslashed."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def filter_note(since: date | None, until: date | None, sources: Sequence[str] | None) -> str:
+    """What a refusal under the page's filters adds: which articles were searched, and how to
+    search them all; "" with no filter."""
+    bounds = []
+    if since or until:
+        span = (
+            f"from {since} to {until}"
+            if since and until
+            else f"from {since} on"
+            if since
+            else f"up to {until}"
+        )
+        bounds.append(f"dated {span}")
+    if sources:
+        bounds.append(f"from {', '.join(sources)}")
+    if not bounds:
+        return ""
+    return escape_markdown(
+        f"Only articles {' and '.join(bounds)} were searched; clear the filters to search all."
+    )
 
 
 def anchor(turn: int, n: int) -> str:
