@@ -1,5 +1,6 @@
-"""The API's size limits and error bodies: a request over its limit gets 413 before the app
-reads it, and every error has the shape OpenAI clients read."""
+"""Size limits and the API's error bodies: a request over its limit gets 413 before the app
+reads it, a question's length is capped alike on the API and the page, and every API error has
+the shape OpenAI clients read."""
 
 from __future__ import annotations
 
