@@ -95,3 +95,17 @@ def test_chat_refuses_a_public_address_without_auth(
     assert status == 1
     err = capsys.readouterr().err
     assert "--auth FILE" in err and "--no-auth" in err
+
+
+def test_a_refusal_under_filters_names_them_and_how_to_lift_them() -> None:
+    from datetime import date
+
+    from ui.render import filter_note
+
+    assert filter_note(None, None, None) == "" and filter_note(None, None, []) == ""
+    both = filter_note(date(2015, 1, 1), date(2015, 12, 31), ["BBC"])
+    assert both == (
+        "Only articles dated from 2015-01-01 to 2015-12-31 and from BBC were searched; "
+        "clear the filters to search all."
+    )
+    assert "from cnn.com, BBC" in filter_note(None, None, ["cnn.com", "BBC"])
