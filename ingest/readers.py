@@ -83,18 +83,13 @@ def iter_files(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
         elif root.is_symlink():
             yield Problem(str(root), broken_link(root), True)
         else:
-            yield Problem(_written(root), "no such file or folder; check the path", True)
+            yield Problem(str(root), "no such file or folder; check the path", True)
 
 
 def _not_utf8(path: Path) -> Problem:
     """The problem of a file whose name is not UTF-8 (Python holds such bytes as lone
-    surrogates, which no id, store or terminal takes): named with the bytes escaped."""
-    return Problem(_written(path), "the file name is not valid UTF-8; rename the file to read it", True)
-
-
-def _written(path: Path) -> str:
-    """``path`` as printable text, bytes that are not UTF-8 escaped ("caf\\xe9.txt")."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    surrogates, which no article id or store takes; ``Problem`` shows them escaped)."""
+    return Problem(str(path), "the file name is not valid UTF-8; rename the file to read it", True)
 
 
 def broken_link(path: Path) -> str:
@@ -129,7 +124,7 @@ def _article_files(root: Path, unreadable: list[Problem]) -> list[Path]:
         for path in (Path(folder, name) for name in names):
             if path.suffix.lower() == ".json":  # likely articles meant to be read: say why they are not
                 reason = "a .json file is left out: articles come as .jsonl, one JSON object a line"
-                unreadable.append(Problem(_written(path), reason, False))
+                unreadable.append(Problem(str(path), reason, False))
             if path.suffix.lower() not in SUFFIXES:
                 continue
             if path.is_file():

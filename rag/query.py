@@ -66,9 +66,9 @@ class Query:
         if self.top_k is not None:
             if not isinstance(self.top_k, Integral) or isinstance(self.top_k, bool):
                 raise ConfigError(f"top_k must be a whole number. Currently, top_k is {self.top_k!r}")
+            if self.top_k <= 0:
+                raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
             object.__setattr__(self, "top_k", int(self.top_k))  # numpy's integers too
-        if self.top_k is not None and self.top_k <= 0:
-            raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
         for name in ("since", "until", "as_of"):  # ISO strings are welcome too
             object.__setattr__(self, name, day(getattr(self, name), name))
         if isinstance(self.sources, str):  # one source, not its letters

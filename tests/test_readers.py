@@ -277,6 +277,11 @@ def test_a_file_name_that_is_not_utf8_is_named_escaped_and_the_others_are_read(t
     reason = "the file name is not valid UTF-8; rename the file to read it"
     assert str(problem) == f"skipped: {tmp_path}/caf\\xe9.txt: {reason}"
     str(problem).encode("utf-8")  # printable
+    # Any problem's location is shown so, whatever names it: here a link that leads nowhere.
+    bad.unlink()
+    (tmp_path / os.fsdecode(b"gone\xe9.md")).symlink_to(tmp_path / "missing.md")
+    _, (problem,) = articles_and_problems([tmp_path])
+    assert str(problem).startswith(f"skipped: {tmp_path}/gone\\xe9.md: a symbolic link")
 
 
 def test_decode_rejects_text_in_no_known_encoding() -> None:
