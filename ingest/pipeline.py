@@ -36,6 +36,11 @@ class IngestReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    duplicates: int = 0
+    """Articles without a url whose title and text are stored already under another id (a file
+    ingested, then uploaded; a copy in another folder): not stored again, each named in a warning."""
+    same_as: dict[str, str] = field(default_factory=dict)
+    """Each duplicate's own id: the id its text is stored under."""
     removed: int = 0
     """Articles forgotten because the file they came from, read again, no longer holds them."""
     chunks: int = 0
@@ -45,7 +50,7 @@ class IngestReport:
     @property
     def articles(self) -> int:
         """Articles read successfully, whether stored now or already."""
-        return self.added + self.updated + self.unchanged
+        return self.added + self.updated + self.unchanged + self.duplicates
 
     @property
     def skipped(self) -> int:
@@ -61,7 +66,8 @@ class IngestReport:
         """The one-line result the CLI prints last."""
         return (
             f"{self.articles} articles ({self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.removed} removed, {self.skipped} skipped), "
+            f"{self.unchanged} unchanged, {self.duplicates} duplicates, {self.removed} removed, "
+            f"{self.skipped} skipped), "
             f"{self.chunks} chunks in {self.seconds:.1f} s ({self.chunks_per_second:.1f} chunks/s)"
         )
 
@@ -160,6 +166,8 @@ def ingest_items(
 
     An article already stored with the same content hash is left alone; a changed one replaces
     its old chunks. An id seen twice in one run (the same url on two JSONL lines) keeps the first.
+    A new article without a url whose title and text are stored under another id is a duplicate:
+    counted and named, not stored.
     Reading and chunking run in a background thread, up to ``PREFETCH`` articles ahead, and
     storing in another, one group behind, while this thread embeds (the model releases the
     interpreter lock as it computes). A passage identical to one embedded in the last
@@ -219,7 +227,9 @@ def _prepare(
     listed: Sequence[StoredArticle] | None,
 ) -> Iterator[Prepared]:
     """The new and changed articles of ``items``, chunked; problems and skips go to ``report``."""
-    stored = {a.id: a.content_hash for a in (library.sources() if listed is None else listed)}
+    listed = library.sources() if listed is None else listed
+    stored = {a.id: a.content_hash for a in listed}
+    texts = {a.text_hash: (a.id, a.source_path or a.url or a.id) for a in listed if a.text_hash}
     seen: dict[str, str] = {}
     chunker: Chunker | None = None
 
@@ -241,6 +251,13 @@ def _prepare(
         previous = stored.get(item.id)
         if previous == item.content_hash:
             report.unchanged += 1
+            continue
+        kept_as, kept_from = texts.get(item.text_hash, (item.id, where))
+        if previous is None and item.url is None and kept_as != item.id:
+            report.duplicates += 1
+            report.same_as[item.id] = kept_as
+            said = f"the same title and text are stored already as {kept_as} (from {kept_from})"
+            problem(Problem(where, f"{said}; not stored again", False))
             continue
         limit = library.settings.max_article_chars
         if len(item.text) > limit:
@@ -280,6 +297,7 @@ def _prepare(
             report.added += 1
         else:
             report.updated += 1
+        texts.setdefault(item.text_hash, (item.id, where))
         yield Prepared(item, [c for c, _ in split], [ids for _, ids in split])
 
 

@@ -27,7 +27,7 @@ from ingest.metadata import (
 )
 from ingest.problem import Problem, shown
 from rag.errors import InputError
-from rag.records import Article, article_id_for
+from rag.records import Article, article_id_for, text_hash_of
 from rag.text import SURROGATES
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
@@ -331,7 +331,7 @@ def article_from_record(record: Any, where: str, locator: str, source_path: str)
             )
     text = text.replace("\r\n", "\n")
     url = web_address(record.get("url"), where)
-    content = hashlib.sha256(f"{record.get('title') or ''}\x1e{text}".encode()).hexdigest()[:16]
+    content = text_hash_of(record.get("title") or "", text)[:16]
     return Article(
         id=article_id_for(url or f"{locator}#{content}"),
         text=text,

@@ -111,6 +111,7 @@ def _article_meta(
             "source": article.source,
             "authors": "; ".join(article.authors) or None,
             "content_hash": article.content_hash,
+            "text_hash": article.text_hash,
             "chunks": chunks,
             "coherence": article_coherence,
             "stored_at": stored_at,
@@ -130,6 +131,7 @@ def _stored(article_id: str, meta: dict[str, Any]) -> StoredArticle:
         chunks=int(meta.get("chunks", 0)),
         coherence=_number(meta.get("coherence")),
         stored_at=_number(meta.get("stored_at")),
+        text_hash=meta.get("text_hash"),
     )
 
 

@@ -20,6 +20,11 @@ def article_id_for(locator: str) -> str:
     return "a" + hashlib.sha256(locator.encode("utf-8")).hexdigest()[:16]
 
 
+def text_hash_of(title: str, text: str) -> str:
+    """The hash of an article's title and text (sha256, hex)."""
+    return hashlib.sha256(f"{title}\x1e{text}".encode()).hexdigest()
+
+
 def chunk_id_for(article_id: str, index: int) -> str:
     """The id of an article's ``index``-th chunk."""
     return f"{article_id}:{index}"
@@ -69,6 +74,12 @@ class Article:
             "\x1f".join(self.authors),
         ]
         return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+    @property
+    def text_hash(self) -> str:
+        """Hash of the title and text alone: the same story stored from two places (a file, then
+        its upload; a copy in another folder) has one."""
+        return text_hash_of(self.title, self.text)
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,8 @@ class StoredArticle:
     stored_at: float | None = None
     """When the record was written (seconds since the epoch, the writer's clock); None in
     records written before records held it."""
+    text_hash: str | None = None
+    """``Article.text_hash``; None in records written before records held it."""
 
     @property
     def version(self) -> tuple[str, int]:

@@ -527,7 +527,7 @@ def test_the_ingest_command_names_each_nasty_file_on_one_line(tmp_path: Path) ->
     assert warned.startswith(f"warning: {tmp_path / 'rot13.html'}: not valid UTF-8")
     summary = done.stdout.strip().splitlines()[-1]
     assert summary.startswith(
-        f"5 articles (5 added, 0 updated, 0 unchanged, 0 removed, {len(nasty)} skipped)"
+        f"5 articles (5 added, 0 updated, 0 unchanged, 0 duplicates, 0 removed, {len(nasty)} skipped)"
     )
     listed = run("sources", "--json", "--data-dir", str(data_dir), data_dir=data_dir)
     assert {row["title"] for row in json.loads(listed.stdout)} == {*GOOD_TITLES, "Ferries"}

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLES, SEED_QUESTION, free_port, run
+from conftest import EXAMPLES, SEED_DIR, SEED_QUESTION, free_port, run
 
 from rag import Library
 from ui.api import ApiOptions, build_api
@@ -152,6 +152,14 @@ def test_upload_then_a_follow_up_then_delete(
     try:
         again = http.post("/v1/articles", files=files[:1]).json()  # content ids: the same file is one article
         assert again["unchanged"] == 1 and again["ids"] == [article_id]
+        assert http.get("/v1/articles").json()["count"] == before + 1
+        # The seed file, stored from its folder already, uploaded: named, not stored twice.
+        (seed_file,) = SEED_DIR.glob("*.txt")
+        (seed,) = [a for a in http.get("/v1/articles").json()["articles"] if a["title"] == SEED_TITLE]
+        copy = http.post(
+            "/v1/articles", files=[("files", (seed_file.name, seed_file.read_bytes(), "text/plain"))]
+        )
+        assert (copy.json()["duplicates"], copy.json()["added"], copy.json()["ids"]) == (1, 0, [seed["id"]])
         assert http.get("/v1/articles").json()["count"] == before + 1
 
         opener = "When did the Philae lander touch down on the comet?"

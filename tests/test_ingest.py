@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import EXAMPLES
 
-from ingest import ingest
+from ingest import ingest, ingest_items, read_file, read_upload
 from rag import Article, Library, Query
 
 
@@ -233,8 +233,12 @@ def test_copies_reuse_vectors_and_small_groups_all_land(
 
     folder = news_folder
     original = folder / "nepal-earthquake-2015.txt"
-    (folder / "copy").mkdir()
-    shutil.copy(original, folder / "copy" / original.name)  # the same story filed twice
+    (story,) = [a for a in read_file(original, folder) if isinstance(a, Article)]
+    # The same story syndicated at two addresses: two articles, with the same passages.
+    record = {"title": story.title, "text": story.text, "published": str(story.published)}
+    feed = [{**record, "url": f"https://example.org/{site}/quake"} for site in ("one", "two")]
+    (folder / "wire.jsonl").write_text("".join(json.dumps(r) + "\n" for r in feed))
+    original.unlink()
     monkeypatch.setattr(pipeline, "GROUP_CHUNKS", 3)  # many groups: writes overlap embedding
     library = make_library()
     embedded: list[int] = []
@@ -248,13 +252,39 @@ def test_copies_reuse_vectors_and_small_groups_all_land(
     report = ingest([folder], library, progress=False)
     assert (report.added, report.skipped) == (6, 0)
     assert report.chunks == library.store.count_chunks() == len(stored_chunk_ids(library))
-    copies = [a for a in library.sources() if (a.source_path or "").endswith(original.name)]
+    copies = [a for a in library.sources() if (a.source_path or "").endswith("wire.jsonl")]
     assert len(copies) == 2 and copies[0].chunks == copies[1].chunks
     assert sum(embedded) == report.chunks - copies[0].chunks  # the copy's passages were not embedded
     got = library.store._chunks.get(ids=[f"{a.id}:0" for a in copies], include=["embeddings"])
     first, second = np.asarray(got["embeddings"])
     assert np.array_equal(first, second)
     assert library.search(Query("earthquake in Nepal", top_k=1))[0].chunk.article_id in {a.id for a in copies}
+
+
+def test_a_story_stored_already_from_elsewhere_is_named_not_stored_again(
+    make_library: Callable[..., Library], news_folder: Path
+) -> None:
+    folder = news_folder
+    original = folder / "nepal-earthquake-2015.txt"
+    (folder / "copy").mkdir()
+    shutil.copy(original, folder / "copy" / original.name)  # the same story filed twice
+    library = make_library()
+    seen: list[Any] = []
+    report = ingest([folder], library, progress=False, on_problem=seen.append)
+    assert (report.added, report.duplicates, report.skipped, report.articles) == (5, 1, 0, 6)
+    assert library.store.count_articles() == 5
+    (kept,) = [a for a in library.sources() if a.title.startswith("Powerful earthquake")]
+    (note,) = seen
+    assert not note.skipped and kept.id in note.reason and "not stored again" in note.reason
+    again = ingest([folder], library, progress=False)
+    assert (again.unchanged, again.duplicates, again.chunks) == (5, 1, 0)
+    assert "1 duplicates" in again.summary()
+    # The file uploaded after the command line stored it: one article, the upload's id mapped to it.
+    upload = ingest_items(read_upload(original.read_bytes(), original.name), library)
+    assert (upload.added, upload.duplicates, upload.same_as) == (0, 1, {next(iter(upload.same_as)): kept.id})
+    assert library.store.count_articles() == 5
+    hits = library.search(Query("earthquake in Nepal", top_k=3))
+    assert len({h.chunk.text for h in hits}) == len(hits) == 3  # no passage found twice
 
 
 def test_bm25_index_is_updated_not_rebuilt(

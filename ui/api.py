@@ -232,9 +232,10 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
             "added": report.added,
             "updated": report.updated,
             "unchanged": report.unchanged,
+            "duplicates": report.duplicates,
             "skipped": report.skipped,
             "chunks": report.chunks,
-            "ids": list(dict.fromkeys(stored)),
+            "ids": list(dict.fromkeys(report.same_as.get(i, i) for i in stored)),
             "problems": [
                 {"file": p.location, "reason": p.reason, "skipped": p.skipped} for p in report.problems
             ],

@@ -204,7 +204,8 @@ class ChatPage:
             self.discard_uploads(paths)
         progress((len(paths), len(paths)), desc="Done", unit="files")
         summary = (
-            f"Added {report.added}, updated {report.updated}, already present {report.unchanged}, "
+            f"Added {report.added}, updated {report.updated}, "
+            f"already present {report.unchanged + report.duplicates}, "
             f"skipped {report.skipped}; {report.chunks} passages indexed."
         )
         return (upload_html(summary, report.problems), None, *self.library_view())
