@@ -208,6 +208,23 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
     garbled = http.post("/v1/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
     assert garbled.status_code == 422 and garbled.json()["error"]["param"] is None
     assert garbled.json()["error"]["message"] == "the body is not valid JSON (at character 13)"
+    # Without the key, a body that cannot be read says only that the key is missing.
+    unread = httpx.post(
+        f"{served.url}/v1/ask", content=b'{"question": ', headers={"Content-Type": "application/json"}
+    )
+    assert unread.status_code == 401 and "API key" in unread.json()["error"]["message"]
+    latin = '{"question": "caf\xe9?"}'.encode("latin-1")
+    for headers in ({}, {"Authorization": "Bearer nope"}):
+        denied = httpx.post(
+            f"{served.url}/v1/ask", content=latin, headers={"Content-Type": "application/json", **headers}
+        )
+        assert denied.status_code == 401, denied.text
+    undecoded = http.post("/v1/ask", content=latin, headers={"Content-Type": "application/json"})
+    assert undecoded.status_code == 400
+    assert (
+        undecoded.json()["error"]["message"]
+        == "the body is not UTF-8 text (byte 17); send JSON encoded as UTF-8"
+    )
 
     # Beside the chat page (mounted at /), other /v1 paths and methods still answer as the API does.
     assert http.get("/v1/nothing").json()["error"]["message"].startswith("no endpoint /v1/nothing")

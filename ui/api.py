@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -165,7 +165,6 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    _errors(app)
 
     def authorised(request: Request) -> None:
         if options.api_key is None:
@@ -178,6 +177,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
             raise HTTPException(401, "a valid API key is needed: send it as `Authorization: Bearer KEY`")
 
     guard = [Depends(authorised)]
+    _errors(app, authorised)
 
     @app.post("/v1/ask", dependencies=guard, tags=["answers"])
     def ask(body: AskRequest) -> dict[str, Any]:
@@ -336,11 +336,19 @@ def _docs_page(app: FastAPI) -> None:
         )
 
 
-def _errors(app: FastAPI) -> None:
-    """Every error as ``{"error": {...}}`` with the status its kind calls for; never a traceback."""
+def _errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
+    """Every error as ``{"error": {...}}`` with the status its kind calls for; never a traceback.
+
+    FastAPI reads the body before it checks the key (a dependency), so a malformed body is
+    answered 401 here, not 422 or 400, when the key is wrong: nothing is said about a request
+    before it is known to be allowed."""
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        try:
+            authorised(request)
+        except HTTPException as denied:
+            return http_error(request, denied)
         problems = []
         field = None
         for e in exc.errors():
@@ -356,6 +364,16 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:  # the body could not be read
+            try:
+                authorised(request)
+            except HTTPException as denied:
+                exc = denied
+            else:
+                if isinstance(exc.__cause__, UnicodeDecodeError):
+                    at = exc.__cause__.start
+                    said = f"the body is not UTF-8 text (byte {at}); send JSON encoded as UTF-8"
+                    return error_body(400, said, "invalid_request_error")
         kind = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
         response = error_body(
             exc.status_code, str(exc.detail), kind.get(exc.status_code, "invalid_request_error")
