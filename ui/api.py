@@ -17,30 +17,27 @@ field), 503 when the store cannot be reached, 502 when the language model fails.
 from __future__ import annotations
 
 import hmac
-import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Request, UploadFile
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
-from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
+from rag.errors import StoreError
 from rag.library import Library
 from rag.query import Query
 from rag.records import Article, Hit, is_web_address
-from ui.limits import MAX_QUESTION_CHARS, BodyLimit, error_body
+from ui.api_errors import answer_errors, answer_unknown_paths
+from ui.limits import MAX_QUESTION_CHARS, BodyLimit
 
-log = logging.getLogger("citewire.api")
 MAX_BODY_BYTES = 1_000_000  # a JSON request: a question with a long conversation fits many times
 
 
@@ -177,7 +174,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
             raise HTTPException(401, "a valid API key is needed: send it as `Authorization: Bearer KEY`")
 
     guard = [Depends(authorised)]
-    _errors(app, authorised)
+    answer_errors(app, authorised)
 
     @app.post("/v1/ask", dependencies=guard, tags=["answers"])
     def ask(body: AskRequest) -> dict[str, Any]:
@@ -266,7 +263,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     from ui.openai_chat import add_openai_routes
 
     add_openai_routes(app, server, guard)
-    _unknown_endpoints(app)
+    answer_unknown_paths(app)
     _docs_page(app)
     app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, larger={"/v1/articles": options.max_upload_bytes})
     if options.cors_origins:
@@ -300,22 +297,6 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     return app
 
 
-def _unknown_endpoints(app: FastAPI) -> None:
-    """Any other ``/v1`` path or method answered in the API's error shape (with the chat page
-    mounted at ``/``, the page's own 404 would answer instead); add it after every ``/v1`` route."""
-    known = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
-
-    @app.api_route(
-        "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-    )
-    def unknown(rest: str, request: Request) -> None:
-        path = f"/v1/{rest}"
-        allowed = sorted({m for r in known if r.path_regex.match(path) for m in r.methods or ()})
-        if allowed:
-            raise HTTPException(405, f"{request.method} {path} is not served; use {' or '.join(allowed)}")
-        raise HTTPException(404, f"no endpoint {path}; the OpenAPI page /docs lists them")
-
-
 def _docs_page(app: FastAPI) -> None:
     """The OpenAPI page at ``/docs``, with Swagger UI's files from the swagger-ui-bundle package
     (FastAPI's own page loads them from a CDN, which an offline machine cannot reach)."""
@@ -333,68 +314,4 @@ def _docs_page(app: FastAPI) -> None:
             swagger_js_url="/docs-static/swagger-ui-bundle.js",
             swagger_css_url="/docs-static/swagger-ui.css",
             swagger_favicon_url="data:,",
-        )
-
-
-def _errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
-    """Every error as ``{"error": {...}}`` with the status its kind calls for; never a traceback.
-
-    FastAPI reads the body before it checks the key (a dependency), so a malformed body is
-    answered 401 here, not 422 or 400, when the key is wrong: nothing is said about a request
-    before it is known to be allowed."""
-
-    @app.exception_handler(RequestValidationError)
-    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        try:
-            authorised(request)
-        except HTTPException as denied:
-            return http_error(request, denied)
-        problems = []
-        field = None
-        for e in exc.errors():
-            if e.get("type") == "json_invalid":  # its "loc" is a character position, not a field
-                at = e.get("loc", ("body", "?"))[-1]
-                return error_body(
-                    422, f"the body is not valid JSON (at character {at})", "invalid_request_error"
-                )
-            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-            field = field or where or None
-            problems.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
-        return error_body(422, "; ".join(problems) or "malformed request", "invalid_request_error", field)
-
-    @app.exception_handler(HTTPException)
-    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        if exc.status_code == 400 and exc.__cause__ is not None:  # the body could not be read
-            try:
-                authorised(request)
-            except HTTPException as denied:
-                exc = denied
-            else:
-                if isinstance(exc.__cause__, UnicodeDecodeError):
-                    at = exc.__cause__.start
-                    said = f"the body is not UTF-8 text (byte {at}); send JSON encoded as UTF-8"
-                    return error_body(400, said, "invalid_request_error")
-        kind = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
-        response = error_body(
-            exc.status_code, str(exc.detail), kind.get(exc.status_code, "invalid_request_error")
-        )
-        if exc.status_code == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-
-    @app.exception_handler(CitewireError)
-    def library_error(request: Request, exc: CitewireError) -> JSONResponse:
-        if isinstance(exc, ConfigError | InputError):
-            return error_body(422, str(exc), "invalid_request_error")
-        if isinstance(exc, StoreError):
-            return error_body(503, str(exc), "store_unavailable")
-        if isinstance(exc, ModelError):
-            return error_body(502, str(exc), "model_error")
-        return error_body(500, str(exc), "server_error")
-
-    @app.exception_handler(Exception)
-    def bug(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
-        return error_body(
-            500, f"internal error ({type(exc).__name__}); the server's log has the details", "server_error"
         )

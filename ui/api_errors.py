@@ -1,0 +1,98 @@
+"""The API's errors: every one as ``{"error": {...}}`` with the status its kind calls for, the
+shape OpenAI clients read, and never a traceback; unknown ``/v1`` paths answered alike."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+
+from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
+from ui.limits import error_body
+
+log = logging.getLogger("citewire.api")
+
+
+def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
+    """Every error as ``{"error": {...}}`` with the status its kind calls for; never a traceback.
+
+    FastAPI reads the body before it checks the key (a dependency), so a malformed body is
+    answered 401 here, not 422 or 400, when the key is wrong: nothing is said about a request
+    before it is known to be allowed."""
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        try:
+            authorised(request)
+        except HTTPException as denied:
+            return http_error(request, denied)
+        problems = []
+        field = None
+        for e in exc.errors():
+            if e.get("type") == "json_invalid":  # its "loc" is a character position, not a field
+                at = e.get("loc", ("body", "?"))[-1]
+                return error_body(
+                    422, f"the body is not valid JSON (at character {at})", "invalid_request_error"
+                )
+            where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            field = field or where or None
+            problems.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
+        return error_body(422, "; ".join(problems) or "malformed request", "invalid_request_error", field)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.__cause__ is not None:  # the body could not be read
+            try:
+                authorised(request)
+            except HTTPException as denied:
+                exc = denied
+            else:
+                if isinstance(exc.__cause__, UnicodeDecodeError):
+                    at = exc.__cause__.start
+                    said = f"the body is not UTF-8 text (byte {at}); send JSON encoded as UTF-8"
+                    return error_body(400, said, "invalid_request_error")
+        kind = {401: "authentication_error", 404: "not_found_error", 413: "request_too_large"}
+        response = error_body(
+            exc.status_code, str(exc.detail), kind.get(exc.status_code, "invalid_request_error")
+        )
+        if exc.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(CitewireError)
+    def library_error(request: Request, exc: CitewireError) -> JSONResponse:
+        if isinstance(exc, ConfigError | InputError):
+            return error_body(422, str(exc), "invalid_request_error")
+        if isinstance(exc, StoreError):
+            return error_body(503, str(exc), "store_unavailable")
+        if isinstance(exc, ModelError):
+            return error_body(502, str(exc), "model_error")
+        return error_body(500, str(exc), "server_error")
+
+    @app.exception_handler(Exception)
+    def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_body(
+            500, f"internal error ({type(exc).__name__}); the server's log has the details", "server_error"
+        )
+
+
+def answer_unknown_paths(app: FastAPI) -> None:
+    """Any other ``/v1`` path or method answered in the API's error shape (with the chat page
+    mounted at ``/``, the page's own 404 would answer instead); add it after every ``/v1`` route."""
+    known = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
+
+    @app.api_route(
+        "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
+    def unknown(rest: str, request: Request) -> None:
+        path = f"/v1/{rest}"
+        allowed = sorted({m for r in known if r.path_regex.match(path) for m in r.methods or ()})
+        if allowed:
+            raise HTTPException(405, f"{request.method} {path} is not served; use {' or '.join(allowed)}")
+        raise HTTPException(404, f"no endpoint {path}; the OpenAPI page /docs lists them")
