@@ -29,6 +29,7 @@ from rag.library import Library
 from rag.query import Query
 from rag.records import Answer, Hit
 
+SHOWN_PROBLEMS = 5  # bad question lines named one by one; a wrong file would name every line
 RETRIEVE_K = 30  # chunks searched per question: enough for 10 distinct articles
 METRICS = (
     "hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10",
@@ -77,20 +78,25 @@ class Suite:
 
 
 def load_suite(config: RunConfig, on_problem: Callable[[Problem], None] | None = None) -> Suite:
-    """The run's questions (the first ``limit``); each line skipped goes to ``on_problem``.
+    """The run's questions (the first ``limit``, read no further); the first ``SHOWN_PROBLEMS``
+    lines skipped go to ``on_problem``, then one line counting the rest.
 
     Raises ``ConfigError`` when no question can be read, before a corpus is ingested for nothing.
     """
-    questions, problems = load_questions(config.questions)
-    for problem in problems:
-        if on_problem:
+    questions, problems = load_questions(config.questions, config.limit)
+    if on_problem:
+        for problem in problems[:SHOWN_PROBLEMS]:
             on_problem(problem)
+        if len(problems) > SHOWN_PROBLEMS:
+            listed = " (summary.json lists them all)" if questions else ""
+            more = f"{len(problems) - SHOWN_PROBLEMS} more lines skipped{listed}"
+            on_problem(Problem(str(config.questions), more, True))
     if not questions:
         raise ConfigError(
             f"{config.questions}: no question could be read ({len(problems)} lines skipped); "
             "each line must be a JSON object with 'question' and 'answers'"
         )
-    return Suite(questions[: config.limit] if config.limit else questions, problems)
+    return Suite(questions, problems)
 
 
 def default_index_dir(base: Path, articles: Path) -> Path:
@@ -301,6 +307,7 @@ def run_eval(
         "top_k": config.top_k or library.settings.top_k,
         "questions_asked": len(results),
         "questions_skipped": len(problems),
+        "skipped_lines": [str(p) for p in problems],
         "ingest": {
             "articles": ingested.articles,
             "added": ingested.added,

@@ -65,8 +65,9 @@ def question_from(record: object, where: str) -> Question:
     )
 
 
-def load_questions(path: Path) -> tuple[list[Question], list[Problem]]:
-    """Questions from a JSONL file, with a problem for each bad line (the rest still load)."""
+def load_questions(path: Path, limit: int | None = None) -> tuple[list[Question], list[Problem]]:
+    """Questions from a JSONL file, with a problem for each bad line (the rest still load); with
+    ``limit``, reading stops at that many questions."""
     questions: list[Question] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -91,4 +92,6 @@ def load_questions(path: Path) -> tuple[list[Question], list[Problem]]:
             continue
         seen.add(question.id)
         questions.append(question)
+        if limit is not None and len(questions) >= limit:
+            break
     return questions, problems

@@ -12,9 +12,10 @@ from conftest import RTQA_DIR, needs_shared
 from eval.compare import compare_runs, format_comparison
 from eval.metrics import normalize_url
 from eval.report import risk_coverage
-from eval.runner import METRICS, RunConfig, run_eval, summarize
+from eval.runner import METRICS, RunConfig, load_suite, run_eval, summarize
 from eval.suite import load_questions
-from rag import Library
+from ingest import Problem
+from rag import ConfigError, Library
 
 pytestmark = needs_shared
 
@@ -151,6 +152,25 @@ def test_bad_question_lines_are_named(tmp_path: Path) -> None:
     assert "at least two options" in reasons["3"]
     assert "'date'" in reasons["4"]
     assert "duplicate question id 'a'" in reasons["5"]
+
+
+def test_a_file_of_bad_lines_is_named_in_a_few_and_a_limit_reads_no_further(tmp_path: Path) -> None:
+    articles = tmp_path / "a.jsonl"  # passed as the questions by mistake: every line is bad
+    articles.write_text("".join(json.dumps({"text": f"Story {i}."}) + "\n" for i in range(40)))
+    named: list[Problem] = []
+    with pytest.raises(ConfigError, match="no question could be read \\(40 lines skipped\\)"):
+        load_suite(RunConfig(articles, articles, tmp_path / "out"), named.append)
+    assert [p.location for p in named[:5]] == [f"{articles}:{n}" for n in range(1, 6)]
+    assert len(named) == 6 and named[5].reason == "35 more lines skipped"
+    # Two good questions, then bad lines: --limit 2 reads no further, so nothing is named.
+    questions = tmp_path / "q.jsonl"
+    good = "".join(json.dumps({"id": f"q{i}", "question": "Q?", "answers": ["x"]}) + "\n" for i in range(2))
+    questions.write_text(good + articles.read_text())
+    named.clear()
+    suite = load_suite(RunConfig(articles, questions, tmp_path / "out", limit=2), named.append)
+    assert [q.id for q in suite.questions] == ["q0", "q1"] and named == []
+    suite = load_suite(RunConfig(articles, questions, tmp_path / "out"), named.append)
+    assert len(suite.problems) == 40 and len(named) == 6 and "summary.json lists them all" in named[5].reason
 
 
 def test_risk_coverage_orders_answers_by_confidence() -> None:
