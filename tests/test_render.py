@@ -36,6 +36,14 @@ def test_markdown_escapes_html_and_markdown() -> None:
     assert "&lt;img" in escaped and r"\*bold\*" in escaped and r"\[link\]" in escaped
 
 
+def test_a_web_address_is_left_as_written_for_the_page_to_link() -> None:
+    # The browser test checks how the page shows it; here, what may and may not stay unescaped.
+    assert escape_markdown("(see http://a.example/x_y) *now*") == "\\(see http://a.example/x_y) \\*now\\*"
+    # Without a host after the scheme nothing is linked, so nothing is left unescaped either.
+    assert escape_markdown("http://[x](javascript:go)") == "http://\\[x\\]\\(javascript:go\\)"
+    assert escape_markdown("http://a.example/<b>") == "http://a.example/&lt;b&gt;"
+
+
 def test_answer_message_links_each_citation_to_its_card() -> None:
     text = answer_markdown(record(PAYLOAD, PAYLOAD, None), turn=2)
     assert text.endswith("[\\[1\\]](#source-2-1)")

@@ -178,6 +178,16 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
     panel = driver.find_element(By.ID, "sources").text
     assert "Q1:" in panel and "Q4:" not in panel  # Q4 had the old conversation come back
 
+    # A typed link shows as typed and links where it points (a backslash used to end the link).
+    typed = "Is this (http://example.org/a_b?x=1&y=2) in the *articles*?"
+    ask(driver, typed, 2)
+    said = driver.execute_script(
+        "const u = document.querySelectorAll('#chat .message.user, #chat [data-testid=\"user\"]');"
+        "const last = u[u.length - 1]; const a = last.querySelector('a');"
+        "return [last.innerText, a && a.getAttribute('href')]"
+    )
+    assert said == [typed, "http://example.org/a_b?x=1&y=2"], said
+
     # Upload a file: it is listed; the same file again adds nothing.
     article = tmp_path / "canal-boats.md"
     article.write_text(

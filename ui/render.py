@@ -18,12 +18,24 @@ from rag.answer import REFUSAL
 from rag.records import StoredArticle, is_web_address
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
+# What the page's Markdown (GitHub's) links as written: a scheme, a host, then all up to a space.
+_WEB_LINK = re.compile(r"https?://[A-Za-z0-9-][^\s<]*")
 REFUSAL_LEAD = "Not in the articles."
 
 
 def escape_markdown(text: str) -> str:
-    """Text safe to put in a Markdown message: HTML escaped, Markdown syntax backslashed."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    """Text safe to put in a Markdown message: HTML escaped, Markdown syntax backslashed, except
+    in a web address: the page's Markdown makes one a link as it is written, backslashes and all
+    (``http://a.example)`` showed as a link to ``http://a.example\\``), and nothing in it is
+    read as Markdown syntax."""
+    kept = []
+    at = 0
+    for link in _WEB_LINK.finditer(text):
+        kept.append(_MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text[at : link.start()], quote=False)))
+        kept.append(html.escape(link.group(), quote=False))
+        at = link.end()
+    kept.append(_MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text[at:], quote=False)))
+    return "".join(kept)
 
 
 def filter_note(since: date | None, until: date | None, sources: Sequence[str] | None) -> str:
