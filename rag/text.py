@@ -26,6 +26,9 @@ _QUESTION_WORDS = {
     "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do",
     "say", "says", "said", "tell", "told", "according", "article", "articles", "news", "recently",
     "week", "new", "one", "many", "much",
+    # how a request is put ("Could you explain in detail what ...?"): nothing of its topic
+    "please", "kindly", "could", "would", "you", "me", "explain", "describe", "detail", "details",
+    "detailed", "briefly", "exactly", "know", "wondering",
 }  # fmt: skip
 
 
@@ -282,8 +285,10 @@ def expected_answer(question: str) -> str | None:
     return None
 
 
+# The words a request may open with before its question ("Could you tell me what ...").
+_REQUEST = r"(?:(?:please|kindly|could|can|would|will|you|tell|me|explain|describe|summari[sz]e|i|i'd|like|to|want|know|do|let|wondering|in|more|full|detail|briefly)\W+)*"
 _SAYING = re.compile(
-    r"^\s*what\b[^?]*\b(say|says|said|saying|tell|told|think|thinks|argue|argued|write|wrote|warn|warned)\b",
+    rf"^\s*{_REQUEST}what\b[^?]*\b(say|says|said|saying|tell|told|think|thinks|argue|argued|write|wrote|warn|warned)\b",
     re.I,
 )
 

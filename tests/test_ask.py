@@ -40,6 +40,26 @@ def test_seed_question_cites_the_seed_article_first(news_library: Library) -> No
     assert_quotes_verbatim(news_library, answer)
 
 
+@pytest.mark.parametrize(
+    "wordy",
+    [
+        "Please explain in detail what Xi said about multilateral governance.",
+        "Could you tell me what Xi said about multilateral governance?",
+        "I would like to know what Xi said about multilateral governance, please.",
+    ],
+)
+def test_a_question_put_as_a_request_is_answered_as_the_question(news_library: Library, wordy: str) -> None:
+    # The request's own words had the reader give the best sentence too little chance: refused.
+    answer = news_library.ask(wordy)
+    assert not answer.refused, answer.refusal_reason
+    plain = news_library.ask(SEED_QUESTION)
+    assert (answer.citations[0].article_id, answer.citations[0].quote) == (
+        plain.citations[0].article_id,
+        plain.citations[0].quote,
+    )
+    assert "multilateral approach" in answer.citations[0].quote
+
+
 def test_the_refusal_thresholds_come_from_the_settings(news_library: Library) -> None:
     strict = Library(
         news_library.settings.with_changes(min_score=0.95), news_library.store, news_library.embedder
