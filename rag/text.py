@@ -286,7 +286,10 @@ def expected_answer(question: str) -> str | None:
 
 
 # The words a request may open with before its question ("Could you tell me what ...").
-_REQUEST = r"(?:(?:please|kindly|could|can|would|will|you|tell|me|explain|describe|summari[sz]e|i|i'd|like|to|want|know|do|let|wondering|in|more|full|detail|briefly)\W+)*"
+_REQUEST = (
+    r"(?:(?:please|kindly|could|can|would|will|you|tell|me|explain|describe|summari[sz]e|i|i'd|like"
+    r"|to|want|know|do|let|wondering|in|more|full|detail|briefly)\W+)*"
+)
 _SAYING = re.compile(
     rf"^\s*{_REQUEST}what\b[^?]*\b(say|says|said|saying|tell|told|think|thinks|argue|argued|write|wrote|warn|warned)\b",
     re.I,
