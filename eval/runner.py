@@ -262,8 +262,7 @@ def run_eval(
     # What every answer needs is loaded before the clock starts: an ingest that finds every
     # article stored already loads neither the embedding model nor the reader, and the first
     # question would carry their seconds.
-    library.search("warm up")
-    _ = library.reader
+    library.warm_up()
     results: list[dict[str, Any]] = []
     started = time.perf_counter()
     for question in tqdm(questions, unit="q", disable=None if progress else True, dynamic_ncols=True):

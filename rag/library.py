@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from rag.llm import LanguageModel
     from rag.reading import Reader
 
+Fresher = Callable[[dict[str, float], Callable[[str], date | None]], dict[str, float]]
+"""Scores given the freshness bonus, from the scores and each item's published date."""
+
 
 class Library:
     """A store of articles with the model that searches it."""
@@ -100,6 +103,12 @@ class Library:
         if self._reader is None or self._reader.folder != folder:
             self._reader = Reader.load(folder, self.embedder)
         return self._reader
+
+    def warm_up(self) -> None:
+        """Load the embedding model, the BM25 index and the learned reader now, with one search,
+        not at the first question; a reader that cannot be loaded raises here."""
+        self.search("warm up")
+        _ = self.reader
 
     @property
     def language_model(self) -> LanguageModel:
@@ -160,17 +169,16 @@ class Library:
         The dense and BM25 rankings are fused by reciprocal rank, and round-ups' passages count
         for less; with the article ranking on (off by default), the best passage of each article
         nearest the question as a whole is lifted too (see ``rag.fusion``). With an as-of date,
-        the passages published in the days just before it rank higher (see
-        ``rag.fusion.add_freshness``); a question about recent events ("this week") also counts
-        passages over a month old for less, when fresher ones are found
-        (``rag.fusion.discount_stale``).
+        passages published in the days just before it rank higher (``add_freshness``), and for a
+        question about recent events ("this week") those over a month old count for less when
+        fresher ones are found (``discount_stale``).
         """
-        query = Query.of(query)
+        query, s = Query.of(query), self.settings
         question, as_of = query.question, query.as_of
-        k = self.settings.top_k if query.top_k is None else query.top_k
+        k = s.top_k if query.top_k is None else query.top_k
         self.catch_up()
         vector = self.embedder.embed_query(question) if vector is None else vector
-        n = max(self.settings.candidates, k)
+        n = max(s.candidates, k)
         lexical = self.lexical  # one version throughout, though an ingest may replace it meanwhile
         filters = PassageFilter.of(query.since, query.until, query.sources)
         allowed = lexical.allowed(filters, as_of=as_of)
@@ -179,34 +187,39 @@ class Library:
         # The filter goes to Chroma too, for when too few pass in memory.
         dense = self.store.nearest(vector, n, filters, keep=keep, share=share)
         rankings, weights = [[cid for cid, _ in dense]], [1.0]
-        if self.settings.retrieval == "hybrid":
+        if s.retrieval == "hybrid":
             rankings.append([cid for cid, _ in lexical.search(question, n, allowed=allowed)])
-            weights.append(self.settings.lexical_weight)
-        k_rrf = self.settings.fusion_k
-        scores = reciprocal_rank_fusion(rankings, weights, k=k_rrf)
-        if self.settings.article_ranking > 0:
+            weights.append(s.lexical_weight)
+        scores = reciprocal_rank_fusion(rankings, weights, k=s.fusion_k)
+        fresher: Fresher | None = None
+        if as_of is not None and s.freshness > 0:
+            fresher = partial(
+                add_freshness, as_of=as_of, weight=s.freshness, k=s.fusion_k,
+                days=s.fade_days, fresh_days=s.fresh_days,
+            )  # fmt: skip
+        if s.article_ranking > 0:
             scores = add_article_ranking(
                 scores,
-                self._articles_for(vector, lexical, keep, share, filters, as_of),
+                self._articles_for(vector, lexical, keep, share, filters, fresher),
                 article_of,
-                weight=self.settings.article_ranking,
-                k=k_rrf,
+                weight=s.article_ranking,
+                k=s.fusion_k,
             )
-        if as_of is not None:
-            scores = self._fresher(scores, lexical.published, as_of)
-        if as_of is not None and self.settings.stale_discount < 1 and asks_about_recent(question):
-            scores = discount_stale(scores, lexical.published, as_of, factor=self.settings.stale_discount)
-        if self.settings.roundup_below > 0:
+        if fresher is not None:
+            scores = fresher(scores, lexical.published)
+        if as_of is not None and s.stale_discount < 1 and asks_about_recent(question):
+            scores = discount_stale(scores, lexical.published, as_of, factor=s.stale_discount)
+        if s.roundup_below > 0:
             known = self.coherences
             scores = discount_roundups(
-                scores, lambda item: known.get(article_of(item), 1.0), below=self.settings.roundup_below
+                scores, lambda item: known.get(article_of(item), 1.0), below=s.roundup_below
             )
-        if self.settings.article_support > 0:
-            scores = add_article_support(scores, article_of, weight=self.settings.article_support)
+        if s.article_support > 0:
+            scores = add_article_support(scores, article_of, weight=s.article_support)
         wanted = ranked(scores)[: 2 * k]
         hits = self.store.hits_for(wanted, vector)
-        if self.settings.near_duplicates < 1:
-            hits = drop_near_duplicates(hits, self.settings.near_duplicates)
+        if s.near_duplicates < 1:
+            hits = drop_near_duplicates(hits, s.near_duplicates)
         return hits[:k]
 
     def _articles_for(
@@ -216,10 +229,10 @@ class Library:
         keep: Callable[[str], bool],
         share: float,
         filters: PassageFilter,
-        as_of: date | None,
+        fresher: Fresher | None,
     ) -> list[str]:
         """The ``ARTICLE_RANKS`` articles nearest the question as wholes, the recent ones first
-        with an as-of date (the same freshness bonus passages get, on the nearest
+        with an as-of date (``fresher``: the freshness bonus passages get, given to the nearest
         ``ARTICLE_CANDIDATES``)."""
 
         def first(article_id: str) -> str:  # an article's dates and source are its chunks'
@@ -229,20 +242,9 @@ class Library:
             vector, ARTICLE_CANDIDATES, filters, keep=lambda a: keep(first(a)), share=share
         )
         scores = reciprocal_rank_fusion([[a for a, _ in nearest]], k=self.settings.fusion_k)
-        if as_of is not None:
-            scores = self._fresher(scores, lambda a: lexical.published(first(a)), as_of)
+        if fresher is not None:
+            scores = fresher(scores, lambda a: lexical.published(first(a)))
         return ranked(scores)[:ARTICLE_RANKS]
-
-    def _fresher(
-        self, scores: dict[str, float], published: Callable[[str], date | None], as_of: date
-    ) -> dict[str, float]:
-        """``scores`` with the settings' freshness bonus (``rag.fusion.add_freshness``)."""
-        s = self.settings
-        if s.freshness <= 0:
-            return scores
-        return add_freshness(
-            scores, published, as_of, s.freshness, days=s.fade_days, fresh_days=s.fresh_days, k=s.fusion_k
-        )
 
     def ask(self, query: Query | str) -> Answer:
         """Answer the question from the stored articles with numbered citations, or refuse."""
@@ -371,10 +373,9 @@ def open_library(
     """Open the library in ``data_dir`` (or as ``settings`` say; environment otherwise).
 
     Pass an already loaded ``embedder`` to share one model between libraries; ``llm`` names a
-    language model to write answers (see ``Settings.llm``). With ``create``
-    False, a data directory that holds no library (no embedded store, nor the BM25 index of a
-    Chroma server's client) raises ``ConfigError`` instead of being given an empty one (asking
-    an empty one would only refuse, whatever the question).
+    language model to write answers (see ``Settings.llm``). With ``create`` False, a data
+    directory that holds no library (no embedded store, nor the BM25 index of a Chroma server's
+    client) raises ``ConfigError`` rather than give an empty one, which would only refuse.
     """
     go_offline()
     if settings is None:

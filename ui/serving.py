@@ -29,8 +29,7 @@ def settle(library: Library) -> None:
     each full collection scanned them all: up to a third of a second in the middle of an answer
     (docs/figures.md, query latency). A reader that cannot be loaded is reported now, not at the
     first question."""
-    library.search("warm up")
-    _ = library.reader
+    library.warm_up()
     gc.collect()
     gc.freeze()
 
