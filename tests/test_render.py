@@ -58,19 +58,31 @@ def test_refusal_reads_as_a_refusal() -> None:
 def test_source_card_escapes_and_highlights() -> None:
     quote = "A <b>bold</b> claim."
     card = source_card(
-        record(quote, f"Before. {quote} After.", "https://example.org/x?a=1&b=2")["citations"][0], 0
-    )  # type: ignore[index]
+        record(quote, f"Before. {quote} After.", "https://example.org/x?a=1&b=2")["citations"], 0
+    )  # type: ignore[arg-type]
     assert '<mark class="cw-quote">A &lt;b&gt;bold&lt;/b&gt; claim.</mark>' in card
     assert "T &lt;script&gt;" in card and "S &amp; Co" in card
     assert 'href="https://example.org/x?a=1&amp;b=2"' in card
     assert 'id="source-0-1"' in card
 
 
+def test_quotes_of_one_passage_share_its_card() -> None:
+    passage = "First <i>claim</i>. Second claim. Third claim."
+    one = record("Second claim.", passage, None)["citations"][0]  # type: ignore[index]
+    cited = [one, {**one, "n": 2, "quote": "First <i>claim</i>."}, {**one, "n": 3, "article_id": "a2"}]
+    panel = sources_html([{"question": "q", "refused": False, "citations": cited}])
+    assert panel.count('<details class="cw-card"') == 2  # the first two quote one passage
+    card = panel[panel.index('id="source-0-1"') : panel.index('id="source-0-3"')]
+    assert card.count("First &lt;i&gt;claim&lt;/i&gt;.") == 1 and "[1]</span> <span" in card
+    assert '<mark class="cw-quote" id="source-0-2">First &lt;i&gt;claim&lt;/i&gt;.</mark>' in card
+    assert '<mark class="cw-quote">Second claim.</mark>' in card
+
+
 def test_only_web_links_are_linked() -> None:
     assert safe_url("javascript:alert(1)") is None
     assert safe_url("data:text/html,x") is None
     assert safe_url("https://example.org/a") == "https://example.org/a"
-    card = source_card(record("q", "q", "javascript:alert(1)")["citations"][0], 0)  # type: ignore[index]
+    card = source_card(record("q", "q", "javascript:alert(1)")["citations"], 0)  # type: ignore[arg-type]
     assert "javascript:" not in card
 
 

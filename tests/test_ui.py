@@ -134,6 +134,20 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
     mark = card.find_element(By.CSS_SELECTOR, "mark.cw-quote")
     assert mark.is_displayed() and "multilateral approach" in mark.text
     driver.save_screenshot(str(SCREENSHOTS / "source-open.png"))
+    # Every [n] opens the card holding quote n; quotes of one passage share one card.
+    for link in driver.find_elements(By.CSS_SELECTOR, '#chat a[href*="#source-0-"]'):
+        target = link.get_attribute("href").split("#")[-1]
+        link.click()
+        focused = (
+            f"const t = document.getElementById('{target}'), c = t && t.closest('details.cw-card');"
+            "return Boolean(c && c.open && c.classList.contains('cw-focus'))"
+        )
+        wait_for(lambda: driver.execute_script(focused), what=f"the card of {target}")  # noqa: B023
+    passages = driver.execute_script(
+        "return Array.from(document.querySelectorAll('details.cw-turn[data-turn=\"0\"] .cw-passage'))"
+        ".map(p => p.innerText)"
+    )
+    assert passages and len(passages) == len(set(passages)), passages
 
     # A follow-up resolved against the conversation answers from the same article.
     follow = ask(driver, "What else did he say about it?", 2)

@@ -101,38 +101,57 @@ def safe_url(url: str | None) -> str | None:
     return url if url and is_web_address(url) else None
 
 
-def _highlighted(passage: str, quote: str) -> str:
-    at = passage.find(quote)
-    if at == -1:
-        return html.escape(passage)
-    return (
-        html.escape(passage[:at])
-        + f'<mark class="cw-quote">{html.escape(quote)}</mark>'
-        + html.escape(passage[at + len(quote) :])
-    )
+def _highlighted(passage: str, quotes: Sequence[tuple[str, str | None]]) -> str:
+    """``passage`` escaped, each quote of ``quotes`` (quote, anchor id or None) marked."""
+    found = sorted((at, quote, mark_id) for quote, mark_id in quotes if (at := passage.find(quote)) != -1)
+    parts, done = [], 0
+    for at, quote, mark_id in found:
+        if at < done:  # overlaps one marked already
+            continue
+        id_attr = f' id="{mark_id}"' if mark_id else ""
+        parts += [
+            html.escape(passage[done:at]),
+            f'<mark class="cw-quote"{id_attr}>{html.escape(quote)}</mark>',
+        ]
+        done = at + len(quote)
+    return "".join(parts) + html.escape(passage[done:])
 
 
-def source_card(citation: dict[str, Any], turn: int) -> str:
-    """One source card: title, publisher, date, link, and the passage with the quote marked."""
-    title = html.escape(citation["title"] or "(untitled)")
+def source_card(citations: Sequence[dict[str, Any]], turn: int) -> str:
+    """One source card: title, publisher, date, link, and the passage with its quotes marked.
+
+    ``citations`` all quote the same passage: one card shows it once, with every quote marked;
+    the card carries the first one's anchor and each other quote its own."""
+    first = citations[0]
+    title = html.escape(first["title"] or "(untitled)")
     meta = [
-        html.escape(citation.get("source") or "unknown source"),
-        html.escape(citation["published"] or "undated"),
+        html.escape(first.get("source") or "unknown source"),
+        html.escape(first["published"] or "undated"),
     ]
-    url = safe_url(citation.get("url"))
+    url = safe_url(first.get("url"))
     if url:
         meta.append(
             f'<a href="{html.escape(url)}" target="_blank" rel="noopener noreferrer">open article</a>'
         )
-    elif citation.get("source_path"):
-        meta.append(html.escape(citation["source_path"]))
+    elif first.get("source_path"):
+        meta.append(html.escape(first["source_path"]))
+    numbers = " ".join(f'<span class="cw-n">[{c["n"]}]</span>' for c in citations)
+    quotes = [(c["quote"], None if c is first else anchor(turn, c["n"])) for c in citations]
     return (
-        f'<details class="cw-card" id="{anchor(turn, citation["n"])}">'
-        f'<summary><span class="cw-n">[{citation["n"]}]</span> {title}</summary>'
+        f'<details class="cw-card" id="{anchor(turn, first["n"])}">'
+        f"<summary>{numbers} {title}</summary>"
         f'<div class="cw-meta">{" · ".join(meta)}</div>'
-        f'<p class="cw-passage">{_highlighted(citation["passage"], citation["quote"])}</p>'
+        f'<p class="cw-passage">{_highlighted(first["passage"], quotes)}</p>'
         "</details>"
     )
+
+
+def by_passage(citations: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``citations`` grouped by the passage they quote, in the order of each one's first."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in citations:
+        groups.setdefault((c["article_id"], c["passage"]), []).append(c)
+    return list(groups.values())
 
 
 def sources_html(records: Sequence[dict[str, Any]]) -> str:
@@ -146,7 +165,7 @@ def sources_html(records: Sequence[dict[str, Any]]) -> str:
         if record["refused"]:
             body = '<p class="cw-refusal">No sources: the articles do not answer this question.</p>'
         else:
-            body = "".join(source_card(c, turn) for c in record["citations"])
+            body = "".join(source_card(group, turn) for group in by_passage(record["citations"]))
         is_open = " open" if turn == len(records) - 1 else ""
         summary = f"<summary>Q{turn + 1}: {question}</summary>"
         groups.append(f'<details class="cw-turn" data-turn="{turn}"{is_open}>{summary}{body}</details>')
@@ -195,21 +214,21 @@ CSS = """
 .cw-warning { color: #8a4b00; }
 """
 
-# Clicking [n] in an answer opens source card n (and its turn) in the sources panel.
+# Clicking [n] in an answer opens the source card of quote n (and its turn) in the sources panel.
 HEAD = """
 <script>
 (() => {
   let pending = null;
   const openPending = () => {
     if (!pending) return;
-    const card = document.getElementById(pending);
-    if (!card) return;
-    for (let node = card; node; node = node.parentElement) {
+    const target = document.getElementById(pending);  // a card, or a quote marked in one
+    if (!target) return;
+    for (let node = target; node; node = node.parentElement) {
       if (node.tagName === "DETAILS") node.open = true;
     }
     document.querySelectorAll(".cw-card.cw-focus").forEach((c) => c.classList.remove("cw-focus"));
-    card.classList.add("cw-focus");
-    card.scrollIntoView({ block: "nearest" });
+    target.closest(".cw-card").classList.add("cw-focus");
+    target.scrollIntoView({ block: "nearest" });
     pending = null;
   };
   document.addEventListener("click", (event) => {
