@@ -67,7 +67,7 @@ def test_a_server_dying_mid_ingest_is_one_line_and_the_same_command_finishes(
     server.start()
     again = run(*command, data_dir=tmp_path / "client")
     assert again.returncode == 0, again.stderr
-    assert "5 articles (5 added, 0 updated, 0 unchanged, 0 removed, 0 skipped)" in again.stdout
+    assert "5 articles (5 added, 0 updated, 0 unchanged, 0 duplicates, 0 removed, 0 skipped)" in again.stdout
     assert_whole(server, tmp_path / "fresh", embedder, articles=5)
     assert run(*command, data_dir=tmp_path / "client").stdout.count("5 unchanged") == 1
 
