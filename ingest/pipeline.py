@@ -8,7 +8,7 @@ chunks, so memory does not grow with the corpus.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -16,6 +16,7 @@ from typing import TypeVar
 import numpy as np
 
 from ingest.chunking import Chunker
+from ingest.copies import TextHolders
 from ingest.plumbing import RecentVectors, prefetch, release_freed_memory
 from ingest.readers import Paths, Problem, iter_files, read_file, source_path_of
 from rag.chroma_records import ArticleWrite
@@ -126,7 +127,14 @@ def ingest(
     report = IngestReport()
     stored = library.sources()  # listed once: for what changed, then for what was dropped
     try:
-        ingest_items(items(), library, report=report, on_problem=on_problem, stored=stored)
+        ingest_items(
+            items(),
+            library,
+            report=report,
+            on_problem=on_problem,
+            stored=stored,
+            dropped=lambda: {a.id for a in _no_longer_held(stored, whole)},
+        )
     finally:
         bar.close()
     for problem in forget_dropped(library, whole, report, stored):
@@ -142,15 +150,20 @@ def forget_dropped(
     from one of ``files`` (source path: the ids it holds now) and that no file of this run holds
     any more; each is counted in ``report`` and named in a warning. (Articles stored during the
     run came from its files, so they are held.)"""
-    held = set().union(*files.values()) if files else set()
     notes: list[Problem] = []
-    for article in stored:
-        if article.source_path in files and article.id not in held and library.forget(article.id):
+    for article in _no_longer_held(stored, files):
+        if library.forget(article.id):
             report.removed += 1
             reason = f"{article.title!r} ({article.id}) is no longer in this file; forgotten"
-            notes.append(Problem(article.source_path, reason, False))
+            notes.append(Problem(article.source_path or article.id, reason, False))
     report.problems.extend(notes)
     return notes
+
+
+def _no_longer_held(stored: Sequence[StoredArticle], files: dict[str, set[str]]) -> list[StoredArticle]:
+    """The articles of ``stored`` from one of ``files`` that no file of ``files`` holds now."""
+    held = set().union(*files.values()) if files else set()
+    return [a for a in stored if a.source_path in files and a.id not in held]
 
 
 def ingest_items(
@@ -160,14 +173,17 @@ def ingest_items(
     report: IngestReport | None = None,
     on_problem: Callable[[Problem], None] | None = None,
     stored: Sequence[StoredArticle] | None = None,
+    dropped: Callable[[], Collection[str]] | None = None,
 ) -> IngestReport:
     """Store new and changed articles from ``items``; problems are recorded and reported, never raised.
-    ``stored`` is the library's articles, if the caller has listed them already.
+    ``stored`` is the library's articles, if the caller has listed them already; ``dropped``, asked
+    after the last item, names those the caller will forget once this returns.
 
     An article already stored with the same content hash is left alone; a changed one replaces
-    its old chunks. An id seen twice in one run (the same url on two JSONL lines) keeps the first.
-    A new article without a url whose title and text are stored under another id is a duplicate:
-    counted and named, not stored.
+    its old chunks. An id seen twice in one run (the same url on two JSONL lines) keeps the first:
+    a duplicate if the two say the same, else a skip. A new article without a url whose title and
+    text are stored under another id, one that keeps them, is a duplicate: counted and named, not
+    stored.
     Reading and chunking run in a background thread, up to ``PREFETCH`` articles ahead, and
     storing in another, one group behind, while this thread embeds (the model releases the
     interpreter lock as it computes). A passage identical to one embedded in the last
@@ -194,7 +210,7 @@ def ingest_items(
             group, group_size = [], 0
             release_freed_memory()
 
-        for prepared in prefetch(_prepare(items, library, report, on_problem, stored), PREFETCH):
+        for prepared in prefetch(_prepare(items, library, report, on_problem, stored, dropped), PREFETCH):
             changed = True
             group.append(prepared)
             group_size += len(prepared.chunks)
@@ -225,12 +241,18 @@ def _prepare(
     report: IngestReport,
     on_problem: Callable[[Problem], None] | None,
     listed: Sequence[StoredArticle] | None,
+    dropped: Callable[[], Collection[str]] | None,
 ) -> Iterator[Prepared]:
-    """The new and changed articles of ``items``, chunked; problems and skips go to ``report``."""
+    """The new and changed articles of ``items``, chunked; problems and skips go to ``report``.
+
+    A new article without a url whose title and text another article holds waits until every
+    item is read: if that article has changed meanwhile, or is among ``dropped()`` (forgotten
+    once the run ends), the copy is stored after all; otherwise it is a duplicate."""
     listed = library.sources() if listed is None else listed
     stored = {a.id: a.content_hash for a in listed}
-    texts = {a.text_hash: (a.id, a.source_path or a.url or a.id) for a in listed if a.text_hash}
-    seen: dict[str, str] = {}
+    holders = TextHolders(listed)
+    seen: dict[str, tuple[str, str]] = {}  # id → where it was first read this run, its text hash
+    copies: list[tuple[Article, str]] = []
     chunker: Chunker | None = None
 
     def problem(p: Problem) -> None:
@@ -238,27 +260,8 @@ def _prepare(
         if on_problem is not None:
             on_problem(p)
 
-    for item in items:
-        if isinstance(item, Problem):
-            problem(item)
-            continue
-        where = item.location or item.url or item.source_path or item.id
-        if item.id in seen:
-            same = f"the same url ({item.url})" if item.url else "the same article"
-            problem(Problem(where, f"{same} as {seen[item.id]}; kept the first", True))
-            continue
-        seen[item.id] = where
-        previous = stored.get(item.id)
-        if previous == item.content_hash:
-            report.unchanged += 1
-            continue
-        kept_as, kept_from = texts.get(item.text_hash, (item.id, where))
-        if previous is None and item.url is None and kept_as != item.id:
-            report.duplicates += 1
-            report.same_as[item.id] = kept_as
-            said = f"the same title and text are stored already as {kept_as} (from {kept_from})"
-            problem(Problem(where, f"{said}; not stored again", False))
-            continue
+    def prepare(item: Article, where: str) -> Prepared | None:
+        nonlocal chunker
         limit = library.settings.max_article_chars
         if len(item.text) > limit:
             reason = (
@@ -266,7 +269,7 @@ def _prepare(
                 "split it into articles, or raise CITEWIRE_MAX_ARTICLE_CHARS"
             )
             problem(Problem(where, reason, True))
-            continue
+            return None
         if chunker is None:
             embedder = library.embedder
             chunker = Chunker(
@@ -282,10 +285,10 @@ def _prepare(
             # finding again: this article cannot be indexed, the others still can.
             detail = " ".join(str(exc).split())[:200]
             problem(Problem(where, f"could not be split into passages ({detail}); nothing stored", True))
-            continue
+            return None
         if not split:
             problem(Problem(where, "no text left to index after splitting", True))
-            continue
+            return None
         split, repeats = _without_repeats(split)
         if repeats:
             reason = (
@@ -293,12 +296,46 @@ def _prepare(
                 "each is indexed once (the article's text is stored whole)"
             )
             problem(Problem(where, reason, False))
-        if previous is None:
-            report.added += 1
-        else:
+        if item.id in stored:
             report.updated += 1
-        texts.setdefault(item.text_hash, (item.id, where))
-        yield Prepared(item, [c for c, _ in split], [ids for _, ids in split])
+        else:
+            report.added += 1
+        holders.hold(item.id, item.text_hash, where)
+        return Prepared(item, [c for c, _ in split], [ids for _, ids in split])
+
+    for item in items:
+        if isinstance(item, Problem):
+            problem(item)
+            continue
+        where = item.location or item.url or item.source_path or item.id
+        if item.id in seen:
+            first, first_text = seen[item.id]
+            if first_text == item.text_hash:
+                report.duplicates += 1
+                problem(Problem(where, f"the same article as {first}; stored once", False))
+            else:
+                same = f"the same url ({item.url})" if item.url else "the same article"
+                problem(Problem(where, f"{same} as {first}; kept the first", True))
+            continue
+        seen[item.id] = (where, item.text_hash)
+        previous = stored.get(item.id)
+        if previous == item.content_hash:
+            report.unchanged += 1
+        elif previous is None and item.url is None and holders.holder(item.text_hash, besides=item.id):
+            copies.append((item, where))
+        elif prepared := prepare(item, where):
+            yield prepared
+    gone = dropped() if copies and dropped is not None else ()
+    for item, where in copies:
+        kept = holders.holder(item.text_hash, besides=item.id, gone=gone)
+        if kept is None:
+            if prepared := prepare(item, where):
+                yield prepared
+            continue
+        report.duplicates += 1
+        report.same_as[item.id] = kept[0]
+        said = f"the same title and text are stored already as {kept[0]} (from {kept[1]})"
+        problem(Problem(where, f"{said}; not stored again", False))
 
 
 def _without_repeats(split: list[tuple[Chunk, list[int]]]) -> tuple[list[tuple[Chunk, list[int]]], int]:

@@ -287,6 +287,44 @@ def test_a_story_stored_already_from_elsewhere_is_named_not_stored_again(
     assert len({h.chunk.text for h in hits}) == len(hits) == 3  # no passage found twice
 
 
+def test_a_copy_is_stored_once_what_it_copied_changes_or_goes(
+    make_library: Callable[..., Library], tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    harbour, library_hours, marathon = (json.dumps(r) + "\n" for r in FEED)
+    one.write_text(harbour + library_hours)
+    two.write_text(library_hours + marathon)
+    library = make_library()
+    first = ingest([one, two], library, progress=False)
+    assert (first.added, first.duplicates) == (3, 1)
+
+    def titles(path: Path) -> list[str]:
+        return sorted(a.title for a in library.sources() if a.source_path == str(path))
+
+    # The record leaves the file it was stored from: the copy in the other file takes its place,
+    # in the same run, whichever file is read first.
+    one.write_text(harbour)
+    moved = ingest([two, one], library, progress=False)
+    assert (moved.added, moved.removed, moved.duplicates, moved.skipped) == (1, 1, 0, 0)
+    assert titles(one) == ["Harbour bridge reopens"]
+    assert titles(two) == ["Library opens later", "Marathon finish moves"]
+    # The kept copy is edited: the other copy, which says what it used to, is stored after all,
+    # though it is read before the edit.
+    one.write_text(harbour + library_hours)
+    assert ingest([one, two], library, progress=False).duplicates == 1
+    changed = {**FEED[1], "text": FEED[1]["text"] + " Not on Sundays."}
+    two.write_text(json.dumps(changed) + "\n" + marathon)
+    edited = ingest([one, two], library, progress=False)
+    assert (edited.added, edited.removed, edited.duplicates, edited.unchanged) == (2, 1, 0, 2)
+    assert titles(one) == ["Harbour bridge reopens", "Library opens later"]
+    assert library.store.count_articles() == 4
+    # The same record twice in one file is a duplicate, not a skip.
+    one.write_text(harbour + harbour)
+    twice = ingest([one], library, progress=False)
+    assert (twice.unchanged, twice.duplicates, twice.skipped) == (1, 1, 0)
+    assert "stored once" in str(twice.problems[0])
+
+
 def test_bm25_index_is_updated_not_rebuilt(
     make_library: Callable[..., Library], news_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
