@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -230,6 +231,19 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
     assert http.get("/v1/nothing").json()["error"]["message"].startswith("no endpoint /v1/nothing")
     wrong_method = http.get("/v1/ask")
     assert wrong_method.status_code == 405 and "use POST" in wrong_method.json()["error"]["message"]
+    assert wrong_method.headers["allow"] == "POST"
+    assert http.request("OPTIONS", "/v1/ask").json()["error"]["message"].startswith("OPTIONS /v1/ask")
+    assert http.head("/v1/nothing").status_code == 404
+    for method in ("GET", "DELETE"):  # without the key, nothing is said about which paths exist
+        assert httpx.request(method, f"{served.url}/v1/nothing").status_code == 401
+    assert httpx.get(f"{served.url}/v1/ask").status_code == 401
+    plain = http.post(
+        "/v1/ask", content=json.dumps({"question": "Who?"}), headers={"Content-Type": "text/plain"}
+    )
+    assert plain.status_code == 415
+    assert plain.json()["error"]["message"] == (
+        "the body came as text/plain; send JSON with `Content-Type: application/json`"
+    )
     assert http.get("/v1/models/citewire").json()["id"] == "citewire"
     assert openai_client.models.retrieve("citewire").id == "citewire"
     assert http.get("/v1/models/gpt-4o").status_code == 404

@@ -263,7 +263,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     from ui.openai_chat import add_openai_routes
 
     add_openai_routes(app, server, guard)
-    answer_unknown_paths(app)
+    answer_unknown_paths(app, authorised)
     _docs_page(app)
     app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, larger={"/v1/articles": options.max_upload_bytes})
     if options.cors_origins:

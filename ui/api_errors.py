@@ -31,6 +31,10 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
             authorised(request)
         except HTTPException as denied:
             return http_error(request, denied)
+        sent = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if sent and not sent.endswith("json") and not request.url.path.startswith("/v1/articles"):
+            said = f"the body came as {sent}; send JSON with `Content-Type: application/json`"
+            return error_body(415, said, "invalid_request_error")
         problems = []
         field = None
         for e in exc.errors():
@@ -60,6 +64,7 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
         response = error_body(
             exc.status_code, str(exc.detail), kind.get(exc.status_code, "invalid_request_error")
         )
+        response.headers.update(exc.headers or {})
         if exc.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
@@ -82,17 +87,19 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
         )
 
 
-def answer_unknown_paths(app: FastAPI) -> None:
+def answer_unknown_paths(app: FastAPI, authorised: Callable[[Request], None]) -> None:
     """Any other ``/v1`` path or method answered in the API's error shape (with the chat page
-    mounted at ``/``, the page's own 404 would answer instead); add it after every ``/v1`` route."""
+    mounted at ``/``, the page's own 404 would answer instead), after the key as every ``/v1``
+    request is; add it after every ``/v1`` route."""
     known = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-    @app.api_route(
-        "/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-    )
+    @app.api_route("/v1/{rest:path}", methods=methods, include_in_schema=False)
     def unknown(rest: str, request: Request) -> None:
+        authorised(request)
         path = f"/v1/{rest}"
         allowed = sorted({m for r in known if r.path_regex.match(path) for m in r.methods or ()})
         if allowed:
-            raise HTTPException(405, f"{request.method} {path} is not served; use {' or '.join(allowed)}")
+            said = f"{request.method} {path} is not served; use {' or '.join(allowed)}"
+            raise HTTPException(405, said, headers={"Allow": ", ".join(allowed)})
         raise HTTPException(404, f"no endpoint {path}; the OpenAPI page /docs lists them")
