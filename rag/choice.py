@@ -63,25 +63,48 @@ _LEFT_OUT = re.compile(
 )
 
 
+# A number written with a point or commas ("4.96", "1,200"), which ``words`` cuts in two.
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)+")
+
+
+def _whole_numbers(text: str) -> str:
+    """``text`` with each number written with a point or commas made one word ("4_96", "1200"),
+    so that an option "$4" is not found in "$4.96", nor "200" in "1,200"."""
+    return _NUMBER.sub(lambda m: m.group().replace(",", "").replace(".", "_"), text)
+
+
 def _option_terms(option: str) -> list[str]:
+    option = _whole_numbers(option)
     found = terms(option)
     return found or [w.lower() for w in words(option)]
 
 
+def _sentence_terms(e: Evidence) -> frozenset[str]:
+    """The sentence's terms with its numbers whole: the pieces ``words`` cut them into, unless
+    also written alone, give way to the numbers."""
+    if not _NUMBER.search(e.text):
+        return e.terms
+    whole = set(terms(_whole_numbers(e.text)))
+    cut = set(terms(e.text))
+    return (e.terms - (cut - whole)) | (whole - cut)
+
+
 def phrase(text: str) -> str:
-    """``text`` as its lower-cased words between spaces, for whole-word phrase search."""
-    return " " + " ".join(w.lower() for w in words(text)) + " "
+    """``text`` as its lower-cased words between spaces, numbers whole, for whole-word phrase
+    search."""
+    return " " + " ".join(w.lower() for w in words(_whole_numbers(text))) + " "
 
 
 def _held(weights: dict[str, float], found: frozenset[str]) -> float:
     """Weighted share of an option's terms in a sentence; a term also matches as a word's
-    stem-prefix ("europ" in "european"), since options and articles inflect names differently."""
+    stem-prefix ("europ" in "european"), since options and articles inflect names differently;
+    a number only as itself ("1200" is not in "12000")."""
     total = sum(weights.values())
     if total == 0:
         return 0.0
     hit = 0.0
     for term, weight in weights.items():
-        if term in found or (len(term) >= 4 and any(word.startswith(term) for word in found)):
+        if term in found or (len(term) >= 4 and term.isalpha() and any(w.startswith(term) for w in found)):
             hit += weight
     return hit / total
 
@@ -172,12 +195,13 @@ def option_evidence(
         others = {t for j, ts in enumerate(option_terms) if j != i for t in ts}
         weights.append({t: 0.1 if t in asked else 0.3 if t in others else 1.0 for t in dict.fromkeys(own)})
     best_hit = max((h.score for h in hits), default=0.0)
+    held_terms = [_sentence_terms(e) for e in pool]
     weighed: list[tuple[float, Evidence | None]] = []
     for i, option in enumerate(options):
         said = phrase(option)
         strongest: list[tuple[float, Evidence]] = []
-        for e in pool:
-            held = 1.0 if said.strip() and said in phrase(e.text) else _held(weights[i], e.terms)
+        for e, found in zip(pool, held_terms, strict=True):
+            held = 1.0 if said.strip() and said in phrase(e.text) else _held(weights[i], found)
             if held == 0:
                 continue
             relevance = e.hit.score / best_hit if best_hit > 0 else 0.0

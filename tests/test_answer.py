@@ -167,3 +167,16 @@ def test_sentences_run_on_past_news_abbreviations(text: str, sentences: list[str
 )
 def test_a_question_asking_what_was_said_is_told_apart(question: str, said: bool) -> None:
     assert asks_what_was_said(question) is said
+
+
+def test_an_option_that_is_a_number_is_held_only_by_that_whole_number() -> None:
+    from rag.choice import choose, option_evidence
+
+    question = "What did a gallon of petrol cost in the valley on Tuesday?"
+    priced = hit("p:0", "A gallon of petrol cost $4.96 in the valley on Tuesday, the ferry office said.")
+    weighed = option_evidence(question, ["$4", "$5", "$3"], [priced])
+    assert [score for score, _ in weighed] == [0.0, 0.0, 0.0]  # "$4" is not in "$4.96"
+    assert choose(question, ["$4", "$4.96", "$5"], [priced]).choice == "$4.96"
+    crowd = hit("c:0", "About 1,200 people crossed on the ferry that Tuesday in the valley.")
+    counted = option_evidence("How many people crossed on the ferry?", ["200", "1200", "12000"], [crowd])
+    assert [score > 0 for score, _ in counted] == [False, True, False]
