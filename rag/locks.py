@@ -148,9 +148,9 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
     return StoreError(
         f"The data directory {folder} is in use by another process ({holder}). An embedded store "
         "belongs to one process at a time: stop that process, or add articles through it (the "
-        "chat page's Library panel). To share a library between processes, serve it with a "
-        "Chroma server and give every process, the chat page included, its --chroma-url (see "
-        "docs/storage.md)."
+        "chat page's Library panel, or POST /v1/articles of `citewire serve`). To share a library "
+        "between processes, serve it with a Chroma server and give every process, the chat page "
+        "included, its --chroma-url (see docs/storage.md)."
     )
 
 
