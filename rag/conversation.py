@@ -5,8 +5,9 @@ rewritten first: ``rag.generative.rewrite_follow_up``). Instead a question that 
 is searched together with the previous question and the one that opened the topic (the last
 that did not lean on another), so "What else did he say about it?" after "What did Xi say about
 multilateral governance?" retrieves Xi's speech again, and a long chain of follow-ups does not
-grow the query past what the model reads. Passages from the articles the previous answer cited
-move up two places in the search's order, and sentences already quoted are passed over.
+grow the query past what the model reads. The answer's sentences are chosen for the question and
+the previous one alone. Passages from the articles the previous answer cited move up two places
+in the search's order, and sentences already quoted are passed over.
 
 A question leans on what came before when it has a personal pronoun ("he", "they") or asks for
 "more" or what "else"; and, in ``Library.reply``, when it cannot be answered on its own because
@@ -72,11 +73,21 @@ class Turn:
 
 @dataclass(frozen=True)
 class FollowUp:
-    """How to search for a question in its conversation."""
+    """How to search for a question in its conversation, and what its answer reads."""
 
     query: str
     prefer: tuple[str, ...] = ()
     seen: frozenset[tuple[str, int]] = frozenset()
+    asked: str = ""
+    """What the answerer reads, when not ``query``: the question with the one it follows only, since
+    the opener's words, needed to find the topic again, would outweigh its own in choosing
+    sentences (a third question about a strike, "How long does the new contract run?", was
+    answered with the first answer's sentences)."""
+
+    @property
+    def read(self) -> str:
+        """What the answerer reads: ``asked``, else ``query``."""
+        return self.asked or self.query
 
 
 def _opener(history: Sequence[Turn]) -> str:
@@ -117,6 +128,7 @@ def resolve(question: str, history: Sequence[Turn], *, follows: bool | None = No
     return FollowUp(
         # The new question first: the model reads a query's first 256 tokens only.
         query=" ".join(dict.fromkeys((question, last.question, opener))),
+        asked=" ".join(dict.fromkeys((question, last.question))),
         prefer=tuple(dict.fromkeys(article for article, _ in last.cited)),
         seen=frozenset(c for turn in history for c in turn.cited),
     )

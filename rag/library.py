@@ -286,13 +286,13 @@ class Library:
 
             standalone = rewrite_follow_up(self.language_model, question, history)
             if standalone is not None and standalone != question:
-                follow, found = replace(follow, query=standalone), None
+                follow, found = replace(follow, query=standalone, asked=standalone), None
         if found is not None:
             hits = found
         else:
             hits = self.search(query.asking(follow.query).with_top_k(2 * k if follow.prefer else k))
             hits = prefer_articles(hits, follow.prefer)[:k]
-        for answer in self.answerer.stream(follow.query, hits, exclude=follow.seen, as_of=query.as_of):
+        for answer in self.answerer.stream(follow.read, hits, exclude=follow.seen, as_of=query.as_of):
             if (
                 named
                 and not answer.refused

@@ -14,6 +14,7 @@ from conftest import EXAMPLES, SEED_QUESTION
 from ingest import ingest
 from rag import REFUSAL, Answer, ConfigError, Library, Query
 from rag.chroma_records import coherence
+from rag.conversation import Turn
 from rag.filters import PassageFilter
 from rag.records import Hit
 from rag.store import _nearest
@@ -306,6 +307,25 @@ def test_a_follow_up_that_names_no_topic_is_joined_to_the_conversation(
     assert peru.refusal_reason == "joined to the conversation, no passage quoted holds a word of its own"
     alone, fresh = library.reply("When did New Horizons fly past Pluto?", [turn, joined])
     assert fresh.query == "When did New Horizons fly past Pluto?" and "Pluto" in alone.answer
+
+
+def test_a_third_question_is_answered_for_itself_not_for_the_one_that_opened_the_topic(
+    make_library: Callable[..., Library],
+) -> None:
+    """The opener is searched with a later follow-up, to find the topic again, but the answer's
+    sentences are chosen for the question and the one before it: with the opener's words
+    outweighing its own, the third question here was answered with the first answer's sentence."""
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    history: list[Turn] = []
+    for question in ("Who chaired the Paris climate talks?", "What did he call the text?"):
+        _, turn = library.reply(question, history)
+        history.append(turn)
+    money = "How much money did wealthy nations pledge?"
+    answer, turn = library.reply(money, history)
+    assert turn.query == f"{money} {history[1].question} {history[0].question}"
+    assert answer.citations[0].quote.startswith("Wealthy nations repeated an earlier pledge")
+    assert "100 billion dollars" in answer.answer
 
 
 def test_the_shipped_reader_is_the_default(news_library: Library) -> None:

@@ -18,7 +18,7 @@ def test_follow_ups_are_found_whatever_the_punctuation() -> None:
 
 
 def test_a_follow_up_is_searched_with_the_previous_question_and_the_topic_not_the_whole_chat() -> None:
-    assert resolve(OPENER, []).query == OPENER
+    assert resolve(OPENER, []).query == resolve(OPENER, []).read == OPENER
     history = [Turn(OPENER, OPENER)]
     second = "What else did she say?"
     follow = resolve(second, history)
@@ -28,6 +28,7 @@ def test_a_follow_up_is_searched_with_the_previous_question_and_the_topic_not_th
         question = f"Tell me more, part {n}."
         follow = resolve(question, history)
         assert follow.query == f"{question} {history[-1].question} {OPENER}"
+        assert follow.read == f"{question} {history[-1].question}"  # the answer reads these two
         history.append(Turn(question, follow.query))
     # A new topic is searched alone, and opens the topic for what follows it.
     fresh = "When does the library open on Sundays?"
