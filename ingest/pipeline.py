@@ -39,7 +39,8 @@ class IngestReport:
     unchanged: int = 0
     duplicates: int = 0
     """Articles without a url whose title and text are stored already under another id (a file
-    ingested, then uploaded; a copy in another folder): not stored again, each named in a warning."""
+    ingested, then uploaded; a copy in another folder), and articles read twice in one run with
+    the same id and text: not stored again, each named in a warning."""
     same_as: dict[str, str] = field(default_factory=dict)
     """Each duplicate's own id: the id its text is stored under."""
     removed: int = 0
