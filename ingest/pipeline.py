@@ -10,18 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 
-from ingest.chunking import Chunker
 from ingest.copies import TextHolders
 from ingest.plumbing import RecentVectors, prefetch, release_freed_memory
+from ingest.preparing import Prepared, Splitter
 from ingest.readers import Paths, Problem, iter_files, read_file, source_path_of
 from rag.chroma_records import ArticleWrite
 from rag.library import Library
-from rag.records import Article, Chunk, StoredArticle, chunk_id_for
+from rag.records import Article, StoredArticle
 
 GROUP_CHUNKS = 256
 PREFETCH = 64  # articles read and chunked ahead of the embedding
@@ -227,15 +227,6 @@ def ingest_items(
     return report
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """An article to store, split into chunks, with each chunk's token ids."""
-
-    article: Article
-    chunks: list[Chunk]
-    tokens: list[list[int]]
-
-
 def _prepare(
     items: Iterable[Article | Problem],
     library: Library,
@@ -254,55 +245,23 @@ def _prepare(
     holders = TextHolders(listed)
     seen: dict[str, tuple[str, str]] = {}  # id → where it was first read this run, its text hash
     copies: list[tuple[Article, str]] = []
-    chunker: Chunker | None = None
 
     def problem(p: Problem) -> None:
         report.problems.append(p)
         if on_problem is not None:
             on_problem(p)
 
+    split = Splitter(library, problem)
+
     def prepare(item: Article, where: str) -> Prepared | None:
-        nonlocal chunker
-        limit = library.settings.max_article_chars
-        if len(item.text) > limit:
-            reason = (
-                f"the text is {len(item.text):,} characters, over the {limit:,} an article may have; "
-                "split it into articles, or raise CITEWIRE_MAX_ARTICLE_CHARS"
-            )
-            problem(Problem(where, reason, True))
-            return None
-        if chunker is None:
-            embedder = library.embedder
-            chunker = Chunker(
-                embedder.tokenize,
-                embedder.max_tokens,
-                library.settings.chunk_tokens,
-                library.settings.chunk_overlap,
-            )
-        try:
-            split = chunker.split(item)
-        except (TimeoutError, ValueError) as exc:
-            # NLTK's regular-expression time limit, or a passage the splitter changed beyond
-            # finding again: this article cannot be indexed, the others still can.
-            detail = " ".join(str(exc).split())[:200]
-            problem(Problem(where, f"could not be split into passages ({detail}); nothing stored", True))
-            return None
-        if not split:
-            problem(Problem(where, "no text left to index after splitting", True))
-            return None
-        split, repeats = _without_repeats(split)
-        if repeats:
-            reason = (
-                f"{repeats} of its {repeats + len(split)} passages repeat an earlier one word for word; "
-                "each is indexed once (the article's text is stored whole)"
-            )
-            problem(Problem(where, reason, False))
-        if item.id in stored:
-            report.updated += 1
-        else:
-            report.added += 1
-        holders.hold(item.id, item.text_hash, where)
-        return Prepared(item, [c for c, _ in split], [ids for _, ids in split])
+        prepared = split(item, where)
+        if prepared is not None:
+            if item.id in stored:
+                report.updated += 1
+            else:
+                report.added += 1
+            holders.hold(item.id, item.text_hash, where)
+        return prepared
 
     for item in items:
         if isinstance(item, Problem):
@@ -337,26 +296,6 @@ def _prepare(
         report.same_as[item.id] = kept[0]
         said = f"the same title and text are stored already as {kept[0]} (from {kept[1]})"
         problem(Problem(where, f"{said}; not stored again", False))
-
-
-def _without_repeats(split: list[tuple[Chunk, list[int]]]) -> tuple[list[tuple[Chunk, list[int]]], int]:
-    """``split`` without the passages whose text repeats an earlier one of the article, numbered
-    again, and how many were left out.
-
-    A page that repeats a line or a block many times (a scraping fault, a ticker) would
-    otherwise fill the nearest passages of every question near it with copies of itself and
-    crowd out every other article; one copy is found as well. Citations quote the article's
-    whole text, which is kept.
-    """
-    seen: set[str] = set()
-    kept: list[tuple[Chunk, list[int]]] = []
-    for chunk, ids in split:
-        if chunk.text in seen:
-            continue
-        seen.add(chunk.text)
-        index = len(kept)
-        kept.append((replace(chunk, id=chunk_id_for(chunk.article_id, index), chunk_index=index), ids))
-    return kept, len(split) - len(kept)
 
 
 def _embed(library: Library, group: list[Prepared], recent: RecentVectors) -> list[ArticleWrite]:
