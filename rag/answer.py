@@ -8,6 +8,7 @@ verbatim substring of its cited article. When the passages do not hold an answer
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -24,6 +25,7 @@ from rag.text import (
     points_back,
     question_terms,
     terms,
+    words,
 )
 
 if TYPE_CHECKING:
@@ -91,6 +93,16 @@ class Sentence:
     @property
     def text(self) -> str:
         return self.evidence.text
+
+
+_MORE = frozenset("else more other others another further".split())
+
+
+def asks_for_more(question: str) -> bool:
+    """Whether the first sentence of ``question`` asks for more, or what else ("What else did he
+    say?"): then sentences not quoted before are what it wants, however few of its words they hold."""
+    first = re.split(r"[?.!]", question, maxsplit=1)[0]
+    return bool(_MORE & {w.lower() for w in words(first)})
 
 
 def _similar(a: set[str], b: set[str]) -> bool:
@@ -240,7 +252,7 @@ class ExtractiveAnswerer:
             if (s.hit.chunk.article_id, s.start) not in exclude
             and not any(_similar(set(s.evidence.terms), q) for q in quoted)
         ]  # fmt: skip
-        if fresh and fresh[0].coverage >= self.min_coverage:
+        if fresh and (fresh[0].coverage >= self.min_coverage or asks_for_more(question)):
             ranked, best = fresh, fresh[0]
         chosen: list[Sentence] = []
         chosen_terms: list[set[str]] = []

@@ -90,6 +90,17 @@ class FollowUp:
         return self.asked or self.query
 
 
+def _asked(question: str, last: str) -> str:
+    """What the answer to a follow-up reads: ``question`` with the ``last`` one, or "" (the whole
+    query, the opener too) when the two name nothing but that they follow on ("What else did he
+    say?" after "What else did he say about it?"), which no sentence could be chosen for."""
+    two = " ".join(dict.fromkeys((question, last)))
+    return two if set(question_terms(two)) - _LEANING_TERMS else ""
+
+
+_LEANING_TERMS = frozenset(question_terms(" ".join(FOLLOW_UP_WORDS | WEAK_FOLLOW_UP_WORDS)))
+
+
 def _opener(history: Sequence[Turn]) -> str:
     """The question that opened the current topic: the last one searched on its own."""
     return next((t.question for t in reversed(history) if t.query == t.question), history[0].question)
@@ -128,7 +139,7 @@ def resolve(question: str, history: Sequence[Turn], *, follows: bool | None = No
     return FollowUp(
         # The new question first: the model reads a query's first 256 tokens only.
         query=" ".join(dict.fromkeys((question, last.question, opener))),
-        asked=" ".join(dict.fromkeys((question, last.question))),
+        asked=_asked(question, last.question),
         prefer=tuple(dict.fromkeys(article for article, _ in last.cited)),
         seen=frozenset(c for turn in history for c in turn.cited),
     )

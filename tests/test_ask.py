@@ -328,6 +328,18 @@ def test_a_third_question_is_answered_for_itself_not_for_the_one_that_opened_the
     assert "100 billion dollars" in answer.answer
 
 
+def test_a_chain_of_follow_ups_that_name_nothing_reads_the_topic_it_follows(news_library: Library) -> None:
+    """ "What else did he say?" after "What else did he say about it?": the two name nothing a
+    sentence could be chosen for, so the answer reads the opener too, rather than refusing."""
+    history: list[Turn] = []
+    for question in (SEED_QUESTION, "What else did he say about it?", "What else did he say?"):
+        answer, turn = news_library.reply(question, history)
+        assert not answer.refused, (question, answer.refusal_reason)
+        history.append(turn)
+    quoted = [start for turn in history for _, start in turn.cited]
+    assert len(quoted) == len(set(quoted))  # each turn quotes something new
+
+
 def test_the_shipped_reader_is_the_default(news_library: Library) -> None:
     from rag.reading import BUILTIN, FEATURES, OPTION_FEATURES, reader_folder
 

@@ -30,6 +30,9 @@ def test_a_follow_up_is_searched_with_the_previous_question_and_the_topic_not_th
         assert follow.query == f"{question} {history[-1].question} {OPENER}"
         assert follow.read == f"{question} {history[-1].question}"  # the answer reads these two
         history.append(Turn(question, follow.query))
+    # Two that name nothing but that they follow on: the answer reads the opener too.
+    vague = resolve("What else did he say?", [Turn(OPENER, OPENER), Turn("Tell me more.", "")])
+    assert vague.read == vague.query == f"What else did he say? Tell me more. {OPENER}"
     # A new topic is searched alone, and opens the topic for what follows it.
     fresh = "When does the library open on Sundays?"
     assert resolve(fresh, history).query == fresh
