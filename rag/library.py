@@ -46,7 +46,7 @@ from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
 from rag.settings import Settings
 from rag.storage import Store
 from rag.store import ChromaStore
-from rag.text import question_terms, terms
+from rag.text import question_terms, sentence_spans, terms
 
 if TYPE_CHECKING:
     from llama_index.core.retrievers import BaseRetriever
@@ -105,10 +105,10 @@ class Library:
         return self._reader
 
     def warm_up(self) -> None:
-        """Load the embedding model, the BM25 index and the learned reader now, with one search,
-        not at the first question; a reader that cannot be loaded raises here."""
+        """Load the embedding model, the BM25 index, the learned reader, the sentence splitter and
+        the stop words now, not at the first question; a reader that cannot be loaded raises here."""
         self.search("warm up")
-        _ = self.reader
+        _ = self.reader, sentence_spans("Warm up. Now."), terms("warm up")
 
     @property
     def language_model(self) -> LanguageModel:

@@ -295,13 +295,17 @@ def test_settle_loads_what_answers_need_and_sets_start_up_aside(tmp_path: Path, 
     import gc
 
     import rag
+    from rag.text import _punkt, _stopwords
     from ui.serving import settle
 
     library = rag.open(tmp_path / "library", embedder=embedder)
     assert library._reader is None and gc.get_freeze_count() == 0
+    _punkt.cache_clear()  # as in a fresh process: the sentence splitter and stop words not loaded
+    _stopwords.cache_clear()
     try:
         settle(library)
         assert library._reader is not None and library.loaded()["embedding"]
+        assert _punkt.cache_info().currsize == _stopwords.cache_info().currsize == 1
         assert gc.get_freeze_count() > 100_000  # the imported packages and the models, at least
     finally:
         gc.unfreeze()
