@@ -192,8 +192,9 @@ class ExtractiveAnswerer:
         """Why the passages cannot answer ``question``, or None when they can."""
         if not hits:
             return "nothing was retrieved"
-        if hits[0].score < self.min_score:
-            return f"best passage score {hits[0].score:.2f} is below {self.min_score}"
+        top = max(h.score for h in hits)  # the search's order weighs freshness in, not the score alone
+        if top < self.min_score:
+            return f"best passage score {top:.2f} is below {self.min_score}"
         reader = self.reader_for(question)
         if reader is not None and (best is None or best.score < reader.refuse_below):
             chance = best.score if best else 0.0

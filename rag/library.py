@@ -278,7 +278,7 @@ class Library:
         found: list[Hit] | None = None  # the question's passages when searched on its own
         if history and follow.query == question:
             found = self.search(query.with_top_k(k))
-            if not found or found[0].score < self.settings.min_score:  # it names no topic of its own
+            if max((h.score for h in found), default=0.0) < self.settings.min_score:  # no topic of its own
                 follow, found = resolve(question, history, follows=True), None
                 named = frozenset(question_terms(question))
         if self.settings.llm and history:

@@ -180,3 +180,15 @@ def test_an_option_that_is_a_number_is_held_only_by_that_whole_number() -> None:
     crowd = hit("c:0", "About 1,200 people crossed on the ferry that Tuesday in the valley.")
     counted = option_evidence("How many people crossed on the ferry?", ["200", "1200", "12000"], [crowd])
     assert [score > 0 for score, _ in counted] == [False, True, False]
+
+
+def test_the_score_gate_reads_the_best_passage_not_the_first() -> None:
+    """With an as-of date the search's order weighs freshness in: a weak passage of the day
+    before can come first, ahead of the one that answers."""
+    question = "Who did Maria Lopez succeed at the river authority?"
+    fresh_but_weak = hit("b:0", "The ferry timetable changes on Monday for the summer season.", 0.2)
+    answer = ExtractiveAnswerer().compose(question, [fresh_but_weak, hit("a:0", PASSAGE, 0.7)])
+    assert not answer.refused, answer.refusal_reason
+    assert "Tomas Berg" in answer.answer
+    weak = ExtractiveAnswerer().compose(question, [fresh_but_weak, hit("a:0", PASSAGE, 0.3)])
+    assert weak.refusal_reason == "best passage score 0.30 is below 0.45"

@@ -22,13 +22,23 @@ pytestmark = needs_shared
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Six gold questions, their gold articles and 24 distractor articles."""
+    """Six gold questions, one no article answers, the gold articles and 24 distractor articles."""
     folder = tmp_path_factory.mktemp("suite")
     questions = [json.loads(line) for line in (RTQA_DIR / "questions.jsonl").read_text().splitlines()]
     articles = [json.loads(line) for line in (RTQA_DIR / "articles.jsonl").read_text().splitlines()]
     by_url = {normalize_url(a["url"]): a for a in articles}
     chosen = [q for q in questions if any(normalize_url(u) in by_url for u in q["gold_urls"])][:6]
-    chosen.append(next(q for q in questions if not q["gold_urls"]))
+    # One no article answers (our own words), so that the run has a refusal to report.
+    chosen.append(
+        {
+            "id": "offtopic",
+            "question": "At what temperature does liquid nitrogen boil on the surface of Mars?",
+            "date": "2022-06-16",
+            "choices": ["-196 C", "-150 C", "-100 C", "-50 C"],
+            "answers": ["-150 C"],
+            "gold_urls": [],
+        }
+    )
     gold = {normalize_url(u) for q in chosen for u in q["gold_urls"]}
     picked = [by_url[u] for u in sorted(gold) if u in by_url]
     picked += [a for a in articles if normalize_url(a["url"]) not in gold][:24]
