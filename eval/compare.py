@@ -8,6 +8,7 @@ from typing import Any
 
 from eval import metrics as m
 from eval.runner import METRICS, read_run
+from rag.errors import ConfigError
 
 FLIP_METRICS = ("mc_accuracy", "contains_gold", "passages_hold_gold", "hit@5", "refused")
 
@@ -15,11 +16,19 @@ FLIP_METRICS = ("mc_accuracy", "contains_gold", "passages_hold_gold", "hit@5", "
 def compare_runs(a: Path, b: Path) -> dict[str, Any]:
     """Per-metric mean of A and B, mean difference (B - A) with a paired 95% interval over the
     questions both runs scored, and the questions whose binary metrics flipped."""
-    results_a, _ = read_run(a)
-    results_b, _ = read_run(b)
+    results_a, summary_a = read_run(a)
+    results_b, summary_b = read_run(b)
     by_id_a = {r["id"]: r for r in results_a}
     by_id_b = {r["id"]: r for r in results_b}
-    common = [qid for qid in by_id_a if qid in by_id_b]
+    shared = [qid for qid in by_id_a if qid in by_id_b]
+    if not shared:
+        raise ConfigError(
+            f"{a} and {b} share no question id: they are runs of different suites, so there is "
+            "nothing to compare question by question"
+        )
+    # The same id asking something else (suites numbered alike) is no pair: left out, and named.
+    common = [qid for qid in shared if by_id_a[qid]["question"] == by_id_b[qid]["question"]]
+    unlike = [qid for qid in shared if qid not in common]
     rows = []
     for name in (*METRICS, "latency_ms"):
         pairs = []
@@ -56,11 +65,21 @@ def compare_runs(a: Path, b: Path) -> dict[str, Any]:
         "b": str(b),
         "latency_p50_ms": [median(ms) if ms else None for ms in latency],  # as the reports give it
         "common_questions": len(common),
-        "only_a": len(by_id_a) - len(common),
-        "only_b": len(by_id_b) - len(common),
+        "only_a": len(by_id_a) - len(shared),
+        "only_b": len(by_id_b) - len(shared),
+        "other_question": unlike,
+        "settings": _settings_that_differ(summary_a.get("run", {}), summary_b.get("run", {})),
         "metrics": rows,
         "flips": flips,
     }
+
+
+_SETTINGS = ("articles", "questions", "as_of", "top_k", "limit", "reader")
+
+
+def _settings_that_differ(run_a: dict[str, Any], run_b: dict[str, Any]) -> dict[str, list[Any]]:
+    """The run settings (of each summary's ``run``) that the two runs were made with differently."""
+    return {k: [run_a.get(k), run_b.get(k)] for k in _SETTINGS if run_a.get(k) != run_b.get(k)}
 
 
 def format_comparison(report: dict[str, Any]) -> str:
@@ -68,6 +87,14 @@ def format_comparison(report: dict[str, Any]) -> str:
     lines = [
         f"A = {report['a']}   B = {report['b']}   questions in both: {report['common_questions']}"
         f" (only A: {report['only_a']}, only B: {report['only_b']})",
+    ]
+    unlike = report.get("other_question", [])
+    if unlike:
+        shown = ", ".join(unlike[:5]) + (f" and {len(unlike) - 5} more" if len(unlike) > 5 else "")
+        lines.append(f"left out, the same id asking another question in each run: {shown}")
+    for name, (in_a, in_b) in report.get("settings", {}).items():
+        lines.append(f"run with other settings: {name} {in_a} in A, {in_b} in B")
+    lines += [
         "",
         f"{'metric':20} {'A':>10} {'B':>10} {'B - A':>10}   95% interval of B - A",
     ]

@@ -218,3 +218,29 @@ def test_a_rerun_on_a_stored_index_loads_the_models_before_timing_the_first_ques
     run_eval(RunConfig(articles=articles, questions=questions, out=tmp_path / "again", limit=1), library,
              progress=False)  # fmt: skip
     assert ready == [(True, True)]
+
+
+def write_run(folder: Path, questions: dict[str, str], reader: str = "builtin") -> Path:
+    """A run folder as `citewire eval` writes it, for questions (id: text) all answered right."""
+    folder.mkdir()
+    records = [
+        {"id": qid, "question": text, "metrics": dict.fromkeys(METRICS, 1.0), "latency_ms": 50.0}
+        for qid, text in questions.items()
+    ]
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    run = {"articles": "a.jsonl", "questions": "q.jsonl", "as_of": "question", "reader": reader}
+    (folder / "summary.json").write_text(json.dumps({"run": run, "metrics": {}}))
+    return folder
+
+
+def test_compare_pairs_only_the_same_question_and_says_what_differs(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a", {"q1": "Who won?", "q2": "Where was it?", "q3": "When?"})
+    b = write_run(tmp_path / "b", {"q1": "Who won?", "q2": "Which team lost?", "q4": "Why?"}, reader="none")
+    comparison = compare_runs(a, b)
+    assert (comparison["common_questions"], comparison["only_a"], comparison["only_b"]) == (1, 1, 1)
+    shown = format_comparison(comparison)
+    assert "left out, the same id asking another question in each run: q2" in shown
+    assert "run with other settings: reader builtin in A, none in B" in shown
+    other = write_run(tmp_path / "other", {"x1": "Who won?"})
+    with pytest.raises(ConfigError, match="share no question id"):
+        compare_runs(a, other)
