@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rag.answer import MIN_SCORE
 from rag.errors import ConfigError
 from rag.evidence import Evidence, citation, coverage, evidence_sentences, rarity_weights
 from rag.records import Citation, Hit
@@ -154,9 +155,11 @@ def _options(choices: Sequence[str]) -> tuple[str, ...]:
 
 def grounded_choice(question: str, options: Sequence[str], index: int, weighed: Weighed) -> Choice:
     """The choice of ``options[index]``, grounded (and cited) when ``weighed`` found evidence
-    for it."""
+    for it in a passage near enough to the question to answer it (its search score at least the
+    refusal gate's ``MIN_SCORE``: a sentence of an unrelated story that happens to name the
+    option grounds nothing)."""
     score, evidence = weighed[index]
-    grounded = score > 0 and evidence is not None
+    grounded = score > 0 and evidence is not None and evidence.hit.score >= MIN_SCORE
     citations = (citation(1, evidence),) if grounded and evidence is not None else ()
     return Choice(question, tuple(options), index, tuple(s for s, _ in weighed), grounded, citations)
 

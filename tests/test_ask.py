@@ -340,6 +340,20 @@ def test_a_chain_of_follow_ups_that_name_nothing_reads_the_topic_it_follows(news
     assert len(quoted) == len(set(quoted))  # each turn quotes something new
 
 
+def test_a_choice_is_not_grounded_by_a_story_about_something_else(
+    make_library: Callable[..., Library],
+) -> None:
+    """ "Who won?" is about none of the examples: the comet story names the European Space Agency,
+    but a passage the refusal gate would not answer from grounds no option."""
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    for reader in ("builtin", "none"):
+        library.settings = library.settings.with_changes(reader=reader)
+        choice = library.choose("Who won?", ["Europe", "Asia", "Africa"])
+        assert not choice.grounded and choice.citations == (), reader
+        assert library.ask("Who won?").refused
+
+
 def test_the_shipped_reader_is_the_default(news_library: Library) -> None:
     from rag.reading import BUILTIN, FEATURES, OPTION_FEATURES, reader_folder
 
