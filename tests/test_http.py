@@ -206,6 +206,11 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
         "/v1/ask", json={"question": SEED_QUESTION, "since": "2016-01-01", "until": "2015-01-01"}
     )
     assert dates.status_code == 422 and "since" in dates.json()["error"]["message"]
+    for stamp in (0, "1450224000"):  # JSON numbers and strings of digits are not read as seconds
+        seconds = http.post("/v1/ask", json={"question": SEED_QUESTION, "until": stamp})
+        assert seconds.status_code == 422 and seconds.json()["error"]["param"] == "until"
+        assert "is not a day like 2015-12-16" in seconds.json()["error"]["message"]
+    assert http.post("/v1/ask", json={"question": SEED_QUESTION, "as_of": "today"}).status_code == 200
     garbled = http.post("/v1/ask", content=b'{"question": ', headers={"Content-Type": "application/json"})
     assert garbled.status_code == 422 and garbled.json()["error"]["param"] is None
     assert garbled.json()["error"]["message"] == "the body is not valid JSON (at character 13)"

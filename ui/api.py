@@ -26,14 +26,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
-from rag.errors import StoreError
+from rag.errors import ConfigError, StoreError
 from rag.library import Library
-from rag.query import Query
+from rag.query import Query, day
 from rag.records import Article, Hit, is_web_address
 from ui.api_errors import answer_errors, answer_unknown_paths
 from ui.limits import MAX_QUESTION_CHARS, BodyLimit
@@ -53,16 +53,39 @@ class ApiOptions:
     page_auth: list[tuple[str, str]] | None = None
 
 
+def _a_day(value: Any) -> Any:
+    """A day written as the command line takes it (2015-12-16, 20151216); a number is refused,
+    since JSON's would be read as seconds since 1970."""
+    if isinstance(value, str):
+        try:
+            return day(value, "the date")
+        except ConfigError:
+            raise ValueError(f"{value!r} is not a day like 2015-12-16") from None
+    if value is None or isinstance(value, date):
+        return value
+    raise ValueError(f"{value!r} is not a day like 2015-12-16 (a string)")
+
+
+def _today_or_a_day(value: Any) -> Any:
+    return date.today() if isinstance(value, str) and value.strip().lower() == "today" else _a_day(value)
+
+
+Day = Annotated[date | None, BeforeValidator(_a_day)]
+Today = Annotated[date | None, BeforeValidator(_today_or_a_day)]
+
+
 class QueryFields(BaseModel):
     """What a question is asked with (see ``rag.Query``)."""
 
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")
     top_k: int | None = Field(None, ge=1, le=100, description="passages to retrieve (default 5)")
-    since: date | None = Field(None, description="only articles published on or after this day")
-    until: date | None = Field(None, description="only articles published on or before this day")
-    as_of: date | None = Field(
-        None, description="the reader's today: later articles are left out, the days before it rank higher"
+    since: Day = Field(None, description="only articles published on or after this day")
+    until: Day = Field(None, description="only articles published on or before this day")
+    as_of: Today = Field(
+        None,
+        description="the reader's today ('today' for the server's): later articles are left out, "
+        "the days before it rank higher",
     )
     sources: list[str] | None = Field(None, description="only articles from these sources")
 
