@@ -199,12 +199,13 @@ def option_evidence(
         weights.append({t: 0.1 if t in asked else 0.3 if t in others else 1.0 for t in dict.fromkeys(own)})
     best_hit = max((h.score for h in hits), default=0.0)
     held_terms = [_sentence_terms(e) for e in pool]
+    phrases = [phrase(e.text) for e in pool]
     weighed: list[tuple[float, Evidence | None]] = []
     for i, option in enumerate(options):
         said = phrase(option)
         strongest: list[tuple[float, Evidence]] = []
-        for e, found in zip(pool, held_terms, strict=True):
-            held = 1.0 if said.strip() and said in phrase(e.text) else _held(weights[i], found)
+        for e, found, written in zip(pool, held_terms, phrases, strict=True):
+            held = 1.0 if said.strip() and said in written else _held(weights[i], found)
             if held == 0:
                 continue
             relevance = e.hit.score / best_hit if best_hit > 0 else 0.0
