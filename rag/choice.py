@@ -119,10 +119,12 @@ def choose(
     choices: Sequence[str],
     hits: Sequence[Hit],
     pick: Callable[[Weighed], int | None] | None = None,
+    min_score: float = MIN_SCORE,
 ) -> Choice:
     """Pick the option of ``choices`` best supported by ``hits``: the one the question's form
     settles (``by_form``), else ``pick``'s (a learned or a language model's pick, given the
-    options' evidence; None from it leaves the choice to the rule), else ``strongest``'s.
+    options' evidence; None from it leaves the choice to the rule), else ``strongest``'s;
+    grounded as ``grounded_choice`` says, ``min_score`` being the library's refusal gate.
     Raises ``ConfigError`` without options."""
     options = _options(choices)
     weighed = option_evidence(question, options, hits)
@@ -132,7 +134,7 @@ def choose(
     index = pick(weighed) if pick is not None else None
     if index is None:
         index = strongest(options, hits, weighed)
-    return grounded_choice(question, options, index, weighed)
+    return grounded_choice(question, options, index, weighed, min_score)
 
 
 def strongest(options: Sequence[str], hits: Sequence[Hit], weighed: Weighed) -> int:
@@ -153,13 +155,15 @@ def _options(choices: Sequence[str]) -> tuple[str, ...]:
     return options
 
 
-def grounded_choice(question: str, options: Sequence[str], index: int, weighed: Weighed) -> Choice:
+def grounded_choice(
+    question: str, options: Sequence[str], index: int, weighed: Weighed, min_score: float = MIN_SCORE
+) -> Choice:
     """The choice of ``options[index]``, grounded (and cited) when ``weighed`` found evidence
-    for it in a passage near enough to the question to answer it (its search score at least the
-    refusal gate's ``MIN_SCORE``: a sentence of an unrelated story that happens to name the
+    for it in a passage near enough to the question to answer it (its search score at least
+    ``min_score``, the refusal gate's: a sentence of an unrelated story that happens to name the
     option grounds nothing)."""
     score, evidence = weighed[index]
-    grounded = score > 0 and evidence is not None and evidence.hit.score >= MIN_SCORE
+    grounded = score > 0 and evidence is not None and evidence.hit.score >= min_score
     citations = (citation(1, evidence),) if grounded and evidence is not None else ()
     return Choice(question, tuple(options), index, tuple(s for s, _ in weighed), grounded, citations)
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from rag.answer import REFUSAL, ExtractiveAnswerer
+from rag.answer import MIN_SCORE, REFUSAL, ExtractiveAnswerer
 from rag.choice import Choice, Weighed, choose
 from rag.conversation import Turn
 from rag.errors import ModelError
@@ -293,11 +293,18 @@ CHOOSE_SYSTEM = (
 _LETTERS = "ABCDEFGH"
 
 
-def model_choice(model: LanguageModel, question: str, choices: Sequence[str], hits: Sequence[Hit]) -> Choice:
-    """The option ``model`` picks from the passages, grounded (and cited) when a sentence of
-    the passages holds it (``rag.choice.option_evidence``); the extractive choice when the model
-    fails or names no option. A question whose form settles the choice ("All of the above",
-    "Which of these is not ...?": ``rag.choice.by_form``) is not put to the model."""
+def model_choice(
+    model: LanguageModel,
+    question: str,
+    choices: Sequence[str],
+    hits: Sequence[Hit],
+    min_score: float = MIN_SCORE,
+) -> Choice:
+    """The option ``model`` picks from the passages, grounded (and cited) when a sentence of a
+    passage passing the refusal gate (``min_score``) holds it (``rag.choice.grounded_choice``);
+    the extractive choice when the model fails or names no option. A question whose form settles
+    the choice ("All of the above", "Which of these is not ...?": ``rag.choice.by_form``) is not
+    put to the model."""
 
     def pick(weighed: Weighed) -> int | None:
         options = "\n".join(f"{_LETTERS[i]}. {option}" for i, option in enumerate(choices[: len(_LETTERS)]))
@@ -311,4 +318,4 @@ def model_choice(model: LanguageModel, question: str, choices: Sequence[str], hi
             return None
         return _LETTERS.index(picked.group(1))
 
-    return choose(question, choices, hits, pick)
+    return choose(question, choices, hits, pick, min_score)

@@ -313,12 +313,12 @@ class Library:
         if self.settings.llm:
             from rag.generative import model_choice
 
-            return model_choice(self.language_model, query.question, choices, found)
+            return model_choice(self.language_model, query.question, choices, found, self.settings.min_score)
         reader = self.reader
         if reader is None or reader.chooser is None:
-            return choose(query.question, choices, found)
+            return choose(query.question, choices, found, min_score=self.settings.min_score)
         searched = partial(self.option_searches, query, choices)  # only when the form does not settle it
-        return reader.choose(query.question, choices, found, searched)
+        return reader.choose(query.question, choices, found, searched, self.settings.min_score)
 
     def option_searches(self, query: Query, choices: Sequence[str]) -> list[list[Hit]]:
         """Each option's passages: the query's search with the option's words added, embedded in one batch."""

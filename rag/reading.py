@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.answer import CLOSERS, ExtractiveAnswerer, Sentence
+from rag.answer import CLOSERS, MIN_SCORE, ExtractiveAnswerer, Sentence
 from rag.choice import Choice, Weighed, choose, phrase
 from rag.errors import ConfigError
 from rag.evidence import coverage
@@ -204,13 +204,14 @@ class Reader:
         options: Sequence[str],
         hits: Sequence[Hit],
         searched: Callable[[], Sequence[Sequence[Hit]]],
+        min_score: float = MIN_SCORE,
     ) -> Choice:
         """The option the options' model ranks first (unless the question's form settles it,
         ``rag.choice.by_form``); grounded and cited as ``rag.choice`` grounds a choice (a
         sentence of the passages holds it). ``searched`` gives each option's passages when
         searched for with the question (``rag.library.Library.option_searches``); it, and the
         hand-set ranking of the passages' sentences, are made only when the form does not
-        settle the question."""
+        settle the question. ``min_score`` is the refusal gate a grounding passage must pass."""
         if self.chooser is None:
             raise ConfigError(f"the reader in {self.folder} has no chooser.txt; run `citewire train` again")
         chooser = self.chooser
@@ -220,7 +221,7 @@ class Reader:
             rows = option_features(question, options, hits, ranked, searched(), weighed)
             return int(np.argmax(chooser.predict(rows, num_threads=1)))
 
-        return choose(question, options, hits, pick)
+        return choose(question, options, hits, pick, min_score)
 
 
 OPTION_FEATURES = (

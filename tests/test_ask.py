@@ -13,6 +13,7 @@ from conftest import EXAMPLES, SEED_QUESTION
 
 from ingest import ingest
 from rag import REFUSAL, Answer, ConfigError, Library, Query
+from rag.answer import MIN_SCORE
 from rag.chroma_records import coherence
 from rag.conversation import Turn
 from rag.filters import PassageFilter
@@ -352,6 +353,10 @@ def test_a_choice_is_not_grounded_by_a_story_about_something_else(
         choice = library.choose("Who won?", ["Europe", "Asia", "Africa"])
         assert not choice.grounded and choice.citations == (), reader
         assert library.ask("Who won?").refused
+        # The gate is the library's own: with none, the comet story grounds the choice again.
+        library.settings = library.settings.with_changes(min_score=0.0)
+        assert library.choose("Who won?", ["Europe", "Asia", "Africa"]).grounded, reader
+        library.settings = library.settings.with_changes(min_score=MIN_SCORE)
 
 
 def test_the_shipped_reader_is_the_default(news_library: Library) -> None:
