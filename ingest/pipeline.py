@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -72,6 +72,25 @@ class IngestReport:
             f"{self.skipped} skipped), "
             f"{self.chunks} chunks in {self.seconds:.1f} s ({self.chunks_per_second:.1f} chunks/s)"
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts and each problem (``{"file", "reason", "skipped"}``), as ``ingest --json``
+        prints them and the HTTP API answers an upload."""
+        return {
+            "articles": self.articles,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "removed": self.removed,
+            "skipped": self.skipped,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "same_as": dict(self.same_as),
+            "problems": [
+                {"file": p.location, "reason": p.reason, "skipped": p.skipped} for p in self.problems
+            ],
+        }
 
 
 class _Progress:

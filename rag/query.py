@@ -37,6 +37,12 @@ def day(value: Day | None, name: str) -> date | None:
     raise ConfigError(f"{name} must be a date or a string like 2024-03-06. Currently, it is {value!r}")
 
 
+MAX_QUESTION_CHARS = 4_000
+"""The longest question the command line, the page and the API take: far more than a question
+needs (the embedding model reads only its first 256 word pieces). ``Query`` itself takes longer
+ones, as a follow-up's search joins two questions."""
+
+
 @dataclass(frozen=True)
 class Query:
     """A question and the bounds of its search.

@@ -90,7 +90,7 @@ class Settings:
     near_duplicates: float = 0.8
     """Word 5-gram overlap (Jaccard) at which a passage repeating a better one is dropped (1: keep all)."""
     min_score: float = MIN_SCORE
-    """The answer is refused when the first passage's cosine to the question is below this."""
+    """The answer is refused when the best passage's cosine to the question is below this."""
     min_coverage: float = MIN_COVERAGE
     """The answer is refused when its best sentence holds less than this share of the question's
     terms (see ``rag.answer.ExtractiveAnswerer``)."""

@@ -62,6 +62,15 @@ def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "citewire sources" in missing.stderr
     assert len(json.loads(run("sources", "--json", data_dir=data).stdout)) == 4
 
+    # --json: the report and the forgetting as records a script reads.
+    again = run("ingest", str(EXAMPLES), str(bad), "--json", data_dir=data)
+    assert again.returncode == 1 and f"skipped: {bad}:1: not an article" in again.stderr
+    report = json.loads(again.stdout)
+    assert (report["articles"], report["added"], report["unchanged"], report["skipped"]) == (5, 1, 4, 1)
+    assert [(p["file"], p["skipped"]) for p in report["problems"]] == [(f"{bad}:1", True)]
+    forgot = run("forget", pluto["id"], "--json", data_dir=data)
+    assert forgot.returncode == 0 and json.loads(forgot.stdout) == {"forgot": pluto["id"]}
+
 
 def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     done = run("--version", data_dir=tmp_path)
@@ -72,6 +81,8 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
     done = run("ask", "anything", "--as-of", "yesterday", data_dir=tmp_path)
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
+    done = run("ask", "word " * 900, data_dir=tmp_path)  # the page's and the API's cap
+    assert done.returncode == 1 and "the question is 4,500 characters; ask in at most 4,000" in done.stderr
     # chat: a port in use (a second `make chat`) and a bad upload limit, before anything loads.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -95,6 +106,11 @@ def test_a_missing_library_is_named_not_created(tmp_path: Path) -> None:
         done = run(*args, data_dir=nowhere)
         assert done.returncode == 1 and f"There is no library in {nowhere} yet" in done.stderr, args
         assert "citewire ingest PATH" in done.stderr
+    # An ingest of nothing readable (a mistyped path) makes no empty library either.
+    typo = tmp_path / "artciles"
+    done = run("ingest", str(typo), "--quiet", data_dir=nowhere)
+    assert done.returncode == 1 and f"skipped: {typo}: no such file or folder" in done.stderr
+    assert "0 articles (0 added" in done.stdout
     # eval checks its files before it opens (and would create) a library.
     missing = tmp_path / "articles.jsonl"
     done = run("eval", "--articles", str(missing), "--questions", str(missing), data_dir=nowhere)

@@ -32,6 +32,7 @@ def test_the_page_names_every_setting_variable_and_flag() -> None:
             for flag in action.option_strings:
                 if flag not in ("-h", "--help"):
                     assert flag in text, flag
+                    assert (action.help or "").strip(), f"{sub.prog} {flag} has no help text"
 
 
 def test_the_docs_name_no_variable_that_does_not_exist() -> None:

@@ -248,18 +248,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
                     yield item
 
         ingest_items(items(), library, report=report)
-        return {
-            "added": report.added,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "duplicates": report.duplicates,
-            "skipped": report.skipped,
-            "chunks": report.chunks,
-            "ids": list(dict.fromkeys(report.same_as.get(i, i) for i in stored)),
-            "problems": [
-                {"file": p.location, "reason": p.reason, "skipped": p.skipped} for p in report.problems
-            ],
-        }
+        return {**report.to_dict(), "ids": list(dict.fromkeys(report.same_as.get(i, i) for i in stored))}
 
     @app.delete("/v1/articles/{article_id}", dependencies=guard, tags=["articles"], status_code=204)
     def forget(article_id: str) -> Response:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CitewireError, ConfigError
-from rag.query import Query, day
+from rag.query import MAX_QUESTION_CHARS, Query, day
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add article files and folders (.txt .md .html .jsonl)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--json", action="store_true", help="print the report as JSON (problems also go to stderr)"
+    )
     _store_flags(p)
 
     p = sub.add_parser("ask", help="answer a question with numbered citations")
@@ -111,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_flags(p)
 
     p = sub.add_parser("sources", help="list the stored articles")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the articles as a JSON list")
     _store_flags(p)
 
     p = sub.add_parser(
@@ -148,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="serve the chat page on this machine")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     p.add_argument(
         "--auth", metavar="FILE", help="file of user:password lines (or env CITEWIRE_AUTH=user:password)"
     )
@@ -160,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the HTTP API (/v1, OpenAI-compatible chat) and the chat page")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.add_argument(
         "--api-key-file",
         metavar="FILE",
@@ -179,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("forget", help="remove an article by id (see `citewire sources`)")
     p.add_argument("article_id", metavar="ID")
+    p.add_argument("--json", action="store_true", help='print {"forgot": ID} as JSON')
     _store_flags(p)
     return parser
 
@@ -241,17 +245,21 @@ def _open(args: argparse.Namespace, existing: bool = False) -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """``citewire ingest PATH...``: exit 1 if any input was skipped."""
-    from ingest import ingest
+    """``citewire ingest PATH...``: exit 1 if any input was skipped. When no path names a file
+    to read, the library is not opened, so none is created for nothing."""
+    from ingest import IngestReport, Problem, ingest
+    from ingest.readers import iter_files
 
-    library = _open(args)
-    report = ingest(
-        args.paths,
-        library,
-        progress=not args.quiet,
-        on_problem=lambda p: print(p, file=sys.stderr),
-    )
-    print(report.summary())
+    def show(problem: Problem) -> None:
+        print(problem, file=sys.stderr)
+
+    if all(isinstance(entry, Problem) for entry in iter_files(args.paths)):
+        report = IngestReport(problems=[e for e in iter_files(args.paths) if isinstance(e, Problem)])
+        for problem in report.problems:
+            show(problem)
+    else:
+        report = ingest(args.paths, _open(args), progress=not (args.quiet or args.json), on_problem=show)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.summary())
     return 1 if report.skipped else 0
 
 
@@ -259,6 +267,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """``citewire ask QUESTION``: prints the answer and its sources, or the JSON record."""
     if args.top_k is not None and args.top_k <= 0:
         raise ConfigError(f"--top-k must be greater than 0. Currently, it is {args.top_k}")
+    if len(args.question) > MAX_QUESTION_CHARS:
+        raise ConfigError(
+            f"the question is {len(args.question):,} characters; ask in at most {MAX_QUESTION_CHARS:,}"
+        )
     query = Query(args.question, top_k=args.top_k, since=args.since, until=args.until, as_of=args.as_of)
     library = _open(args, existing=True)
     answers = library.stream(query)
@@ -316,7 +328,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     library = _open(args, existing=True)
     if not library.forget(args.article_id):
         raise CitewireError(f"no article with id {args.article_id!r}; `citewire sources` lists the ids")
-    print(f"forgot {args.article_id}")
+    print(json.dumps({"forgot": args.article_id}) if args.json else f"forgot {args.article_id}")
     return 0
 
 

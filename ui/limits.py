@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_QUESTION_CHARS = 4_000
-"""The longest question the page and the API take: far more than a question needs (the embedding
-model reads only its first 256 word pieces)."""
+from rag.query import MAX_QUESTION_CHARS
+
+__all__ = ["MAX_QUESTION_CHARS", "BodyLimit", "error_body"]
 
 
 def error_body(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
