@@ -38,6 +38,12 @@ def test_contains_gold_needs_whole_words() -> None:
     assert m.contains_gold("Europe will require USB-C.", ["Europe"]) == 1.0
     assert m.contains_gold("European rules", ["Europe"]) == 0.0
     assert m.contains_gold("anything", [""]) == 0.0
+    # A number is whole: "$4" is not in "$4.96", nor "3" in "3.5 million"; "4,000" is "4000".
+    assert m.contains_gold("Gas averaged $4.96 a gallon.", ["$4"]) == 0.0
+    assert m.contains_gold("Gas averaged $4.96 a gallon.", ["$4.96"]) == 1.0
+    assert m.contains_gold("It cost 3.5 million euros.", ["3"]) == 0.0
+    assert m.contains_gold("About 4,000 people and 1,250,000 birds.", ["4000", "1,250,000"]) == 1.0
+    assert m.contains_gold("The vote was 52-48.", ["52"]) == 1.0
 
 
 def test_url_normalisation() -> None:
