@@ -134,7 +134,7 @@ def test_a_missing_library_is_named_not_created(tmp_path: Path) -> None:
     assert not nowhere.exists()
 
 
-def test_eval_with_skipped_question_lines_exits_1_and_compare_names_a_damaged_run(tmp_path: Path) -> None:
+def test_eval_with_skipped_lines_exits_1_and_compare_names_a_damaged_run(tmp_path: Path) -> None:
     articles = tmp_path / "articles.jsonl"
     text = "The island ferry returned to service on Monday after a month of repairs to its engine."
     record = {"url": "https://example.org/ferry", "title": "Island ferry returns", "text": text}
@@ -167,6 +167,14 @@ def test_eval_with_skipped_question_lines_exits_1_and_compare_names_a_damaged_ru
     done = run("eval", "compare", str(out), str(out), data_dir=tmp_path)
     assert done.returncode == 1 and f"{out / 'results.jsonl'}:1: metric 'hit@1' is 'yes'" in done.stderr
     assert "Traceback" not in done.stderr
+
+    # A bad article line, with every question good, still fails the run: its score is not the suite's.
+    questions.write_text(questions.read_text().splitlines()[0] + "\n")
+    with articles.open("a") as more:
+        more.write('{"title": "no text"}\n')
+    done = run("eval", *suite, "--out", str(out), "--quiet", data_dir=tmp_path / "lib")
+    assert done.returncode == 1 and f"{articles}:2: not an article" in done.stderr
+    assert "1 article inputs were skipped" in done.stderr and "question lines" not in done.stderr
 
 
 @needs_shared

@@ -38,13 +38,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     index = library.settings.data_dir
     print(f"wrote {args.out}/results.jsonl, summary.json, report.md and plots (index: {index})")
-    skipped = summary["run"]["questions_skipped"]
-    if skipped:
-        print(
-            f"citewire: {skipped} question lines were skipped (see above); fix them and run again",
-            file=sys.stderr,
-        )
-    return 1 if skipped else 0
+    skipped = {
+        "question lines": summary["run"]["questions_skipped"],
+        "article inputs": summary["run"]["ingest"]["skipped"],
+    }
+    for what, count in skipped.items():
+        if count:
+            message = f"citewire: {count} {what} were skipped (see above); fix them and run again"
+            print(message, file=sys.stderr)
+    return 1 if any(skipped.values()) else 0
 
 
 def _report(problem: object) -> None:
