@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from eval.metrics import exact_match
 from ingest.readers import Problem, parse_date
 from rag.errors import InputError
 
@@ -52,6 +53,10 @@ def question_from(record: object, where: str) -> Question:
     choices = _strings(record, "choices", where)
     if choices and len(choices) < 2:
         raise InputError(where, "field 'choices' needs at least two options (or leave it out)")
+    if choices and not any(exact_match(c, answers) for c in choices):
+        raise InputError(
+            where, "field 'answers' names none of the 'choices' (compared normalised): no choice could score"
+        )
     source = record.get("source")
     qid = record["id"]
     return Question(

@@ -154,14 +154,17 @@ def test_bad_question_lines_are_named(tmp_path: Path) -> None:
         '{"id": "c", "question": "Q?", "answers": ["x"], "choices": ["only one"]}\n'
         '{"id": "d", "question": "Q?", "answers": ["x"], "date": "June"}\n'
         '{"id": "a", "question": "Again?", "answers": ["y"]}\n'
+        '{"id": "e", "question": "Q?", "answers": ["x"], "choices": ["y", "z"]}\n'
+        '{"id": "f", "question": "Q?", "answers": ["“The X”"], "choices": ["y", "x"]}\n'
     )
     questions, problems = load_questions(path)
-    assert [q.id for q in questions] == ["a"]
+    assert [q.id for q in questions] == ["a", "f"]
     reasons = {p.location.rsplit(":", 1)[1]: p.reason for p in problems}
     assert "at least one answer" in reasons["2"]
     assert "at least two options" in reasons["3"]
     assert "'date'" in reasons["4"]
     assert "duplicate question id 'a'" in reasons["5"]
+    assert "'answers' names none of the 'choices'" in reasons["6"]
 
 
 def test_a_file_of_bad_lines_is_named_in_a_few_and_a_limit_reads_no_further(tmp_path: Path) -> None:
