@@ -271,21 +271,15 @@ def run_eval(
         results.append(
             {
                 "id": question.id,
-                "question": question.question,
                 "date": question.date.isoformat() if question.date else None,
                 "source": question.source,
                 "answers": list(question.answers),
                 "choices": list(question.choices),
                 "gold_urls": list(question.gold_urls),
-                "answer": answer.answer,
-                "refused": answer.refused,
-                "refusal_reason": answer.refusal_reason,
-                "citations": [c.to_dict() for c in answer.citations],
+                **answer.to_dict(),  # the record `ask --json` prints, whole
+                "question": question.question,
                 "choice": choice.to_dict() if choice else None,
                 "retrieved_urls": asked["ranked"],
-                "answerer": answer.answerer,
-                "unsupported": [u.sentence for u in answer.unsupported],
-                "confidence": answer.confidence,
                 "unrefused_contains_gold": asked["unrefused"],
                 "metrics": {
                     **score_question(

@@ -16,6 +16,7 @@ from eval.runner import METRICS, RunConfig, load_suite, run_eval, summarize
 from eval.suite import load_questions
 from ingest import Problem
 from rag import ConfigError, Library
+from rag.records import Answer
 
 pytestmark = needs_shared
 
@@ -69,7 +70,13 @@ def test_eval_writes_every_output_and_summary_matches_results(
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(lines) == 7 == len(results)
     for record in lines:
-        assert {"answer", "citations", "retrieved_urls", "metrics", "latency_ms", "choice"} <= set(record)
+        assert {
+            "retrieved_urls",
+            "metrics",
+            "latency_ms",
+            "choice",
+            *Answer("q", "a", False).to_dict(),
+        } <= set(record)
         assert set(record["metrics"]) == set(METRICS)
     # The summary is what the per-question lines say.
     written = json.loads((out / "summary.json").read_text())
