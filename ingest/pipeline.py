@@ -18,7 +18,7 @@ import numpy as np
 from ingest.copies import TextHolders
 from ingest.plumbing import RecentVectors, prefetch, release_freed_memory
 from ingest.preparing import Prepared, Splitter
-from ingest.readers import Paths, Problem, iter_files, read_file, source_path_of
+from ingest.readers import Paths, Problem, iter_files, read_file, renamed_upload, source_path_of
 from rag.chroma_records import ArticleWrite
 from rag.library import Library
 from rag.records import Article, StoredArticle
@@ -215,6 +215,7 @@ def ingest_items(
     group_size = 0
     changed = False  # this call's own writes; ``report`` may carry counts from earlier calls
     recent = RecentVectors(RECENT_VECTORS)
+    superseded: list[str] = []  # stored articles whose file now holds a copy of another
     # One group is written to the store while the next is embedded; at most one write is in
     # flight, so memory stays at two groups and writes land in order.
     with ThreadPoolExecutor(1, thread_name_prefix="citewire-store") as writer:
@@ -230,7 +231,8 @@ def ingest_items(
             group, group_size = [], 0
             release_freed_memory()
 
-        for prepared in prefetch(_prepare(items, library, report, on_problem, stored, dropped), PREFETCH):
+        preparing = _prepare(items, library, report, on_problem, stored, dropped, superseded)
+        for prepared in prefetch(preparing, PREFETCH):
             changed = True
             group.append(prepared)
             group_size += len(prepared.chunks)
@@ -240,6 +242,9 @@ def ingest_items(
             flush()
         if writing is not None:
             writing.result()
+    for article_id in superseded:  # every write is done: the store is this thread's alone
+        if library.forget(article_id):
+            report.removed += 1
     if changed:
         library.save_lexical()
     report.seconds += time.perf_counter() - started
@@ -253,12 +258,14 @@ def _prepare(
     on_problem: Callable[[Problem], None] | None,
     listed: Sequence[StoredArticle] | None,
     dropped: Callable[[], Collection[str]] | None,
+    superseded: list[str],
 ) -> Iterator[Prepared]:
     """The new and changed articles of ``items``, chunked; problems and skips go to ``report``.
 
-    A new article without a url whose title and text another article holds waits until every
-    item is read: if that article has changed meanwhile, or is among ``dropped()`` (forgotten
-    once the run ends), the copy is stored after all; otherwise it is a duplicate."""
+    An article without a url, new or changed, whose title and text another article holds waits
+    until every item is read: if that article has changed meanwhile, or is among ``dropped()``
+    (forgotten once the run ends), the copy is stored after all; otherwise it is a duplicate,
+    and a stored article that became the copy goes to ``superseded``, to be forgotten."""
     listed = library.sources() if listed is None else listed
     stored = {a.id: a.content_hash for a in listed}
     holders = TextHolders(listed)
@@ -279,7 +286,7 @@ def _prepare(
                 report.updated += 1
             else:
                 report.added += 1
-            holders.hold(item.id, item.text_hash, where)
+            holders.hold(item.id, item.text_hash, item.source_path or where)
         return prepared
 
     for item in items:
@@ -298,10 +305,10 @@ def _prepare(
             continue
         seen[item.id] = (where, item.text_hash)
         previous = stored.get(item.id)
-        if previous == item.content_hash:
+        if previous == item.content_hash or renamed_upload(item, previous is not None):
             report.unchanged += 1
-        elif previous is None and item.url is None and holders.holder(item.text_hash, besides=item.id):
-            copies.append((item, where))
+        elif item.url is None and holders.holder(item.text_hash, besides=item.id):
+            copies.append((item, where))  # new, or edited into a copy of another
         elif prepared := prepare(item, where):
             yield prepared
     gone = dropped() if copies and dropped is not None else ()
@@ -313,8 +320,11 @@ def _prepare(
             continue
         report.duplicates += 1
         report.same_as[item.id] = kept[0]
-        said = f"the same title and text are stored already as {kept[0]} (from {kept[1]})"
-        problem(Problem(where, f"{said}; not stored again", False))
+        said = f"the same title and text are stored already as {kept[0]} (from {kept[1]}); not stored again"
+        if item.id in stored:  # what the file said before is no longer anywhere: forgotten
+            superseded.append(item.id)
+            said += f", and what {item.id} held before is forgotten"
+        problem(Problem(where, said, False))
 
 
 def _embed(library: Library, group: list[Prepared], recent: RecentVectors) -> list[ArticleWrite]:

@@ -164,6 +164,17 @@ def source_path_of(path: Path) -> str:
     return str(path.resolve())
 
 
+UPLOADED = "upload:"
+"""How an uploaded file's ``source_path`` begins (``upload:NAME``)."""
+
+
+def renamed_upload(article: Article, stored_id: bool) -> bool:
+    """Whether ``article``, uploaded, is one stored already (``stored_id``) under another file
+    name: without a url its id comes from its bytes (a JSONL line's from its record), so the
+    same id is the same content, and the name alone changed."""
+    return stored_id and article.url is None and (article.source_path or "").startswith(UPLOADED)
+
+
 def read_upload(data: bytes, name: str) -> Iterator[Article | Problem]:
     """The articles in an uploaded file's bytes. ``name`` is only shown, never used as a path.
 
@@ -177,7 +188,7 @@ def read_upload(data: bytes, name: str) -> Iterator[Article | Problem]:
         return
     # A JSONL record's id holds its own content, so the same record in two uploads is one.
     locator = "upload" if suffix == ".jsonl" else f"upload:{hashlib.sha256(data).hexdigest()[:16]}"
-    yield from read_bytes(data, suffix, name, locator, f"upload:{name}", "upload")
+    yield from read_bytes(data, suffix, name, locator, f"{UPLOADED}{name}", "upload")
 
 
 def read_bytes(

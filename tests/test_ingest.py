@@ -325,6 +325,34 @@ def test_a_copy_is_stored_once_what_it_copied_changes_or_goes(
     assert "stored once" in str(twice.problems[0])
 
 
+def test_a_file_edited_into_a_copy_is_stored_once_and_a_renamed_upload_is_unchanged(
+    make_library: Callable[..., Library], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # paths as a user types them: relative
+    comet = "Comet lands\n\nThe probe landed on the comet on Wednesday after a ten-year trip.\n"
+    (tmp_path / "a.txt").write_text(comet)
+    (tmp_path / "b.txt").write_text("Ferry returns\n\nThe island ferry sailed again on Monday.\n")
+    (tmp_path / "c.txt").write_text(comet)
+    library = make_library()
+    first = ingest([Path("a.txt"), Path("b.txt"), Path("c.txt")], library, progress=False)
+    assert (first.added, first.duplicates) == (2, 1)
+    # The stored article is named by its absolute path whether it was stored in this run or before.
+    assert f"(from {tmp_path / 'a.txt'})" in str(first.problems[0])
+    shutil.copy(tmp_path / "a.txt", tmp_path / "b.txt")
+    edited = ingest([Path("a.txt"), Path("b.txt"), Path("c.txt")], library, progress=False)
+    assert (edited.unchanged, edited.duplicates, edited.removed, edited.chunks) == (1, 2, 1, 0)
+    assert [a.title for a in library.sources()] == ["Comet lands"]  # the ferry text is in no file now
+    assert all(f"(from {tmp_path / 'a.txt'})" in str(p) for p in edited.problems)
+    assert "forgotten" in str(edited.problems[0])
+    assert ingest([Path(".")], library, progress=False).removed == 0
+
+    # The same bytes uploaded under another name are the same article: not stored again.
+    data = b"Harbour bridge reopens\n\nThe harbour bridge reopened to traffic on Friday.\n"
+    assert ingest_items(read_upload(data, "bridge.txt"), library).added == 1
+    renamed = ingest_items(read_upload(data, "bridge-final.txt"), library)
+    assert (renamed.unchanged, renamed.updated, renamed.chunks) == (1, 0, 0)
+
+
 def test_bm25_index_is_updated_not_rebuilt(
     make_library: Callable[..., Library], news_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
