@@ -267,7 +267,7 @@ def _prepare(
     (forgotten once the run ends), the copy is stored after all; otherwise it is a duplicate,
     and a stored article that became the copy goes to ``superseded``, to be forgotten."""
     listed = library.sources() if listed is None else listed
-    stored = {a.id: a.content_hash for a in listed}
+    stored = {a.id: a for a in listed}
     holders = TextHolders(listed)
     seen: dict[str, tuple[str, str]] = {}  # id → where it was first read this run, its text hash
     copies: list[tuple[Article, str]] = []
@@ -305,7 +305,9 @@ def _prepare(
             continue
         seen[item.id] = (where, item.text_hash)
         previous = stored.get(item.id)
-        if previous == item.content_hash or renamed_upload(item, previous is not None):
+        if previous is not None and (
+            previous.content_hash == item.content_hash or renamed_upload(item, previous)
+        ):
             report.unchanged += 1
         elif item.url is None and holders.holder(item.text_hash, besides=item.id):
             copies.append((item, where))  # new, or edited into a copy of another

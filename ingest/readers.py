@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ingest.metadata import (
 )
 from ingest.problem import Problem, shown
 from rag.errors import InputError
-from rag.records import Article, article_id_for, text_hash_of
+from rag.records import Article, StoredArticle, article_id_for, text_hash_of
 from rag.text import SURROGATES
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
@@ -168,11 +169,14 @@ UPLOADED = "upload:"
 """How an uploaded file's ``source_path`` begins (``upload:NAME``)."""
 
 
-def renamed_upload(article: Article, stored_id: bool) -> bool:
-    """Whether ``article``, uploaded, is one stored already (``stored_id``) under another file
-    name: without a url its id comes from its bytes (a JSONL line's from its record), so the
-    same id is the same content, and the name alone changed."""
-    return stored_id and article.url is None and (article.source_path or "").startswith(UPLOADED)
+def renamed_upload(article: Article, stored: StoredArticle) -> bool:
+    """Whether ``article``, uploaded, is the ``stored`` upload under another file name and
+    nothing else changed (the same bytes, renamed): then it is not stored again."""
+    renamed = replace(article, source_path=stored.source_path)
+    uploads = (article.source_path or "").startswith(UPLOADED) and (stored.source_path or "").startswith(
+        UPLOADED
+    )
+    return uploads and renamed.content_hash == stored.content_hash
 
 
 def read_upload(data: bytes, name: str) -> Iterator[Article | Problem]:

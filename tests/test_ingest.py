@@ -351,6 +351,12 @@ def test_a_file_edited_into_a_copy_is_stored_once_and_a_renamed_upload_is_unchan
     assert ingest_items(read_upload(data, "bridge.txt"), library).added == 1
     renamed = ingest_items(read_upload(data, "bridge-final.txt"), library)
     assert (renamed.unchanged, renamed.updated, renamed.chunks) == (1, 0, 0)
+    # ... but a JSONL record without a url (its id from its title and text) that now gives a
+    # date is updated, whatever the file is called.
+    line = {"title": "Pier repairs", "text": "Repairs to the old pier began on Tuesday."}
+    assert ingest_items(read_upload(json.dumps(line).encode(), "pier.jsonl"), library).added == 1
+    dated = json.dumps({**line, "published": "2023-05-02"}).encode()
+    assert ingest_items(read_upload(dated, "pier-dated.jsonl"), library).updated == 1
 
 
 def test_bm25_index_is_updated_not_rebuilt(
