@@ -23,11 +23,15 @@ class TextHolders:
     def hold(self, article_id: str, text_hash: str, where: str) -> None:
         """Record that ``article_id``, read at ``where``, now holds ``text_hash`` (and no longer
         what it held before)."""
+        self.release(article_id)
+        self._hash_of[article_id] = text_hash
+        self._holders.setdefault(text_hash, {})[article_id] = where
+
+    def release(self, article_id: str) -> None:
+        """Record that ``article_id`` no longer holds what it held (its file says something else)."""
         old = self._hash_of.pop(article_id, None)
         if old is not None:
             self._holders[old].pop(article_id, None)
-        self._hash_of[article_id] = text_hash
-        self._holders.setdefault(text_hash, {})[article_id] = where
 
     def holder(self, text_hash: str, *, besides: str, gone: Collection[str] = ()) -> tuple[str, str] | None:
         """The first article other than ``besides``, and not among ``gone``, that holds

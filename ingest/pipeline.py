@@ -201,9 +201,9 @@ def ingest_items(
 
     An article already stored with the same content hash is left alone; a changed one replaces
     its old chunks. An id seen twice in one run (the same url on two JSONL lines) keeps the first:
-    a duplicate if the two say the same, else a skip. A new article without a url whose title and
-    text are stored under another id, one that keeps them, is a duplicate: counted and named, not
-    stored.
+    a duplicate if the two say the same, else a skip. An article without a url, new or with its
+    text edited, whose title and text are stored under another id, one that keeps them, is a
+    duplicate: counted and named, not stored (an edited one's old text is forgotten).
     Reading and chunking run in a background thread, up to ``PREFETCH`` articles ahead, and
     storing in another, one group behind, while this thread embeds (the model releases the
     interpreter lock as it computes). A passage identical to one embedded in the last
@@ -309,11 +309,17 @@ def _prepare(
             previous.content_hash == item.content_hash or renamed_upload(item, previous)
         ):
             report.unchanged += 1
-        elif item.url is None and holders.holder(item.text_hash, besides=item.id):
-            copies.append((item, where))  # new, or edited into a copy of another
+        elif (
+            item.url is None
+            and (previous is None or previous.text_hash != item.text_hash)
+            and holders.holder(item.text_hash, besides=item.id)
+        ):
+            copies.append((item, where))  # new, or its text edited into a copy of another
         elif prepared := prepare(item, where):
             yield prepared
     gone = dropped() if copies and dropped is not None else ()
+    for item, _ in copies:  # a stored article among them no longer says what it said: no copy keeps it
+        holders.release(item.id)
     for item, where in copies:
         kept = holders.holder(item.text_hash, besides=item.id, gone=gone)
         if kept is None:

@@ -345,6 +345,24 @@ def test_a_file_edited_into_a_copy_is_stored_once_and_a_renamed_upload_is_unchan
     assert all(f"(from {tmp_path / 'a.txt'})" in str(p) for p in edited.problems)
     assert "forgotten" in str(edited.problems[0])
     assert ingest([Path(".")], library, progress=False).removed == 0
+    # Two files that swap their stories (each edited into a copy of what the other held) are
+    # both updated: neither copy is judged against what the other no longer says.
+    ferry = "Ferry returns\n\nThe island ferry sailed again on Monday.\n"
+    (tmp_path / "b.txt").write_text(ferry)
+    assert ingest([Path(".")], library, progress=False).added == 1
+    (tmp_path / "a.txt").write_text(ferry)
+    (tmp_path / "b.txt").write_text(comet)
+    swapped = ingest([Path(".")], library, progress=False)
+    assert (swapped.updated, swapped.duplicates, swapped.removed) == (2, 1, 0)  # c.txt still copies
+    held = {Path(a.source_path or "").name: a.title for a in library.sources()}
+    assert held == {"a.txt": "Ferry returns", "b.txt": "Comet lands"}
+    # A file whose text is the other's and a new file with what it said before: the new one is
+    # stored, not judged a copy of what is forgotten.
+    (tmp_path / "a.txt").write_text(comet)
+    (tmp_path / "d.txt").write_text(ferry)
+    chained = ingest([Path(".")], library, progress=False)
+    assert sorted(a.title for a in library.sources()) == ["Comet lands", "Ferry returns"]
+    assert chained.added == 1 and chained.removed == 1
 
     # The same bytes uploaded under another name are the same article: not stored again.
     data = b"Harbour bridge reopens\n\nThe harbour bridge reopened to traffic on Friday.\n"
@@ -357,6 +375,26 @@ def test_a_file_edited_into_a_copy_is_stored_once_and_a_renamed_upload_is_unchan
     assert ingest_items(read_upload(json.dumps(line).encode(), "pier.jsonl"), library).added == 1
     dated = json.dumps({**line, "published": "2023-05-02"}).encode()
     assert ingest_items(read_upload(dated, "pier-dated.jsonl"), library).updated == 1
+
+
+def test_a_date_fixed_in_a_file_whose_text_another_holds_is_an_update(
+    make_library: Callable[..., Library], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files with one text, both stored (by a version of Citewire that did not judge
+    copies, simulated here): fixing one's date is an update, not a copy to forget."""
+    from ingest.copies import TextHolders
+
+    story = "# Comet lands\n\nThe probe landed on the comet on Wednesday after a ten-year trip.\n"
+    (tmp_path / "a.md").write_text("---\npublished: 2024-01-01\n---\n" + story)
+    (tmp_path / "b.md").write_text(story)
+    library = make_library()
+    with monkeypatch.context() as unjudged:
+        unjudged.setattr(TextHolders, "holder", lambda *args, **kwargs: None)
+        assert ingest([tmp_path], library, progress=False).added == 2
+    (tmp_path / "a.md").write_text("---\npublished: 2024-02-02\n---\n" + story)
+    fixed = ingest([tmp_path], library, progress=False)
+    assert (fixed.updated, fixed.unchanged, fixed.duplicates, fixed.removed) == (1, 1, 0, 0)
+    assert {str(a.published) for a in library.sources()} == {"2024-02-02", "None"}
 
 
 def test_bm25_index_is_updated_not_rebuilt(
