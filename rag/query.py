@@ -43,6 +43,15 @@ needs (the embedding model reads only its first 256 word pieces). ``Query`` itse
 ones, as a follow-up's search joins two questions."""
 
 
+def check_length(question: str) -> None:
+    """Raise ``ConfigError`` for a question over ``MAX_QUESTION_CHARS`` (the command line's and
+    the page's check; the API's is its schema's)."""
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ConfigError(
+            f"The question is {len(question):,} characters; ask in at most {MAX_QUESTION_CHARS:,}."
+        )
+
+
 @dataclass(frozen=True)
 class Query:
     """A question and the bounds of its search.

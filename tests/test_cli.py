@@ -82,7 +82,7 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     done = run("ask", "anything", "--as-of", "yesterday", data_dir=tmp_path)
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
     done = run("ask", "word " * 900, data_dir=tmp_path)  # the page's and the API's cap
-    assert done.returncode == 1 and "the question is 4,500 characters; ask in at most 4,000" in done.stderr
+    assert done.returncode == 1 and "The question is 4,500 characters; ask in at most 4,000." in done.stderr
     # chat: a port in use (a second `make chat`) and a bad upload limit, before anything loads.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -33,10 +33,10 @@ from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import ConfigError, StoreError
 from rag.library import Library
-from rag.query import Query, day
+from rag.query import MAX_QUESTION_CHARS, Query, day
 from rag.records import Article, Hit, is_web_address
 from ui.api_errors import answer_errors, answer_unknown_paths
-from ui.limits import MAX_QUESTION_CHARS, BodyLimit
+from ui.limits import BodyLimit
 
 MAX_BODY_BYTES = 1_000_000  # a JSON request: a question with a long conversation fits many times
 

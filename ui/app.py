@@ -19,11 +19,10 @@ import gradio as gr
 
 from ingest import SUFFIXES, IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
-from rag.errors import CitewireError
+from rag.errors import CitewireError, ConfigError
 from rag.library import Library
-from rag.query import Query, day
+from rag.query import MAX_QUESTION_CHARS, Query, check_length, day
 from rag.records import Answer, Article
-from ui.limits import MAX_QUESTION_CHARS
 from ui.render import (
     CSS,
     HEAD,
@@ -64,8 +63,10 @@ def _shown(message: str) -> gr.Error:
 
 def _short_enough(question: str) -> None:
     """Refuse a question over ``MAX_QUESTION_CHARS``, as the HTTP API does."""
-    if len(question) > MAX_QUESTION_CHARS:
-        raise _shown(f"The question is {len(question):,} characters; ask in at most {MAX_QUESTION_CHARS:,}.")
+    try:
+        check_length(question)
+    except ConfigError as exc:
+        raise _shown(str(exc)) from exc
 
 
 class ChatPage:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import CitewireError, ConfigError
-from rag.query import MAX_QUESTION_CHARS, Query, day
+from rag.query import Query, check_length, day
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -253,8 +253,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     def show(problem: Problem) -> None:
         print(problem, file=sys.stderr)
 
-    if all(isinstance(entry, Problem) for entry in iter_files(args.paths)):
-        report = IngestReport(problems=[e for e in iter_files(args.paths) if isinstance(e, Problem)])
+    found = list(iter_files(args.paths))
+    if all(isinstance(entry, Problem) for entry in found):
+        report = IngestReport(problems=[e for e in found if isinstance(e, Problem)])
         for problem in report.problems:
             show(problem)
     else:
@@ -267,10 +268,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """``citewire ask QUESTION``: prints the answer and its sources, or the JSON record."""
     if args.top_k is not None and args.top_k <= 0:
         raise ConfigError(f"--top-k must be greater than 0. Currently, it is {args.top_k}")
-    if len(args.question) > MAX_QUESTION_CHARS:
-        raise ConfigError(
-            f"the question is {len(args.question):,} characters; ask in at most {MAX_QUESTION_CHARS:,}"
-        )
+    check_length(args.question)
     query = Query(args.question, top_k=args.top_k, since=args.since, until=args.until, as_of=args.as_of)
     library = _open(args, existing=True)
     answers = library.stream(query)

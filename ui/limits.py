@@ -1,6 +1,6 @@
 """Size limits and the API's error bodies: a request over its limit gets 413 before the app
-reads it, a question's length is capped alike on the API and the page, and every API error has
-the shape OpenAI clients read."""
+reads it, and every API error has the shape OpenAI clients read. (A question's length is capped
+by ``rag.query.MAX_QUESTION_CHARS``, alike on the API, the page and the command line.)"""
 
 from __future__ import annotations
 
@@ -8,10 +8,6 @@ from collections.abc import Mapping
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from rag.query import MAX_QUESTION_CHARS
-
-__all__ = ["MAX_QUESTION_CHARS", "BodyLimit", "error_body"]
 
 
 def error_body(status: int, message: str, kind: str, param: str | None = None) -> JSONResponse:
