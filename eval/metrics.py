@@ -28,8 +28,8 @@ _DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 
 def normalize_answer(text: str) -> str:
     """Lower-case, drop punctuation (any Unicode punctuation, curly quotes included) and the
-    articles a/an/the, and collapse white space. A number keeps a decimal point between digits and loses its
-    thousands commas, so "$4" is not found in "$4.96" and "4,000" is "4000"."""
+    articles a/an/the, and collapse white space. A number keeps a decimal point between digits
+    and loses its thousands commas, so "$4" is not found in "$4.96" and "4,000" is "4000"."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = _DECIMAL_POINT.sub("\0", _THOUSANDS.sub("", text))  # NUL: a point no category drops
     text = "".join(" " if unicodedata.category(ch).startswith(("P", "S")) else ch for ch in text)
