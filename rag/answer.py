@@ -35,6 +35,17 @@ CLOSERS = (".", "!", "?", '"', "”", "'", "’", ")")
 REFUSAL = "The articles do not contain an answer to this question."
 
 
+def nothing_within(question: str, bounds: str) -> Answer:
+    """The refusal when the search's bounds (dates, sources) leave no passage at all: a reader
+    told "not in the articles" would not know the dates they chose were why."""
+    return Answer(
+        question,
+        f"No stored article was {bounds}, so none can answer; widen the dates or sources.",
+        True,
+        refusal_reason=f"no article {bounds}",
+    )
+
+
 class Answerer(Protocol):
     """Turns a question and its retrieved passages into an ``Answer``: the extractive answerer
     here, or a language model's (``rag.generative``)."""

@@ -1,5 +1,5 @@
-"""Combining and cleaning ranked passages: reciprocal rank fusion, freshness, stale passages,
-article support and near-duplicate removal."""
+"""Combining and cleaning ranked passages: reciprocal rank fusion, the articles nearest a question
+as wholes, freshness, stale passages, article support and near-duplicate removal."""
 
 from __future__ import annotations
 
@@ -7,9 +7,17 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-from rag.records import Hit
+from rag.records import Hit, chunk_id_for
 from rag.text import word_parts
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from rag.filters import PassageFilter
+    from rag.lexical import LexicalIndex
+    from rag.storage import Store
 
 RRF_K = 60
 _RECENT = re.compile(
@@ -29,6 +37,10 @@ ARTICLE_WEIGHT = 1.0  # the article ranking, when turned on, counts as much as a
 ARTICLE_RANKS = 10  # how many of the nearest articles lift their passages
 ROUNDUP_BELOW = 0.75  # article coherence under which passages count for less (round-ups)
 ARTICLE_CANDIDATES = 50  # the nearest articles those are picked from (the recent first, given an as-of date)
+
+
+Fresher = Callable[[dict[str, float], Callable[[str], date | None]], dict[str, float]]
+"""Scores given the freshness bonus, from the scores and each item's published date."""
 
 
 def reciprocal_rank_fusion(
@@ -193,3 +205,29 @@ def drop_near_duplicates(hits: Sequence[Hit], threshold: float = 0.8) -> list[Hi
         for shingle in shingles:
             holders.setdefault(shingle, []).append(index)
     return kept
+
+
+def articles_nearest(
+    store: Store,
+    vector: np.ndarray,
+    lexical: LexicalIndex,
+    keep: Callable[[str], bool],
+    share: float,
+    filters: PassageFilter,
+    fresher: Fresher | None,
+    k: int = RRF_K,
+) -> list[str]:
+    """The ``ARTICLE_RANKS`` articles nearest the question (``vector``) as wholes, within
+    ``filters`` and ``keep``; the recent ones first with an as-of date (``fresher``: the freshness
+    bonus passages get, given to the nearest ``ARTICLE_CANDIDATES``)."""
+
+    def first(article_id: str) -> str:  # an article's dates and source are its chunks'
+        return chunk_id_for(article_id, 0)
+
+    nearest = store.nearest_articles(
+        vector, ARTICLE_CANDIDATES, filters, keep=lambda a: keep(first(a)), share=share
+    )
+    scores = reciprocal_rank_fusion([[a for a, _ in nearest]], k=k)
+    if fresher is not None:
+        scores = fresher(scores, lambda a: lexical.published(first(a)))
+    return ranked(scores)[:ARTICLE_RANKS]

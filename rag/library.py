@@ -9,16 +9,15 @@ quickly. ``rag.ask`` is the one-line form that opens a library for a single ques
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer
+from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer, nothing_within
 from rag.choice import Choice, choose
 from rag.chroma_records import ArticleWrite
 from rag.conversation import Turn, prefer_articles, resolve
@@ -26,11 +25,11 @@ from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.filters import PassageFilter
 from rag.fusion import (
-    ARTICLE_CANDIDATES,
-    ARTICLE_RANKS,
+    Fresher,
     add_article_ranking,
     add_article_support,
     add_freshness,
+    articles_nearest,
     asks_about_recent,
     discount_roundups,
     discount_stale,
@@ -42,7 +41,7 @@ from rag.lexical import LexicalIndex
 from rag.lexical_sync import LexicalSync
 from rag.offline import go_offline
 from rag.query import Query
-from rag.records import Answer, Hit, StoredArticle, article_of, chunk_id_for
+from rag.records import Answer, Hit, StoredArticle, article_of
 from rag.settings import Settings
 from rag.storage import Store
 from rag.store import ChromaStore
@@ -53,9 +52,6 @@ if TYPE_CHECKING:
 
     from rag.llm import LanguageModel
     from rag.reading import Reader
-
-Fresher = Callable[[dict[str, float], Callable[[str], date | None]], dict[str, float]]
-"""Scores given the freshness bonus, from the scores and each item's published date."""
 
 
 class Library:
@@ -200,7 +196,7 @@ class Library:
         if s.article_ranking > 0:
             scores = add_article_ranking(
                 scores,
-                self._articles_for(vector, lexical, keep, share, filters, fresher),
+                articles_nearest(self.store, vector, lexical, keep, share, filters, fresher, s.fusion_k),
                 article_of,
                 weight=s.article_ranking,
                 k=s.fusion_k,
@@ -222,30 +218,6 @@ class Library:
             hits = drop_near_duplicates(hits, s.near_duplicates)
         return hits[:k]
 
-    def _articles_for(
-        self,
-        vector: np.ndarray,
-        lexical: LexicalIndex,
-        keep: Callable[[str], bool],
-        share: float,
-        filters: PassageFilter,
-        fresher: Fresher | None,
-    ) -> list[str]:
-        """The ``ARTICLE_RANKS`` articles nearest the question as wholes, the recent ones first
-        with an as-of date (``fresher``: the freshness bonus passages get, given to the nearest
-        ``ARTICLE_CANDIDATES``)."""
-
-        def first(article_id: str) -> str:  # an article's dates and source are its chunks'
-            return chunk_id_for(article_id, 0)
-
-        nearest = self.store.nearest_articles(
-            vector, ARTICLE_CANDIDATES, filters, keep=lambda a: keep(first(a)), share=share
-        )
-        scores = reciprocal_rank_fusion([[a for a, _ in nearest]], k=self.settings.fusion_k)
-        if fresher is not None:
-            scores = fresher(scores, lambda a: lexical.published(first(a)))
-        return ranked(scores)[:ARTICLE_RANKS]
-
     def ask(self, query: Query | str) -> Answer:
         """Answer the question from the stored articles with numbered citations, or refuse."""
         *_, answer = self.stream(query)
@@ -255,7 +227,16 @@ class Library:
         """``ask``'s answer as it grows: with a language model, one more checked sentence each
         time; the whole answer last."""
         query = Query.of(query)
-        yield from self.answerer.stream(query.question, self.search(query), as_of=query.as_of)
+        yield from self._answers(query.question, query, self.search(query))
+
+    def _answers(
+        self, question: str, query: Query, hits: list[Hit], exclude: frozenset[tuple[str, int]] = frozenset()
+    ) -> Iterator[Answer]:
+        """The answerer's; when the query's dates or sources leave no passage, a refusal saying so."""
+        if not hits and query.bounds():
+            yield nothing_within(question, query.bounds())
+        else:
+            yield from self.answerer.stream(question, hits, exclude=exclude, as_of=query.as_of)
 
     def reply(self, query: Query | str, history: Sequence[Turn] = ()) -> tuple[Answer, Turn]:
         """Answer the question as the next turn of a conversation (see ``rag.conversation``).
@@ -292,7 +273,7 @@ class Library:
         else:
             hits = self.search(query.asking(follow.query).with_top_k(2 * k if follow.prefer else k))
             hits = prefer_articles(hits, follow.prefer)[:k]
-        for answer in self.answerer.stream(follow.read, hits, exclude=follow.seen, as_of=query.as_of):
+        for answer in self._answers(follow.read, query, hits, follow.seen):
             if (
                 named
                 and not answer.refused

@@ -10,6 +10,7 @@ Dates may be given as ``date`` or as ISO strings; they are checked here, once, w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from numbers import Integral
@@ -106,3 +107,21 @@ class Query:
     def with_top_k(self, top_k: int) -> Query:
         """The same question and bounds, answered from ``top_k`` passages."""
         return replace(self, top_k=top_k)
+
+    def bounds(self) -> str:
+        """The bounds of the search in words (see ``bounds_said``); "" when there are none."""
+        last = min((d for d in (self.until, self.as_of) if d is not None), default=None)
+        return bounds_said(self.since, last, self.sources)
+
+
+def bounds_said(since: date | None, until: date | None, sources: Sequence[str] | None) -> str:
+    """Dates and sources in words, as a reader is told what was searched: "published from
+    2015-12-01 to 2015-12-31 from bbc.co.uk"; "" for none."""
+    said = []
+    if since and until:
+        said.append(f"published from {since} to {until}")
+    elif since or until:
+        said.append(f"published on or {'after' if since else 'before'} {since or until}")
+    if sources:
+        said.append(f"from {', '.join(sources)}")
+    return " ".join(said)

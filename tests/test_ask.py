@@ -189,6 +189,14 @@ def test_as_of_keeps_undated_articles_and_until_does_not(news_library: Library) 
     assert not answer.refused and "multilateral" in answer.citations[0].quote
     assert news_library.search(Query(SEED_QUESTION, until=date(2026, 11, 26))) == []
 
+    # A reader who sets dates that leave no article is told so, not that the articles hold no
+    # answer: asked alone, or as a follow-up, as the page asks.
+    bounded = Query(SEED_QUESTION, until=date(2026, 11, 26), sources=("bbc",))
+    for refused in (news_library.ask(bounded), news_library.reply(bounded, [])[0]):
+        assert refused.refused and not refused.citations
+        assert refused.answer.startswith("No stored article was published on or before 2026-11-26 from bbc")
+        assert refused.refusal_reason == "no article published on or before 2026-11-26 from bbc"
+
 
 def test_a_lone_answering_passage_beats_long_unrelated_articles(
     news_library: Library, tmp_path: Path

@@ -15,6 +15,7 @@ from typing import Any
 
 from ingest.readers import Problem
 from rag.answer import REFUSAL
+from rag.query import bounds_said
 from rag.records import StoredArticle, is_web_address
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~$])")
@@ -41,22 +42,11 @@ def escape_markdown(text: str) -> str:
 def filter_note(since: date | None, until: date | None, sources: Sequence[str] | None) -> str:
     """What a refusal under the page's filters adds: which articles were searched, and how to
     search them all; "" with no filter."""
-    bounds = []
-    if since or until:
-        span = (
-            f"from {since} to {until}"
-            if since and until
-            else f"from {since} on"
-            if since
-            else f"up to {until}"
-        )
-        bounds.append(f"dated {span}")
-    if sources:
-        bounds.append(f"from {', '.join(sources)}")
-    if not bounds:
-        return ""
-    return escape_markdown(
-        f"Only articles {' and '.join(bounds)} were searched; clear the filters to search all."
+    bounds = bounds_said(since, until, sources)
+    return (
+        escape_markdown(f"Only articles {bounds} were searched; clear the filters to search all.")
+        if bounds
+        else ""
     )
 
 
