@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from rag.evidence import Evidence, citation, coverage, evidence_sentences, rarity_weights
 from rag.records import Answer, Hit
 from rag.text import (
-    asks_what_was_said,
+    asks_for_a_statement,
     expected_answer,
     holds_answer_kind,
     new_names,
@@ -170,10 +170,11 @@ class ExtractiveAnswerer:
 
     def reader_for(self, question: str) -> Reader | None:
         """The learned reader, for the questions it learned from: those asking for a name, a
-        place, a number. A question asking what someone said gets the hand-set weights: the news
-        quizzes it learned from hold two such questions in 1,429, and it gives the sentence that
-        says it, which names nothing new, no chance."""
-        return None if self.reader is None or asks_what_was_said(question) else self.reader
+        place, a number. A question asking what someone said, or for an account ("Why ...?",
+        "What happened to ...?"), gets the hand-set weights: the news quizzes it learned from
+        label almost none of theirs (their options are statements, rarely found word for word),
+        and it gives the sentence that says it, which names nothing new, little chance."""
+        return None if self.reader is None or asks_for_a_statement(question) else self.reader
 
     def _hand_ranked(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
         """The sentences scored by the hand-set weights, best first."""

@@ -296,10 +296,18 @@ _SAYING = re.compile(
 )
 
 
-def asks_what_was_said(question: str) -> bool:
-    """Whether ``question`` asks what someone said or thinks ("What did Xi say about ...?"),
+_ACCOUNT = re.compile(
+    rf"^\s*{_REQUEST}(?:why\b|what\s+(?:has\s+|had\s+)?happen"
+    r"|how\s+(?:did|does|do|has|have|had|was|were|is|are|will|would|can|could)\b)",
+    re.I,
+)
+
+
+def asks_for_a_statement(question: str) -> bool:
+    """Whether ``question`` asks what someone said or thinks ("What did Xi say about ...?"), or
+    for an account ("Why ...?", "What happened to ...?", "How did ...?"):
     where the answer is a statement rather than a name, a place or a number."""
-    return bool(_SAYING.search(question))
+    return bool(_SAYING.search(question) or _ACCOUNT.search(question))
 
 
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from rag.answer import ExtractiveAnswerer
 from rag.records import Chunk, Hit
-from rag.text import asks_what_was_said, sentence_spans
+from rag.text import asks_for_a_statement, sentence_spans
 
 
 def hit(chunk_id: str, text: str, score: float = 0.8) -> Hit:
@@ -163,10 +163,17 @@ def test_sentences_run_on_past_news_abbreviations(text: str, sentences: list[str
         ("Which city will host the final this weekend?", False),
         ("What did the river authority vote to build?", False),
         ("Who said the dam would hold?", False),  # a person, not what was said
+        # An account is a statement too.
+        ("Why did the ferry stop running?", True),
+        ("What happened to the harpoons of the lander?", True),
+        ("How did the prisoner escape?", True),
+        ("How many ferries stopped running?", False),
+        ("How long did the probe travel?", False),
+        ("What did the council conclude the mayor had done?", False),  # short, like a quiz's answers
     ],
 )
-def test_a_question_asking_what_was_said_is_told_apart(question: str, said: bool) -> None:
-    assert asks_what_was_said(question) is said
+def test_a_question_asking_for_a_statement_is_told_apart(question: str, said: bool) -> None:
+    assert asks_for_a_statement(question) is said
 
 
 def test_an_option_that_is_a_number_is_held_only_by_that_whole_number() -> None:

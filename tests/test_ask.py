@@ -337,6 +337,20 @@ def test_a_third_question_is_answered_for_itself_not_for_the_one_that_opened_the
     assert "100 billion dollars" in answer.answer
 
 
+def test_a_question_asking_for_an_account_quotes_the_sentence_that_gives_it(
+    make_library: Callable[..., Library],
+) -> None:
+    """ "What happened to ...?" wants a statement, which the news quizzes the reader learned
+    from (short names and numbers) do not teach: the learned reader led with the story's first
+    sentence and its headline, the hand-set weights with the sentence that says what happened."""
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    answer = library.ask("What happened to the harpoons of the Philae lander?")
+    assert not answer.refused and answer.citations[0].quote.startswith(
+        "Later analysis showed that the harpoons"
+    )
+
+
 def test_a_chain_of_follow_ups_that_name_nothing_reads_the_topic_it_follows(news_library: Library) -> None:
     """ "What else did he say?" after "What else did he say about it?": the two name nothing a
     sentence could be chosen for, so the answer reads the opener too, rather than refusing."""
