@@ -149,15 +149,28 @@ _YAML_TEXT = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar stays
 
 
 def _front_matter_lines(block: str, location: str) -> dict[str, str | list[str]]:
+    """``key: value`` lines; ``- item`` lines under a key with no value on its line are its list
+    (``authors:`` then ``- A. Writer``), as in YAML."""
     fields: dict[str, str | list[str]] = {}
+    key = ""
     for line in block.split("\n"):
         if not line.strip():
             continue
-        key, sep, value = line.partition(":")
+        item = line.strip()
+        if item.startswith("-") and key and (fields[key] == "" or isinstance(fields[key], list)):
+            listed = fields[key] if isinstance(fields[key], list) else []
+            fields[key] = [*listed, _unquoted(item[1:])] if _unquoted(item[1:]) else listed
+            continue
+        name, sep, value = line.partition(":")
         if not sep:
             raise InputError(location, f"front matter line {shown(line)} is not 'key: value'")
-        fields[key.strip().lower()] = value.strip().strip('"').strip("'")
+        key = name.strip().lower()
+        fields[key] = _unquoted(value)
     return fields
+
+
+def _unquoted(value: str) -> str:
+    return value.strip().strip('"').strip("'")
 
 
 def one_field(meta: dict[str, str | list[str]], location: str, *keys: str) -> str:

@@ -92,6 +92,7 @@ def test_front_matter_is_yaml_with_lists_and_quotes_and_tolerates_bare_colons(tm
         "block-list.md": "---\ntitle: Ferry fares frozen\nauthors:\n  - Ann Reed\n  - Bo Lin\n---\n",
         "inline-list.md": '---\ntitle: "Analysis: fares"\nauthors: [Ann Reed, Bo Lin]\ntags: [a]\n---\n',
         "bare-colon.md": "---\ntitle: Analysis: fares\nauthors: Ann Reed; Bo Lin\n---\n",
+        "bare-colon-list.md": "---\ntitle: Analysis: fares\nauthors:\n- Ann Reed\n  - 'Bo Lin'\n---\n",
         "no-guessing.md": "---\ntitle: Yes\npublished: 2024-02-03T10:00:00Z\n---\n",
         "empty.md": "---\n---\n",
     }
@@ -101,7 +102,10 @@ def test_front_matter_is_yaml_with_lists_and_quotes_and_tolerates_bare_colons(tm
     assert all(len(items) == 1 and isinstance(items[0], Article) for items in read.values()), read
     articles = {name: items[0] for name, items in read.items() if isinstance(items[0], Article)}
     assert articles["block-list.md"].authors == articles["inline-list.md"].authors == ("Ann Reed", "Bo Lin")
-    assert articles["bare-colon.md"].authors == ("Ann Reed", "Bo Lin")
+    assert (
+        articles["bare-colon.md"].authors == articles["bare-colon-list.md"].authors == ("Ann Reed", "Bo Lin")
+    )
+    assert articles["bare-colon-list.md"].title == "Analysis: fares"
     assert articles["inline-list.md"].title == articles["bare-colon.md"].title == "Analysis: fares"
     assert articles["no-guessing.md"].title == "Yes"  # not YAML's boolean True
     assert str(articles["no-guessing.md"].published) == "2024-02-03"
