@@ -18,7 +18,7 @@ import numpy as np
 from ingest.copies import TextHolders
 from ingest.plumbing import RecentVectors, prefetch, release_freed_memory
 from ingest.preparing import Prepared, Splitter
-from ingest.readers import Paths, Problem, iter_files, read_file, renamed_upload, source_path_of
+from ingest.readers import Paths, Problem, iter_files, read_file, reuploaded, source_path_of
 from rag.chroma_records import ArticleWrite
 from rag.library import Library
 from rag.records import Article, StoredArticle
@@ -306,7 +306,7 @@ def _prepare(
         seen[item.id] = (where, item.text_hash)
         previous = stored.get(item.id)
         if previous is not None and (
-            previous.content_hash == item.content_hash or renamed_upload(item, previous)
+            previous.content_hash == item.content_hash or reuploaded(item, previous)
         ):
             report.unchanged += 1
         elif (

@@ -169,14 +169,12 @@ UPLOADED = "upload:"
 """How an uploaded file's ``source_path`` begins (``upload:NAME``)."""
 
 
-def renamed_upload(article: Article, stored: StoredArticle) -> bool:
-    """Whether ``article``, uploaded, is the ``stored`` upload under another file name and
-    nothing else changed (the same bytes, renamed): then it is not stored again."""
-    renamed = replace(article, source_path=stored.source_path)
-    uploads = (article.source_path or "").startswith(UPLOADED) and (stored.source_path or "").startswith(
-        UPLOADED
-    )
-    return uploads and renamed.content_hash == stored.content_hash
+def reuploaded(article: Article, stored: StoredArticle) -> bool:
+    """Whether ``article`` is ``stored`` read from elsewhere, one of the two an upload (the same
+    bytes under another file name; a file the command line stored, uploaded, or the other way
+    round), with nothing but ``source_path`` changed: then it is not stored again."""
+    upload = any((p or "").startswith(UPLOADED) for p in (article.source_path, stored.source_path))
+    return upload and replace(article, source_path=stored.source_path).content_hash == stored.content_hash
 
 
 def read_upload(data: bytes, name: str) -> Iterator[Article | Problem]:

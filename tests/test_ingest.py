@@ -369,6 +369,12 @@ def test_a_file_edited_into_a_copy_is_stored_once_and_a_renamed_upload_is_unchan
     assert ingest_items(read_upload(data, "bridge.txt"), library).added == 1
     renamed = ingest_items(read_upload(data, "bridge-final.txt"), library)
     assert (renamed.unchanged, renamed.updated, renamed.chunks) == (1, 0, 0)
+    # ... and so is a file with a url, uploaded after the command line stored it, and read from
+    # its folder again after that (each used to update the other's copy).
+    page = EXAMPLES / "philae-comet-landing-2014.html"
+    assert ingest([page], library, progress=False).added == 1
+    assert ingest_items(read_upload(page.read_bytes(), page.name), library).unchanged == 1
+    assert ingest([page], library, progress=False).unchanged == 1
     # ... but a JSONL record without a url (its id from its title and text) that now gives a
     # date is updated, whatever the file is called.
     line = {"title": "Pier repairs", "text": "Repairs to the old pier began on Tuesday."}
