@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.metrics import normalize_url
 from eval.runner import METRICS
 
 # a refusal reason's figures (one, or a list of them), left out to group the reasons
@@ -273,14 +274,30 @@ def write_report(
         "At most ten, worst first: a wrong choice, then no gold answer in the answer, then no gold "
         "article among the first ten retrieved.",
         "",
+        *worst_table(results),
+    ]
+    lines += ["", "## Plots", ""]
+    lines += [f"![{name}]({name})" for name in plots]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+NONE_WORSE = "None: every choice was right, every answer held a gold answer, every gold article was found."
+
+
+def worst_table(results: Sequence[dict[str, Any]]) -> list[str]:
+    """The worst questions' table (see ``worst_questions``), or a line saying there are none."""
+    worst = worst_questions(results)
+    if not worst:  # a table of none says nothing
+        return [
+            "None: every choice was right, every answer held a gold answer, every gold article was found."
+        ]
+    lines = [
         "| id | question | gold | chose | gold article rank | answer (start) |",
         "|---|---|---|---|---|---|",
     ]
-    for r in worst_questions(results):
+    for r in worst:
         gold_rank = "n/a"
         if r["gold_urls"]:
-            from eval.metrics import normalize_url
-
             wanted = {normalize_url(u) for u in r["gold_urls"]}
             ranks = [i for i, u in enumerate(r["retrieved_urls"], start=1) if u in wanted]
             gold_rank = str(ranks[0]) if ranks else "not in top 10"
@@ -290,6 +307,4 @@ def write_report(
         lines.append(
             f"| {r['id']} | {question} | {'; '.join(r['answers'])} | {chose} | {gold_rank} | {text} |"
         )
-    lines += ["", "## Plots", ""]
-    lines += [f"![{name}]({name})" for name in plots]
-    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lines

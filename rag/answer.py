@@ -40,7 +40,7 @@ def nothing_within(question: str, bounds: str) -> Answer:
     told "not in the articles" would not know the dates they chose were why."""
     return Answer(
         question,
-        f"No stored article was {bounds}, so none can answer; widen the dates or sources.",
+        f"No stored article was {bounds}, so none can answer; widen the search.",
         True,
         refusal_reason=f"no article {bounds}",
     )

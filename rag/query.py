@@ -93,7 +93,10 @@ class Query:
             object.__setattr__(self, "sources", tuple(self.sources))
         latest = min((d for d in (self.until, self.as_of) if d is not None), default=None)
         if self.since and latest and self.since > latest:
-            raise ConfigError(f"since ({self.since}) is after until or as-of ({latest}); swap them")
+            raise ConfigError(
+                f"since ({self.since}) is after until or as-of ({latest}): no article can be in between; "
+                "give a since before it"
+            )
 
     @classmethod
     def of(cls, query: Query | str) -> Query:

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 
 from ingest import IngestReport, Problem, ingest_items, read_upload
@@ -112,6 +112,14 @@ class AskRequest(QueryFields):
 
 class ChooseRequest(QueryFields):
     options: list[Annotated[str, Field(min_length=1)]] = Field(min_length=2, max_length=26)
+
+    @field_validator("options")
+    @classmethod
+    def _distinct(cls, options: list[str]) -> list[str]:
+        repeated = sorted({o for o in options if options.count(o) > 1})
+        if repeated:
+            raise ValueError(f"each option once: {', '.join(map(repr, repeated))} is given more than once")
+        return options
 
 
 class Server:
