@@ -306,7 +306,7 @@ def read_jsonl(text: str, location: str, locator: str, source_path: str) -> Iter
             continue
         where = f"{location}:{number}"
         try:
-            yield article_from_record(json.loads(line), where, locator, source_path)
+            yield from article_from_record(json.loads(line), where, locator, source_path)
         except json.JSONDecodeError as exc:
             yield Problem(where, f"not valid JSON ({exc.msg}); each line must be one JSON object", True)
         except RecursionError:
@@ -317,10 +317,14 @@ def read_jsonl(text: str, location: str, locator: str, source_path: str) -> Iter
             yield Problem(exc.location, exc.reason, True)
 
 
-def article_from_record(record: Any, where: str, locator: str, source_path: str) -> Article:
-    """An article from one JSONL record. Its url gives its id; without one, the file's
-    ``locator`` and the record's title and text do, so that lines moving (one deleted above,
-    the file sorted) leave it the same article and the same record twice in a file is one."""
+def article_from_record(
+    record: Any, where: str, locator: str, source_path: str
+) -> Iterator[Article | Problem]:
+    """An article from one JSONL record, after a warning if its date cannot be read (it is then
+    stored undated, as a text file's would be); ``InputError`` for a record that is no article.
+    Its url gives its id; without one, the file's ``locator`` and the record's title and text
+    do, so that lines moving (one deleted above, the file sorted) leave it the same article and
+    the same record twice in a file is one."""
     if not isinstance(record, dict):
         raise InputError(where, "not an article: expected a JSON object with at least a 'text' field")
     text = record.get("text")
@@ -332,8 +336,10 @@ def article_from_record(record: Any, where: str, locator: str, source_path: str)
         if record.get(name) is not None and not isinstance(record[name], str):
             raise InputError(where, f"field {name!r} must be a string, got {shown(record[name])}")
     authors = record.get("authors") or []
+    if isinstance(authors, str):  # "A. Writer" or "A. Writer; B. Reporter", as front matter takes it
+        authors = [a.strip() for a in authors.split(";") if a.strip()]
     if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
-        raise InputError(where, "field 'authors' must be a list of strings")
+        raise InputError(where, "field 'authors' must be a list of strings, or one string")
     for name in ("text", "title", "url", "published", "authors"):
         value = " ".join(authors) if name == "authors" else record.get(name)
         if isinstance(value, str) and SURROGATES.search(value):
@@ -345,13 +351,21 @@ def article_from_record(record: Any, where: str, locator: str, source_path: str)
     text = text.replace("\r\n", "\n")
     url = web_address(record.get("url"), where)
     content = text_hash_of(record.get("title") or "", text)[:16]
-    return Article(
+    said = record.get("published")
+    published = written_date(said) if isinstance(said, str) and said.strip() else parse_date(said, where)
+    if published is None and isinstance(said, str) and said.strip():
+        yield Problem(
+            where,
+            f"field 'published' gives no date like 2015-12-16 (got {shown(said)}); stored undated",
+            False,
+        )
+    yield Article(
         id=article_id_for(url or f"{locator}#{content}"),
         text=text,
         title=(record.get("title") or "").strip() or guess_title(text, url),
         url=url,
         source_path=source_path,
-        published=parse_date(record.get("published"), where),
+        published=published,
         source=host_of(url),
         authors=tuple(authors),
         location=where,
