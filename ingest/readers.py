@@ -44,7 +44,19 @@ Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
 
 def iter_files(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
-    """Yield (file, the argument it was found under) for every article file, or a Problem."""
+    """Yield (file, the argument it was found under) for every article file, or a Problem; a
+    file that several arguments name (itself and its folder, or twice) once, as the first does."""
+    seen: set[Path] = set()
+    for entry in _entries(paths):
+        if isinstance(entry, tuple):
+            found = entry[0].resolve()
+            if found in seen:
+                continue
+            seen.add(found)
+        yield entry
+
+
+def _entries(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
     if isinstance(paths, (str, os.PathLike)):  # one path, not its letters
         paths = [paths]
     for raw in paths:

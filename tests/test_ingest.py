@@ -345,6 +345,9 @@ def test_a_file_edited_into_a_copy_is_stored_once_and_a_renamed_upload_is_unchan
     assert all(f"(from {tmp_path / 'a.txt'})" in str(p) for p in edited.problems)
     assert "forgotten" in str(edited.problems[0])
     assert ingest([Path(".")], library, progress=False).removed == 0
+    # A file named twice, and within its folder, is read once: no duplicate of itself.
+    again = ingest([Path("a.txt"), Path("./a.txt"), tmp_path], library, progress=False)
+    assert (again.duplicates, again.unchanged) == (2, 1)  # b.txt and c.txt copy a.txt
     # Two files that swap their stories (each edited into a copy of what the other held) are
     # both updated: neither copy is judged against what the other no longer says.
     ferry = "Ferry returns\n\nThe island ferry sailed again on Monday.\n"
