@@ -288,9 +288,7 @@ def worst_table(results: Sequence[dict[str, Any]]) -> list[str]:
     """The worst questions' table (see ``worst_questions``), or a line saying there are none."""
     worst = worst_questions(results)
     if not worst:  # a table of none says nothing
-        return [
-            "None: every choice was right, every answer held a gold answer, every gold article was found."
-        ]
+        return [NONE_WORSE]
     lines = [
         "| id | question | gold | chose | gold article rank | answer (start) |",
         "|---|---|---|---|---|---|",

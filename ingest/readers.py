@@ -182,10 +182,11 @@ UPLOADED = "upload:"
 
 
 def reuploaded(article: Article, stored: StoredArticle) -> bool:
-    """Whether ``article`` is ``stored`` read from elsewhere, one of the two an upload (the same
-    bytes under another file name; a file the command line stored, uploaded, or the other way
-    round), with nothing but ``source_path`` changed: then it is not stored again."""
-    upload = any((p or "").startswith(UPLOADED) for p in (article.source_path, stored.source_path))
+    """Whether ``article``, uploaded, is ``stored`` (uploaded under another file name, or read
+    from a file) with nothing but ``source_path`` changed: then it is not stored again. The other
+    way round, a file read after its upload is stored from the file, once, so that the file read
+    again later forgets what it no longer holds."""
+    upload = (article.source_path or "").startswith(UPLOADED)
     return upload and replace(article, source_path=stored.source_path).content_hash == stored.content_hash
 
 
@@ -364,8 +365,9 @@ def article_from_record(
     url = web_address(record.get("url"), where)
     content = text_hash_of(record.get("title") or "", text)[:16]
     said = record.get("published")
-    published = written_date(said) if isinstance(said, str) and said.strip() else parse_date(said, where)
-    if published is None and isinstance(said, str) and said.strip():
+    said = (said.strip() or None) if isinstance(said, str) else said
+    published = written_date(said) if isinstance(said, str) else parse_date(said, where)
+    if published is None and isinstance(said, str):
         yield Problem(
             where,
             f"field 'published' gives no date like 2015-12-16 (got {shown(said)}); stored undated",

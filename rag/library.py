@@ -232,8 +232,9 @@ class Library:
     def _answers(
         self, question: str, query: Query, hits: list[Hit], exclude: frozenset[tuple[str, int]] = frozenset()
     ) -> Iterator[Answer]:
-        """The answerer's; when the query's dates or sources leave no passage, a refusal saying so."""
-        if not hits and query.bounds():
+        """The answerer's; when the query's dates or sources leave none of the library's passages,
+        a refusal saying so (an empty library refuses as ever: no bounds would help)."""
+        if not hits and query.bounds() and len(self.lexical):
             yield nothing_within(question, query.bounds())
         else:
             yield from self.answerer.stream(question, hits, exclude=exclude, as_of=query.as_of)

@@ -91,7 +91,7 @@ class Query:
             object.__setattr__(self, "sources", (self.sources,))
         elif self.sources is not None:
             object.__setattr__(self, "sources", tuple(self.sources))
-        latest = min((d for d in (self.until, self.as_of) if d is not None), default=None)
+        latest = self.latest
         if self.since and latest and self.since > latest:
             raise ConfigError(
                 f"since ({self.since}) is after until or as-of ({latest}): no article can be in between; "
@@ -111,10 +111,14 @@ class Query:
         """The same question and bounds, answered from ``top_k`` passages."""
         return replace(self, top_k=top_k)
 
+    @property
+    def latest(self) -> date | None:
+        """The last day an article may be published on: the earlier of ``until`` and ``as_of``."""
+        return min((d for d in (self.until, self.as_of) if d is not None), default=None)
+
     def bounds(self) -> str:
         """The bounds of the search in words (see ``bounds_said``); "" when there are none."""
-        last = min((d for d in (self.until, self.as_of) if d is not None), default=None)
-        return bounds_said(self.since, last, self.sources)
+        return bounds_said(self.since, self.latest, self.sources)
 
 
 def bounds_said(since: date | None, until: date | None, sources: Sequence[str] | None) -> str:

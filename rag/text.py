@@ -298,7 +298,8 @@ _SAYING = re.compile(
 
 _ACCOUNT = re.compile(
     rf"^\s*{_REQUEST}(?:why\b|what\s+(?:has\s+|had\s+)?happen"
-    r"|how\s+(?:did|does|do|has|have|had|was|were|is|are|will|would|can|could)\b)",
+    r"|how\s+(?:did|does|do|has|have|had|was|were|is|are|will|would|can|could)\b"
+    r"(?![^?]*\b(?:close|closed|finish|finished|rank|ranked|score|scored|place|placed|fare|fared)\b))",
     re.I,
 )
 

@@ -169,6 +169,8 @@ def test_sentences_run_on_past_news_abbreviations(text: str, sentences: list[str
         ("How did the prisoner escape?", True),
         ("How many ferries stopped running?", False),
         ("How long did the probe travel?", False),
+        ("How did the airline's shares close on Friday?", False),  # a number
+        ("How did the team finish in the league?", False),  # a place
         ("What did the council conclude the mayor had done?", False),  # short, like a quiz's answers
     ],
 )

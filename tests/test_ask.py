@@ -337,6 +337,11 @@ def test_a_third_question_is_answered_for_itself_not_for_the_one_that_opened_the
     assert "100 billion dollars" in answer.answer
 
 
+def test_an_empty_library_refuses_without_blaming_the_dates(make_library: Callable[..., Library]) -> None:
+    answer = make_library().ask(Query("Who won the final?", as_of="2026-12-03"))  # the page's as-of
+    assert answer.refused and answer.refusal_reason == "nothing was retrieved"
+
+
 def test_a_question_asking_for_an_account_quotes_the_sentence_that_gives_it(
     make_library: Callable[..., Library],
 ) -> None:

@@ -202,9 +202,9 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
     assert "top_k" in bad.json()["error"]["message"]
     missing = http.post("/v1/choose", json={"question": SEED_QUESTION})
     assert missing.status_code == 422 and missing.json()["error"]["param"] == "options"
-    twice = http.post("/v1/choose", json={"question": SEED_QUESTION, "options": ["NASA", "ESA", "NASA"]})
+    twice = http.post("/v1/choose", json={"question": SEED_QUESTION, "options": ["NASA", "ESA", "nasa "]})
     assert twice.status_code == 422 and twice.json()["error"]["param"] == "options"
-    assert "'NASA' is given more than once" in twice.json()["error"]["message"]
+    assert "each option once: 'nasa ' repeats 'NASA'" in twice.json()["error"]["message"]
     dates = http.post(
         "/v1/ask", json={"question": SEED_QUESTION, "since": "2016-01-01", "until": "2015-01-01"}
     )

@@ -378,6 +378,15 @@ def test_a_file_edited_into_a_copy_is_stored_once_and_a_renamed_upload_is_unchan
     assert ingest([page], library, progress=False).added == 1
     assert ingest_items(read_upload(page.read_bytes(), page.name), library).unchanged == 1
     assert ingest([page], library, progress=False).unchanged == 1
+    # Uploaded first, the file read after it is stored from the file, once (so that the file read
+    # again later forgets what it no longer holds); an upload after that changes nothing.
+    (philae,) = [a for a in library.sources() if a.url and "philae" in a.url]
+    assert library.forget(philae.id)
+    assert ingest_items(read_upload(page.read_bytes(), page.name), library).added == 1
+    assert ingest([page], library, progress=False).updated == 1
+    assert ingest_items(read_upload(page.read_bytes(), "renamed.html"), library).unchanged == 1
+    assert ingest([page], library, progress=False).unchanged == 1
+    assert [a.source_path for a in library.sources() if a.id == philae.id] == [str(page)]
     # ... but a JSONL record without a url (its id from its title and text) that now gives a
     # date is updated, whatever the file is called.
     line = {"title": "Pier repairs", "text": "Repairs to the old pier began on Tuesday."}

@@ -189,7 +189,7 @@ def test_bad_files_are_named_and_skipped_while_good_ones_are_read(tmp_path: Path
         json.dumps({"title": "no text"}),
         json.dumps(["a", "list"]),
         json.dumps({"text": "Beta text.", "published": "yesterday", "authors": "Ann Reed; Bo Lin"}),
-        json.dumps({"text": "Gamma text.", "published": None, "authors": ["X"]}),
+        json.dumps({"text": "Gamma text.", "published": "  ", "authors": ["X"]}),  # no date, no warning
     ]
     (tmp_path / "batch.jsonl").write_text("\n".join(lines) + "\n")
     (tmp_path / "feed.json").write_text("[" + lines[0] + "]")  # a warning: JSON Lines are read, not JSON

@@ -116,9 +116,14 @@ class ChooseRequest(QueryFields):
     @field_validator("options")
     @classmethod
     def _distinct(cls, options: list[str]) -> list[str]:
-        repeated = sorted({o for o in options if options.count(o) > 1})
-        if repeated:
-            raise ValueError(f"each option once: {', '.join(map(repr, repeated))} is given more than once")
+        """Each option once, case and spaces aside: which of two copies is chosen means nothing.
+        (The library takes repeats, as a quiz may have them: one 2023 question does.)"""
+        seen: dict[str, str] = {}
+        for option in options:
+            key = " ".join(option.split()).casefold()
+            if key in seen:
+                raise ValueError(f"each option once: {option!r} repeats {seen[key]!r}")
+            seen[key] = option
         return options
 
 
