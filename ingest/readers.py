@@ -45,15 +45,14 @@ Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
 def iter_files(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:
     """Yield (file, the argument it was found under) for every article file, or a Problem; a
-    file that several arguments name (itself and its folder, or twice) once, as the first does."""
-    seen: set[Path] = set()
+    file that several arguments name (itself and its folder, or twice) once, as the first does,
+    and a problem once."""
+    seen: set[Path | tuple[str, str]] = set()
     for entry in _entries(paths):
-        if isinstance(entry, tuple):
-            found = entry[0].resolve()
-            if found in seen:
-                continue
-            seen.add(found)
-        yield entry
+        key = entry[0].resolve() if isinstance(entry, tuple) else (entry.location, entry.reason)
+        if key not in seen:
+            seen.add(key)
+            yield entry
 
 
 def _entries(paths: Paths) -> Iterator[tuple[Path, Path] | Problem]:

@@ -22,6 +22,18 @@ def articles_and_problems(paths: list[Path]) -> tuple[list[Article], list[Proble
     )
 
 
+def test_a_folder_named_twice_is_read_once_with_each_note_once(tmp_path: Path) -> None:
+    from ingest.readers import iter_files
+
+    (tmp_path / "README.md").write_text("# About these files\n\nNotes for the desk.\n")
+    (tmp_path / "feed.json").write_text("[]")
+    (tmp_path / "ferry.txt").write_text("Ferry returns\n\nThe island ferry sailed again on Monday.\n")
+    entries = list(iter_files([tmp_path, tmp_path, tmp_path / "ferry.txt"]))
+    assert [e for e in entries if not isinstance(e, Problem)] == [(tmp_path / "ferry.txt", tmp_path)]
+    notes = sorted(Path(e.location).name for e in entries if isinstance(e, Problem))
+    assert notes == ["README.md", "feed.json"]  # left out with a note each, once
+
+
 def test_title_of_a_plain_article_is_its_first_line() -> None:
     text = "Markets rally on rate hopes\n\nShares rose on Monday. Traders cheered.\n"
     assert guess_title(text) == "Markets rally on rate hopes"
