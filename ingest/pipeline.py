@@ -18,6 +18,7 @@ import numpy as np
 from ingest.copies import TextHolders
 from ingest.plumbing import RecentVectors, prefetch, release_freed_memory
 from ingest.preparing import Prepared, Splitter
+from ingest.problem import counted
 from ingest.readers import Paths, Problem, iter_files, read_file, reuploaded, source_path_of
 from rag.chroma_records import ArticleWrite
 from rag.library import Library
@@ -67,10 +68,10 @@ class IngestReport:
     def summary(self) -> str:
         """The one-line result the CLI prints last."""
         return (
-            f"{self.articles} articles ({self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.duplicates} duplicates, {self.removed} removed, "
+            f"{counted(self.articles, 'article')} ({self.added} added, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {counted(self.duplicates, 'duplicate')}, {self.removed} removed, "
             f"{self.skipped} skipped), "
-            f"{self.chunks} chunks in {self.seconds:.1f} s ({self.chunks_per_second:.1f} chunks/s)"
+            f"{counted(self.chunks, 'chunk')} in {self.seconds:.1f} s ({self.chunks_per_second:.1f} chunks/s)"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -278,7 +278,7 @@ def test_a_story_stored_already_from_elsewhere_is_named_not_stored_again(
     assert not note.skipped and kept.id in note.reason and "not stored again" in note.reason
     again = ingest([folder], library, progress=False)
     assert (again.unchanged, again.duplicates, again.chunks) == (5, 1, 0)
-    assert "1 duplicates" in again.summary()
+    assert "1 duplicate," in again.summary()
     # The file uploaded after the command line stored it: one article, the upload's id mapped to it.
     upload = ingest_items(read_upload(original.read_bytes(), original.name), library)
     assert (upload.added, upload.duplicates, upload.same_as) == (0, 1, {next(iter(upload.same_as)): kept.id})

@@ -308,6 +308,8 @@ def format_answer(answer: Answer) -> str:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     """``citewire sources``: one line per stored article."""
+    from ingest.problem import counted
+
     library = _open(args, existing=True)
     articles = library.sources()
     if args.json:
@@ -316,8 +318,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
         return 0
     for a in articles:
         when = a.published.isoformat() if a.published else "undated"
-        print(f"{a.id}  {when:10}  {a.chunks:3} chunks  {a.title}  <{a.url or a.source_path}>")
-    print(f"{len(articles)} articles, {sum(a.chunks for a in articles)} chunks")
+        print(f"{a.id}  {when:10}  {counted(a.chunks, 'chunk'):>10}  {a.title}  <{a.url or a.source_path}>")
+    print(f"{counted(len(articles), 'article')}, {counted(sum(a.chunks for a in articles), 'chunk')}")
     return 0
 
 
