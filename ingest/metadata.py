@@ -156,10 +156,10 @@ def _front_matter_lines(block: str, location: str) -> dict[str, str | list[str]]
     for line in block.split("\n"):
         if not line.strip():
             continue
-        item = line.strip()
-        if item.startswith("-") and key and (fields[key] == "" or isinstance(fields[key], list)):
-            listed = fields[key] if isinstance(fields[key], list) else []
-            fields[key] = [*listed, _unquoted(item[1:])] if _unquoted(item[1:]) else listed
+        item, held = line.strip(), fields.get(key)
+        if item.startswith("-") and key and (held == "" or isinstance(held, list)):
+            listed = held if isinstance(held, list) else []
+            fields[key] = [*listed, entry] if (entry := _unquoted(item[1:])) else listed
             continue
         name, sep, value = line.partition(":")
         if not sep:
@@ -171,6 +171,12 @@ def _front_matter_lines(block: str, location: str) -> dict[str, str | list[str]]
 
 def _unquoted(value: str) -> str:
     return value.strip().strip('"').strip("'")
+
+
+def authors_in(named: str | list[str]) -> tuple[str, ...]:
+    """The authors a field names: a list's items, or one text's parts between semicolons
+    ("A. Writer; B. Reporter"); blanks left out."""
+    return tuple(a.strip() for a in (named if isinstance(named, list) else named.split(";")) if a.strip())
 
 
 def one_field(meta: dict[str, str | list[str]], location: str, *keys: str) -> str:

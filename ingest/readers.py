@@ -18,6 +18,7 @@ from typing import Any
 
 from ingest.decoding import decode, decode_lines
 from ingest.metadata import (
+    authors_in,
     front_matter,
     guess_title,
     host_of,
@@ -253,8 +254,7 @@ def article_from_text(
     published = written_date(said) if said else None
     if said and published is None:
         yield Problem(location, f"{where} gives no date like 2015-12-16; stored undated", False)
-    named = meta.get("authors", meta.get("author", ""))
-    authors = tuple(a.strip() for a in (named if isinstance(named, list) else named.split(";")) if a.strip())
+    authors = authors_in(meta.get("authors", meta.get("author", "")))
     yield Article(
         id=article_id_for(url or locator),
         text=text,
@@ -306,7 +306,7 @@ def article_from_html(html: str, location: str, locator: str, source_path: str) 
         source_path=source_path,
         published=parse_date(getattr(doc, "date", None), location),
         source=getattr(doc, "sitename", None) or host_of(url),
-        authors=tuple(a.strip() for a in author.split(";") if a.strip()),
+        authors=authors_in(author),
         location=location,
     )
 
@@ -349,7 +349,7 @@ def article_from_record(
             raise InputError(where, f"field {name!r} must be a string, got {shown(record[name])}")
     authors = record.get("authors") or []
     if isinstance(authors, str):  # "A. Writer" or "A. Writer; B. Reporter", as front matter takes it
-        authors = [a.strip() for a in authors.split(";") if a.strip()]
+        authors = list(authors_in(authors))
     if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
         raise InputError(where, "field 'authors' must be a list of strings, or one string")
     for name in ("text", "title", "url", "published", "authors"):
