@@ -5,6 +5,7 @@ Every error the CLI and UI show a user derives from ``CitewireError``; anything 
     CitewireError
     ├── ConfigError          a setting or argument has a value we cannot use
     ├── InputError           an article file or record cannot be read (names the file and line)
+    ├── NotFoundError        nothing is stored under the id asked for
     ├── StoreError           the Chroma store is unreachable, held by another process, or holds
     │                        something unexpected
     └── ModelError           the embedding model cannot be loaded, or a language model cannot be
@@ -32,6 +33,10 @@ class InputError(CitewireError):
         self.reason = reason
 
 
+class NotFoundError(CitewireError):
+    """Nothing is stored under the id asked for."""
+
+
 class StoreError(CitewireError):
     """The Chroma store could not be opened, read or written."""
 
@@ -39,3 +44,16 @@ class StoreError(CitewireError):
 class ModelError(CitewireError):
     """The embedding model could not be loaded, or a language model could not be loaded or
     reached (its message never holds an API key)."""
+
+
+def error_type(exc: CitewireError) -> str:
+    """The kind of error as the HTTP API and ``--json`` name it (OpenAI's ``error.type``)."""
+    if isinstance(exc, ConfigError | InputError):
+        return "invalid_request_error"
+    if isinstance(exc, NotFoundError):
+        return "not_found_error"
+    if isinstance(exc, StoreError):
+        return "store_unavailable"
+    if isinstance(exc, ModelError):
+        return "model_error"
+    return "server_error"

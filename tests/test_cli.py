@@ -70,6 +70,11 @@ def test_ingest_ask_sources_forget(tmp_path: Path) -> None:
     assert [(p["file"], p["skipped"]) for p in report["problems"]] == [(f"{bad}:1", True)]
     forgot = run("forget", pluto["id"], "--json", data_dir=data)
     assert forgot.returncode == 0 and json.loads(forgot.stdout) == {"forgot": pluto["id"]}
+    # An error, with --json, is a record on stdout too, typed as the HTTP API types it.
+    missing = run("forget", pluto["id"], "--json", data_dir=data)
+    assert missing.returncode == 1 and "citewire sources" in missing.stderr
+    error = json.loads(missing.stdout)["error"]
+    assert error["type"] == "not_found_error" and pluto["id"] in error["message"]
 
 
 def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
@@ -81,6 +86,10 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
     done = run("ask", "anything", "--as-of", "yesterday", data_dir=tmp_path)
     assert done.returncode == 2 and "not a date like 2015-12-16" in done.stderr
+    done = run("ask", "anything", "--as-of", "yesterday", "--json", data_dir=tmp_path)
+    assert done.returncode == 2 and "usage: citewire ask" in done.stderr
+    said = "argument --as-of: 'yesterday' is not a date like 2015-12-16"
+    assert json.loads(done.stdout) == {"error": {"message": said, "type": "invalid_request_error"}}
     done = run("ask", "word " * 900, data_dir=tmp_path)  # the page's and the API's cap
     assert done.returncode == 1 and "The question is 4,500 characters; ask in at most 4,000." in done.stderr
     # chat: a port in use (a second `make chat`) and a bad upload limit, before anything loads.

@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
+from rag.errors import CitewireError, error_type
 from ui.limits import error_body
 
 log = logging.getLogger("citewire.api")
+
+_STATUS = {"invalid_request_error": 422, "not_found_error": 404, "store_unavailable": 503, "model_error": 502}
 
 
 def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
@@ -71,13 +73,8 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
 
     @app.exception_handler(CitewireError)
     def library_error(request: Request, exc: CitewireError) -> JSONResponse:
-        if isinstance(exc, ConfigError | InputError):
-            return error_body(422, str(exc), "invalid_request_error")
-        if isinstance(exc, StoreError):
-            return error_body(503, str(exc), "store_unavailable")
-        if isinstance(exc, ModelError):
-            return error_body(502, str(exc), "model_error")
-        return error_body(500, str(exc), "server_error")
+        kind = error_type(exc)
+        return error_body(_STATUS.get(kind, 500), str(exc), kind)
 
     @app.exception_handler(Exception)
     def bug(request: Request, exc: Exception) -> JSONResponse:

@@ -1,7 +1,9 @@
 """The ``citewire`` command: a thin layer over ``rag`` and ``ingest``.
 
 Every command catches ``CitewireError`` and prints its message; anything else is a bug and
-keeps its traceback.
+keeps its traceback. With ``--json``, an error (a bad flag too) is also printed on stdout as the
+HTTP API gives it, ``{"error": {"message", "type"}}``, so a caller reading stdout is never left
+with nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from rag.errors import CitewireError, ConfigError
+from rag.errors import CitewireError, ConfigError, NotFoundError, error_type
 from rag.query import Query, check_length, day
 from rag.records import Answer
 from rag.settings import Settings
@@ -82,9 +84,20 @@ def _version() -> str:
         return "(not installed)"
 
 
+class UsageError(ConfigError):
+    """The command line itself is wrong (argparse's own errors), exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising its errors instead of exiting, so ``main`` can report them as JSON too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.format_usage()}{self.prog}: error: {message}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="citewire", description="Ask questions of news articles and get cited answers, offline."
     )
     parser.add_argument("--version", action="version", version=f"citewire {_version()}")
@@ -189,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_compare_parser() -> argparse.ArgumentParser:
     """``citewire eval compare RUN_A RUN_B``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="citewire eval compare", description="Compare two evaluation runs question by question."
     )
     parser.add_argument("run_a", type=Path, metavar="RUN_A")
@@ -218,8 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": serving.cmd_serve,
         }
         return handler[args.command](args)
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        _json_error(argv, exc)
+        return 2
     except CitewireError as exc:
         print(f"citewire: {exc}", file=sys.stderr)
+        _json_error(argv, exc)
         return 1
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
         sys.stderr.close()
@@ -228,6 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         kept = f" {INGEST_INTERRUPTED}" if argv[:1] == ["ingest"] else ""
         print(f"\ncitewire: interrupted.{kept}", file=sys.stderr)
         return 130
+
+
+def _json_error(argv: list[str], exc: CitewireError) -> None:
+    """With ``--json`` asked for, the error on stdout too."""
+    if "--json" in argv:
+        message = str(exc).rpartition(": error: ")[2] if isinstance(exc, UsageError) else str(exc)
+        print(json.dumps({"error": {"message": message, "type": error_type(exc)}}, ensure_ascii=False))
 
 
 INGEST_INTERRUPTED = (
@@ -327,7 +352,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     """``citewire forget ID``: exit 1 when no such article is stored."""
     library = _open(args, existing=True)
     if not library.forget(args.article_id):
-        raise CitewireError(f"no article with id {args.article_id!r}; `citewire sources` lists the ids")
+        raise NotFoundError(f"no article with id {args.article_id!r}; `citewire sources` lists the ids")
     print(json.dumps({"forgot": args.article_id}) if args.json else f"forgot {args.article_id}")
     return 0
 
