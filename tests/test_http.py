@@ -16,6 +16,7 @@ import pytest
 from conftest import EXAMPLES, SEED_DIR, SEED_QUESTION, free_port, run
 
 from rag import Library
+from rag.offline import cl100k
 from ui.api import ApiOptions, build_api
 from ui.openai_chat import SOURCES_HEADING
 
@@ -120,13 +121,25 @@ def test_openai_chat_answers_with_citations_streamed_and_not(openai_client: Any)
     seed = [f"[{c['n']}]" for c in whole.citewire["citations"] if c["title"] == SEED_TITLE]
     assert f"{' '.join(seed)} {SEED_TITLE}" in sources and sources.count(SEED_TITLE) == 1
     assert_seed_answer(whole.citewire)
+    # usage, in cl100k_base tokens, as OpenAI clients and their cost trackers read it.
+    encoding = cl100k()
+    asked, replied = len(encoding.encode(SEED_QUESTION)), len(encoding.encode(content))
+    assert (whole.usage.prompt_tokens, whole.usage.completion_tokens) == (asked, replied)
+    assert whole.usage.total_tokens == asked + replied
 
-    streamed = openai_client.chat.completions.create(model="citewire", messages=messages, stream=True)
+    streamed = openai_client.chat.completions.create(
+        model="citewire", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(streamed)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == content
+    # The usage comes last, in a chunk of its own with no choices, as OpenAI sends it.
+    *chunks, counted = chunks
+    assert counted.choices == [] and counted.usage == whole.usage
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_extra["citewire"] == whole.citewire
+    unasked = list(openai_client.chat.completions.create(model="citewire", messages=messages, stream=True))
+    assert all(c.choices and c.usage is None for c in unasked)
 
     models = openai_client.models.list()
     assert [m.id for m in models.data] == ["citewire"]

@@ -5,8 +5,10 @@ LibreChat) can talk to Citewire.
 The assistant's message is the cited answer with its ``[n]`` markers, followed by its sources, one
 line each, so that any client shows a readable answer. The answer's whole record (the citations
 with their exact spans, ``refused``, ``answerer``, ...) comes in the response's ``citewire`` field,
-in the last chunk when streamed. The earlier messages are the conversation: a follow-up is
-answered as the next turn. The server remembers the turns of the answers it gave lately, by their
+in the last chunk when streamed. ``usage`` counts tokens with tiktoken's ``cl100k_base`` over the
+messages' text and the reply's (a streamed reply ends with it when the request asks,
+``stream_options: {"include_usage": true}``, as OpenAI's does). The earlier messages are the
+conversation: a follow-up is answered as the next turn. The server remembers the turns of the answers it gave lately, by their
 text, so a follow-up to one of them knows what it quoted; an earlier answer it does not know is
 taken at its word.
 """
@@ -26,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from rag.conversation import Turn, resolve
-from rag.errors import CitewireError
+from rag.errors import CitewireError, error_type
+from rag.offline import cl100k
 from rag.query import Query
 from rag.records import Answer
 
@@ -55,6 +58,11 @@ class Message(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
 class ChatRequest(BaseModel):
     """An OpenAI chat request; settings Citewire has no use for (temperature, ...) are accepted
     and ignored."""
@@ -63,6 +71,15 @@ class ChatRequest(BaseModel):
     model: str = Field(description=f"`{MODEL}`")
     messages: list[Message] = Field(min_length=1, max_length=200)
     stream: bool = False
+    stream_options: StreamOptions | None = None
+
+
+def usage(messages: Sequence[Message], reply: str) -> dict[str, int]:
+    """OpenAI's ``usage``, in ``cl100k_base`` tokens of the messages' text and the reply's."""
+    encoding = cl100k()
+    asked = sum(len(encoding.encode(m.text, disallowed_special=())) for m in messages)
+    replied = len(encoding.encode(reply, disallowed_special=()))
+    return {"prompt_tokens": asked, "completion_tokens": replied, "total_tokens": asked + replied}
 
 
 def sources_text(answer: Answer) -> str:
@@ -131,13 +148,15 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
         question, history = conversation(body.messages, server)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+            """An event; one with no ``delta`` has no choices (the usage, as OpenAI sends it)."""
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
             record = {
                 "id": reply_id,
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": MODEL,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [] if delta is None else [choice],
                 **extra,
             }
             return f"data: {json.dumps(record, ensure_ascii=False)}\n\n"
@@ -159,6 +178,7 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
                         "finish_reason": "stop",
                     }
                 ],
+                "usage": usage(body.messages, content),
                 "citewire": answer.to_dict(),
             }
 
@@ -176,7 +196,7 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
                             yield chunk({"content": delta})
                             shown = text
             except CitewireError as exc:  # the answer has begun: the error comes as an event
-                failure = {"message": str(exc), "type": type(exc).__name__, "param": None, "code": None}
+                failure = {"message": str(exc), "type": error_type(exc), "param": None, "code": None}
                 yield f"data: {json.dumps({'error': failure}, ensure_ascii=False)}\n\n"
                 yield "data: [DONE]\n\n"
                 return
@@ -188,6 +208,8 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
                 yield chunk({"content": sources})
             server.turns.remember(sent, turn)
             yield chunk({}, "stop", citewire=answer.to_dict())
+            if body.stream_options is not None and body.stream_options.include_usage:
+                yield chunk(None, usage=usage(body.messages, sent))
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(
