@@ -83,7 +83,8 @@ def test_a_server_dying_mid_question_is_one_line_and_asking_again_answers(
     died = run(*question, data_dir=tmp_path / "client", hook=kill)
     assert died.returncode == 1
     message = one_line_error(died.stderr)
-    assert json.loads(died.stdout) == {"error": {"message": message[len("citewire: ") :], "type": "store_unavailable"}}
+    said = {"message": message.removeprefix("citewire: "), "type": "store_unavailable"}
+    assert json.loads(died.stdout) == {"error": said}
     assert message.startswith(f"citewire: The Chroma server at {server.url} failed while reading passages (")
     down = run(*question, data_dir=tmp_path / "client")  # down from the start: one line too
     assert down.returncode == 1 and f"{server.url}" in one_line_error(down.stderr)

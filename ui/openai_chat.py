@@ -8,9 +8,9 @@ with their exact spans, ``refused``, ``answerer``, ...) comes in the response's 
 in the last chunk when streamed. ``usage`` counts tokens with tiktoken's ``cl100k_base`` over the
 messages' text and the reply's (a streamed reply ends with it when the request asks,
 ``stream_options: {"include_usage": true}``, as OpenAI's does). The earlier messages are the
-conversation: a follow-up is answered as the next turn. The server remembers the turns of the answers it gave lately, by their
-text, so a follow-up to one of them knows what it quoted; an earlier answer it does not know is
-taken at its word.
+conversation: a follow-up is answered as the next turn. The server remembers the turns of the
+answers it gave lately, by their text, so a follow-up to one of them knows what it quoted; an
+earlier answer it does not know is taken at its word.
 """
 
 from __future__ import annotations
