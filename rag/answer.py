@@ -128,6 +128,10 @@ MIN_SCORE = 0.45
 MIN_COVERAGE = 0.3
 
 
+def _is_headline(evidence: Evidence) -> bool:
+    return evidence.text.split() == evidence.hit.chunk.title.split()
+
+
 def missing_numbers(question: str, hits: Sequence[Hit]) -> set[str]:
     """The numbers of ``question`` (a year, a count) that no passage of ``hits`` nor its date mentions."""
     evidence = " ".join(h.chunk.text for h in hits)
@@ -179,7 +183,9 @@ class ExtractiveAnswerer:
     def _hand_ranked(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
         """The sentences scored by the hand-set weights, best first."""
         weights = question_terms(question)
-        pool = evidence_sentences(question, hits)
+        # An article's headline line, read from its text (.txt, .md, .html), is not quoted: every
+        # citation shows the title already, and it is no sentence of the story.
+        pool = [e for e in evidence_sentences(question, hits) if not _is_headline(e)]
         rarity = rarity_weights(weights, pool)
         best_hit = max((h.score for h in hits), default=0.0)
         kind = expected_answer(question)

@@ -356,6 +356,17 @@ def test_a_question_asking_for_an_account_quotes_the_sentence_that_gives_it(
     )
 
 
+def test_an_articles_headline_line_is_not_quoted(make_library: Callable[..., Library]) -> None:
+    """The headline line of a text or HTML article: every citation shows the title already, and
+    the learned reader, which saw no headline in the quizzes' texts, quoted it second."""
+    library = make_library()
+    ingest([EXAMPLES], library, progress=False)
+    for question in ("When did Philae land on the comet?", "How many people died in the Nepal earthquake?"):
+        answer = library.ask(question)
+        assert not answer.refused and answer.citations, question
+        assert all(c.quote.split() != c.title.split() for c in answer.citations), answer.answer
+
+
 def test_a_chain_of_follow_ups_that_name_nothing_reads_the_topic_it_follows(news_library: Library) -> None:
     """ "What else did he say?" after "What else did he say about it?": the two name nothing a
     sentence could be chosen for, so the answer reads the opener too, rather than refusing."""
