@@ -295,16 +295,11 @@ def _prepare(
             problem(item)
             continue
         where = item.location or item.url or item.source_path or item.id
-        if item.id in seen:
-            first, first_text = seen[item.id]
-            if first_text == item.text_hash:
-                report.duplicates += 1
-                problem(Problem(where, f"the same article as {first}; stored once", False))
-            else:
-                same = f"the same url ({item.url})" if item.url else "the same article"
-                problem(Problem(where, f"{same} as {first}; kept the first", True))
+        repeat = _read_before(item, where, seen)
+        if repeat is not None:
+            report.duplicates += not repeat.skipped
+            problem(repeat)
             continue
-        seen[item.id] = (where, item.text_hash)
         previous = stored.get(item.id)
         if previous is not None and (
             previous.content_hash == item.content_hash or reuploaded(item, previous)
@@ -334,6 +329,20 @@ def _prepare(
             superseded.append(item.id)
             said += f", and what {item.id} held before is forgotten"
         problem(Problem(where, said, False))
+
+
+def _read_before(item: Article, where: str, seen: dict[str, tuple[str, str]]) -> Problem | None:
+    """The note for an id this run has read before (the same url on two JSONL lines): a
+    duplicate when the two say the same, else a skip; None the first time, which ``seen`` keeps
+    (id: where it was read, its text hash)."""
+    if item.id not in seen:
+        seen[item.id] = (where, item.text_hash)
+        return None
+    first, first_text = seen[item.id]
+    if first_text == item.text_hash:
+        return Problem(where, f"the same article as {first}; stored once", False)
+    same = f"the same url ({item.url})" if item.url else "the same article"
+    return Problem(where, f"{same} as {first}; kept the first", True)
 
 
 def _embed(library: Library, group: list[Prepared], recent: RecentVectors) -> list[ArticleWrite]:
