@@ -1,7 +1,8 @@
 """Evaluation suites: a corpus (``articles.jsonl``) and its questions (``questions.jsonl``).
 
 A question line: ``{"id", "question", "answers": [...]}`` and optionally ``"date"``
-(YYYY-MM-DD, the question's "today"), ``"choices"`` (options for multiple choice),
+(YYYY-MM-DD, the question's "today"), ``"choices"`` (options for multiple choice; a blank one,
+as four realtimeqa-dev quizzes end with, is left out),
 ``"gold_urls"`` (the articles that hold the answer) and ``"source"`` (for grouping results;
 without it, the id up to its last ``_``: for RealTimeQA, the quiz date).
 """
@@ -50,7 +51,7 @@ def question_from(record: object, where: str) -> Question:
         raise InputError(where, "field 'answers' must list at least one answer")
     if not all(a.strip() for a in answers):
         raise InputError(where, "field 'answers' holds an empty answer; give each answer's text")
-    choices = _strings(record, "choices", where)
+    choices = tuple(c for c in _strings(record, "choices", where) if c.strip())
     if choices and len(choices) < 2:
         raise InputError(where, "field 'choices' needs at least two options (or leave it out)")
     if choices and not any(exact_match(c, answers) for c in choices):

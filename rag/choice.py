@@ -15,7 +15,7 @@ is held.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +126,7 @@ def choose(
     options' evidence; None from it leaves the choice to the rule), else ``strongest``'s;
     grounded as ``grounded_choice`` says, ``min_score`` being the library's refusal gate.
     Raises ``ConfigError`` without options."""
-    options = _options(choices)
+    options = options_of(choices)
     weighed = option_evidence(question, options, hits)
     settled = by_form(question, options, weighed)
     if settled is not None:
@@ -148,10 +148,18 @@ def strongest(options: Sequence[str], hits: Sequence[Hit], weighed: Weighed) -> 
     return max(range(len(options)), key=lambda i: (counts[i], -i))
 
 
-def _options(choices: Sequence[str]) -> tuple[str, ...]:
+def options_of(choices: Sequence[str]) -> tuple[str, ...]:
+    """``choices`` as a tuple of two or more options, each some text; ``ConfigError`` naming what
+    is not (one string is not a list of options: its letters would be). Repeats are kept, as a
+    quiz may have them."""
+    if isinstance(choices, str) or not isinstance(choices, Iterable):
+        raise ConfigError(f"choices must be a list of options. Currently, choices is {choices!r}")
     options = tuple(choices)
     if len(options) < 2:
         raise ConfigError(f"choose needs at least two choices. Currently, there are {len(options)}")
+    for option in options:
+        if not isinstance(option, str) or not option.strip():
+            raise ConfigError(f"each choice must be some text. Currently, choices holds {option!r}")
     return options
 
 
@@ -191,7 +199,7 @@ def option_evidence(
 ) -> list[tuple[float, Evidence | None]]:
     """For each option, how strongly the sentences of ``hits`` support it, and the sentence
     that supports it best (None when none holds any of it)."""
-    options = _options(choices)
+    options = options_of(choices)
     pool = evidence_sentences(question, hits, min_words=3)
     asked = question_terms(question)
     rarity = rarity_weights(asked, pool)

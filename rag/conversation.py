@@ -71,6 +71,22 @@ class Turn:
         return cls(str(record["question"]), query, cited, str(record.get("answer") or ""))
 
 
+def turns_of(history: object) -> tuple[Turn, ...]:
+    """The conversation's earlier turns, oldest first, as ``Library.reply`` returns each; a
+    ``ConfigError`` for anything else (one ``Turn`` alone, or a question's text)."""
+    if history is None:
+        return ()
+    if isinstance(history, Turn | str) or not isinstance(history, Sequence):
+        raise ConfigError(
+            "history must be the earlier turns, a list of Turn, oldest first (as Library.reply "
+            f"returns each). Currently, history is {history!r}"
+        )
+    for turn in history:
+        if not isinstance(turn, Turn):
+            raise ConfigError(f"history must hold Turn records. Currently, it holds {turn!r}")
+    return tuple(history)
+
+
 @dataclass(frozen=True)
 class FollowUp:
     """How to search for a question in its conversation, and what its answer reads."""

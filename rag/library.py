@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer, nothing_within
-from rag.choice import Choice, choose
+from rag.choice import Choice, choose, options_of
 from rag.chroma_records import ArticleWrite
-from rag.conversation import Turn, prefer_articles, resolve
+from rag.conversation import Turn, prefer_articles, resolve, turns_of
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.filters import PassageFilter
@@ -40,7 +40,7 @@ from rag.fusion import (
 from rag.lexical import LexicalIndex
 from rag.lexical_sync import LexicalSync
 from rag.offline import go_offline
-from rag.query import Query
+from rag.query import Query, sources_stored
 from rag.records import Answer, Hit, StoredArticle, article_of
 from rag.settings import Settings
 from rag.storage import Store
@@ -235,12 +235,14 @@ class Library:
         """The answerer's; when the query's dates or sources leave none of the library's passages,
         a refusal saying so (an empty library refuses as ever: no bounds would help)."""
         if not hits and query.bounds() and len(self.lexical):
-            yield nothing_within(question, query.bounds())
+            known = sources_stored(query.sources, (a.source for a in self.sources()))
+            yield nothing_within(question, query.bounds(), known)
         else:
             yield from self.answerer.stream(question, hits, exclude=exclude, as_of=query.as_of)
 
     def reply(self, query: Query | str, history: Sequence[Turn] = ()) -> tuple[Answer, Turn]:
-        """Answer the question as the next turn of a conversation (see ``rag.conversation``).
+        """Answer the question as the next turn of a conversation (see ``rag.conversation``):
+        ``history`` is the turns before it, oldest first, as this returns each.
 
         A follow-up ("What else did he say about it?") is searched together with the question
         it follows, prefers the articles just cited, and quotes sentences not quoted before.
@@ -252,7 +254,7 @@ class Library:
         """``reply``'s answer as it grows (see ``stream``), each with the turn it makes. With a
         language model, a question that follows others is first rewritten by it as a standalone
         question, and that is searched and answered."""
-        query = Query.of(query)
+        query, history = Query.of(query), turns_of(history)
         question = query.question
         follow = resolve(question, history)
         k = self.settings.top_k if query.top_k is None else query.top_k
@@ -290,7 +292,7 @@ class Library:
     def choose(self, query: Query | str, choices: Sequence[str], hits: Sequence[Hit] | None = None) -> Choice:
         """The option of ``choices`` that the passages (``hits`` when retrieved already) support,
         cited; a language model's pick is grounded when a sentence of them holds it."""
-        query = Query.of(query)
+        query, choices = Query.of(query), options_of(choices)
         found = hits if hits is not None else self.search(query)
         if self.settings.llm:
             from rag.generative import model_choice
@@ -326,11 +328,11 @@ class Library:
 
     def article_text(self, article_id: str) -> str | None:
         """The full text of an article: citation offsets index into it."""
-        return self.store.article_text(article_id)
+        return self.store.article_text(_an_id(article_id))
 
     def forget(self, article_id: str) -> bool:
         """Remove an article and its passages; False when no such article is stored."""
-        return self._sync.forget(article_id)
+        return self._sync.forget(_an_id(article_id))
 
     def put(self, writes: list[ArticleWrite]) -> None:
         """Store embedded articles (used by ingest), replacing older versions, and index their
@@ -342,6 +344,13 @@ class Library:
         from rag.llama import LibraryRetriever
 
         return LibraryRetriever(self, top_k=top_k)
+
+
+def _an_id(article_id: object) -> str:
+    if not isinstance(article_id, str) or not article_id:
+        said = f"Currently, it is {article_id!r}"
+        raise ConfigError(f"an article id is text, as an article's `id` in `Library.sources()`. {said}")
+    return article_id
 
 
 def open_library(

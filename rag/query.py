@@ -10,7 +10,7 @@ Dates may be given as ``date`` or as ISO strings; they are checked here, once, w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from numbers import Integral
@@ -87,10 +87,8 @@ class Query:
             object.__setattr__(self, "top_k", int(self.top_k))  # numpy's integers too
         for name in ("since", "until", "as_of"):  # ISO strings are welcome too
             object.__setattr__(self, name, day(getattr(self, name), name))
-        if isinstance(self.sources, str):  # one source, not its letters
-            object.__setattr__(self, "sources", (self.sources,))
-        elif self.sources is not None:
-            object.__setattr__(self, "sources", tuple(self.sources))
+        if self.sources is not None:
+            object.__setattr__(self, "sources", _sources(self.sources))
         latest = self.latest
         if self.since and latest and self.since > latest:
             raise ConfigError(
@@ -121,6 +119,22 @@ class Query:
         return bounds_said(self.since, self.latest, self.sources)
 
 
+def _sources(sources: object) -> tuple[str, ...]:
+    """``sources`` as a tuple of names: one string is one source, not its letters."""
+    if isinstance(sources, str):
+        sources = (sources,)
+    if not isinstance(sources, Iterable):
+        raise ConfigError(f"sources must be a list of source names. Currently, sources is {sources!r}")
+    named = tuple(sources)
+    for name in named:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(
+                f"sources must be source names, as `Library.sources()` gives each article's "
+                f"`source`. Currently, sources holds {name!r}"
+            )
+    return named
+
+
 def bounds_said(since: date | None, until: date | None, sources: Sequence[str] | None) -> str:
     """Dates and sources in words, as a reader is told what was searched: "published from
     2015-12-01 to 2015-12-31 from bbc.co.uk"; "" for none."""
@@ -132,3 +146,13 @@ def bounds_said(since: date | None, until: date | None, sources: Sequence[str] |
     if sources:
         said.append(f"from {', '.join(sources)}")
     return " ".join(said)
+
+
+def sources_stored(asked: Sequence[str] | None, stored: Iterable[str | None]) -> str:
+    """When none of the ``asked`` sources is among the ``stored`` ones (a name mistyped, or in
+    other case), a sentence naming those stored, the first ten; else ""."""
+    names = sorted({name for name in stored if name})
+    if not asked or set(asked) & set(names):
+        return ""
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return f" Sources are matched exactly; the stored ones are {', '.join(names[:10])}{more}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -196,6 +197,11 @@ def test_as_of_keeps_undated_articles_and_until_does_not(news_library: Library) 
         assert refused.refused and not refused.citations
         assert refused.answer.startswith("No stored article was published on or before 2026-11-26 from bbc")
         assert refused.refusal_reason == "no article published on or before 2026-11-26 from bbc"
+    # A source no stored article has (mistyped, or in other case): the stored ones are named (a
+    # BBC file's source is its folder's name).
+    misnamed = news_library.ask(Query(SEED_QUESTION, sources="Sport"))
+    assert misnamed.refused and "Sources are matched exactly; the stored ones are " in misnamed.answer
+    assert "sport" in misnamed.answer.rpartition("stored ones are ")[2].rstrip(".").split(", ")
 
 
 def test_a_lone_answering_passage_beats_long_unrelated_articles(
@@ -490,4 +496,38 @@ def test_all_of_the_above_and_which_is_not_are_read_from_the_other_options(
     library.choose("What does the Paris agreement set out?", [*goals, "All of the above"])
     assert searched == []
     assert library.choose(temperature, ["3C", "1.5C", "4C"]).choice == "1.5C"
-    assert searched == [["3C", "1.5C", "4C"]]
+    assert [list(c) for c in searched] == [["3C", "1.5C", "4C"]]
+
+
+@pytest.mark.parametrize(
+    ("choices", "said"),
+    [
+        ("7.8", "choices must be a list of options. Currently, choices is '7.8'"),
+        (["7.8"], "choose needs at least two choices. Currently, there are 1"),
+        (["7.8", 6.1], "each choice must be some text. Currently, choices holds 6.1"),
+        (["7.8", " "], "Currently, choices holds ' '"),
+    ],
+)
+def test_bad_choices_are_named_before_anything_is_searched(
+    news_library: Library, choices: object, said: str
+) -> None:
+    """A string would be read as its letters, each searched for and one picked."""
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        news_library.choose("What magnitude was the earthquake?", choices)  # type: ignore[arg-type]
+
+
+def test_a_wrong_history_or_article_id_is_named(news_library: Library) -> None:
+    """Mistakes an integrator makes from Python: one Turn for the list of them, an id as a number
+    (Chroma's own error named neither)."""
+    _, turn = news_library.reply(SEED_QUESTION)
+    wrong = [
+        (turn, "history must be the earlier turns, a list of Turn, oldest first"),
+        ([turn, "Who?"], "history must hold Turn records. Currently, it holds 'Who?'"),
+    ]
+    for history, said in wrong:
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            news_library.reply("What else did he say?", history)  # type: ignore[arg-type]
+    assert news_library.reply("What else did he say?", [turn])[1].question == "What else did he say?"
+    for call in (news_library.forget, news_library.article_text):
+        with pytest.raises(ConfigError, match=r"an article id is text.*Currently, it is 123"):
+            call(123)  # type: ignore[arg-type]

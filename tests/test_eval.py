@@ -163,15 +163,19 @@ def test_bad_question_lines_are_named(tmp_path: Path) -> None:
         '{"id": "a", "question": "Again?", "answers": ["y"]}\n'
         '{"id": "e", "question": "Q?", "answers": ["x"], "choices": ["y", "z"]}\n'
         '{"id": "f", "question": "Q?", "answers": ["“The X”"], "choices": ["y", "x"]}\n'
+        '{"id": "g", "question": "Q?", "answers": ["x"], "choices": ["y", "x", ""]}\n'
+        '{"id": "h", "question": "Q?", "answers": ["x"], "choices": ["x", " "]}\n'
     )
     questions, problems = load_questions(path)
-    assert [q.id for q in questions] == ["a", "f"]
+    assert [q.id for q in questions] == ["a", "f", "g"]
+    assert questions[2].choices == ("y", "x")  # a blank choice, as four realtimeqa-dev quizzes end with
     reasons = {p.location.rsplit(":", 1)[1]: p.reason for p in problems}
     assert "at least one answer" in reasons["2"]
     assert "at least two options" in reasons["3"]
     assert "'date'" in reasons["4"]
     assert "duplicate question id 'a'" in reasons["5"]
     assert "'answers' names none of the 'choices'" in reasons["6"]
+    assert "at least two options" in reasons["9"]
 
 
 def test_a_file_of_bad_lines_is_named_in_a_few_and_a_limit_reads_no_further(tmp_path: Path) -> None:

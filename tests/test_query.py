@@ -44,6 +44,9 @@ def test_a_query_says_its_bounds_in_words() -> None:
         ({"until": "2022-13-01"}, "until must be a date"),
         ({"since": "2022-07-01", "until": "2022-06-01"}, "since (2022-07-01) is after until"),
         ({"since": "2022-07-01", "as_of": "2022-06-01"}, "is after until or as-of (2022-06-01)"),
+        ({"sources": 5}, "sources must be a list of source names. Currently, sources is 5"),
+        ({"sources": [None]}, "Currently, sources holds None"),
+        ({"sources": ["bbc", " "]}, "Currently, sources holds ' '"),
     ],
 )
 def test_a_bad_query_names_its_field(fields: dict[str, object], message: str) -> None:
