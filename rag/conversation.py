@@ -81,9 +81,11 @@ def turns_of(history: object) -> tuple[Turn, ...]:
             "history must be the earlier turns, a list of Turn, oldest first (as Library.reply "
             f"returns each). Currently, history is {history!r}"
         )
-    for turn in history:
+    for n, turn in enumerate(history):
         if not isinstance(turn, Turn):
-            raise ConfigError(f"history must hold Turn records. Currently, it holds {turn!r}")
+            raise ConfigError(
+                f"history[{n}] must be a Turn (what reply returns with its answer). Currently, it is {turn!r}"
+            )
     return tuple(history)
 
 
@@ -142,11 +144,7 @@ def resolve(question: str, history: Sequence[Turn], *, follows: bool | None = No
     """The search query, preferred articles and already quoted sentences for ``question``;
     ``follows`` says whether it leans on ``history``, when the caller knows better than
     ``is_follow_up`` (see ``Library.reply``)."""
-    for n, turn in enumerate(history):
-        if not isinstance(turn, Turn):
-            raise ConfigError(
-                f"history[{n}] must be a Turn (what reply returns with its answer). Currently, it is {turn!r}"
-            )
+    history = turns_of(history)
     leans = is_follow_up(question, history) if follows is None else follows
     if not history or not leans:
         return FollowUp(question)

@@ -522,7 +522,10 @@ def test_a_wrong_history_or_article_id_is_named(news_library: Library) -> None:
     _, turn = news_library.reply(SEED_QUESTION)
     wrong = [
         (turn, "history must be the earlier turns, a list of Turn, oldest first"),
-        ([turn, "Who?"], "history must hold Turn records. Currently, it holds 'Who?'"),
+        (
+            [turn, "Who?"],
+            "history[1] must be a Turn (what reply returns with its answer). Currently, it is 'Who?'",
+        ),
     ]
     for history, said in wrong:
         with pytest.raises(ConfigError, match=re.escape(said)):
