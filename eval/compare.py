@@ -21,6 +21,11 @@ def compare_runs(a: Path, b: Path) -> dict[str, Any]:
     by_id_a = {r["id"]: r for r in results_a}
     by_id_b = {r["id"]: r for r in results_b}
     shared = [qid for qid in by_id_a if qid in by_id_b]
+    for folder, results in ((a, results_a), (b, results_b)):
+        if not results:
+            raise ConfigError(
+                f"{folder / 'results.jsonl'} holds no result; run `citewire eval ... --out {folder}` again"
+            )
     if not shared:
         raise ConfigError(
             f"{a} and {b} share no question id: they are runs of different suites, so there is "

@@ -228,6 +228,19 @@ def refusal_table(results: Sequence[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def _ingest_warnings(ingest: dict[str, Any]) -> str:
+    """What makes the run's corpus other than its articles file: inputs skipped (named on
+    stderr), articles of another corpus in the same index."""
+    said = ""
+    if ingest.get("skipped"):
+        said += f" (**{ingest['skipped']} article inputs skipped**, named on stderr)"
+    if ingest.get("other_articles"):
+        said += (
+            f" (**the index also holds {ingest['other_articles']} articles not in this suite**, searched too)"
+        )
+    return said
+
+
 def write_report(
     out: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any], plots: Sequence[str]
 ) -> None:
@@ -240,7 +253,8 @@ def write_report(
         f"({run['questions_asked']} asked, {run['questions_skipped']} skipped as invalid)",
         f"- as of: {run['as_of']}; passages per answer: {run['top_k']}",
         f"- ingest: {run['ingest']['articles']} articles, {run['ingest']['chunks_added']} chunks added "
-        f"in {run['ingest']['seconds']} s; answering took {run['answering_seconds']} s",
+        f"in {run['ingest']['seconds']} s{_ingest_warnings(run['ingest'])}; answering took "
+        f"{run['answering_seconds']} s",
         "",
         "| metric | mean | 95% interval | questions |",
         "|---|---|---|---|",

@@ -256,6 +256,13 @@ def run_eval(
     questions, problems = suite.questions, suite.problems
     make_out_dir(config.out)  # before the ingest and the questions, not after them
     ingested: IngestReport = ingest([config.articles], library, progress=progress, on_problem=on_problem)
+    others = library.count_articles() - (ingested.added + ingested.updated + ingested.unchanged)
+    if others > 0 and on_problem is not None:  # another suite's, or the reader's own library
+        said = (
+            f"also holds {others} articles that are not in {config.articles}, and they are searched "
+            "too; give the suite a --data-dir of its own, or none (each corpus then gets its own index)"
+        )
+        on_problem(Problem(library.settings.chroma_url or str(library.settings.data_dir), said, False))
 
     from tqdm import tqdm
 
@@ -307,6 +314,7 @@ def run_eval(
             "chunks_added": ingested.chunks,
             "seconds": round(ingested.seconds, 2),
             "skipped": ingested.skipped,
+            "other_articles": max(others, 0),
         },
         "answering_seconds": round(answering, 2),
         "reader": library.settings.reader,

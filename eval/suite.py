@@ -58,6 +58,10 @@ def question_from(record: object, where: str) -> Question:
         raise InputError(
             where, "field 'answers' names none of the 'choices' (compared normalised): no choice could score"
         )
+    if isinstance(record.get("date"), str) and not record["date"].strip():  # as-of would be off unsaid
+        raise InputError(
+            where, "field 'date' is blank; give the question's date, YYYY-MM-DD, or leave it out"
+        )
     source = record.get("source")
     qid = record["id"]
     return Question(

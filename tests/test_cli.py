@@ -134,7 +134,7 @@ def test_a_missing_library_is_named_not_created(tmp_path: Path) -> None:
     assert f"{questions}:1:" in done.stderr and f"{questions}:2:" in done.stderr
     questions.write_text('{"id": "q_1", "question": "When?", "answers": ["Monday"]}\n')
     done = run("eval", *suite, "--top-k", "0", data_dir=nowhere)
-    assert done.returncode == 1 and "top_k must be greater than 0" in done.stderr
+    assert done.returncode == 1 and "--top-k must be greater than 0. Currently, it is 0" in done.stderr
     # ... and its output folder, which used to fail only after every question was answered.
     done = run("eval", *suite, "--out", str(articles), data_dir=nowhere)
     assert done.returncode == 1, done.stderr

@@ -106,6 +106,7 @@ def test_eval_writes_every_output_and_summary_matches_results(
     report = (out / "report.md").read_text()
     assert "| hit@5 |" in report and "proxy" in report and "![metrics.png](metrics.png)" in report
     assert "![risk_coverage.png](risk_coverage.png)" in report
+    assert "also holds" not in report and not any("also holds" in p for p in problems)
     # Every extractive answer says how sure it was, refusals too; the risk-coverage curve ends
     # with every question answered, at the share the answers would hold without refusing.
     assert all(r["confidence"] is not None for r in lines if r["citations"])
@@ -153,6 +154,30 @@ def refusal_rows(report: str) -> dict[str, int]:
     return {row.split(" | ")[0].strip("| "): int(row.split(" | ")[1]) for row in table}
 
 
+def test_an_index_holding_another_corpus_is_named(
+    suite: tuple[Path, Path], make_library: object, tmp_path: Path
+) -> None:
+    """An evaluator who gives two suites one --data-dir: the first's articles are searched
+    in the second's run too, which the run says, on stderr and in the report."""
+    articles, questions = suite
+    library: Library = make_library()  # type: ignore[operator]
+    config = RunConfig(articles=articles, questions=questions, out=tmp_path / "all", limit=1)
+    run_eval(config, library, progress=False)
+    one = tmp_path / "one.jsonl"
+    lines = articles.read_text().splitlines()
+    one.write_text(lines[0] + "\n")
+    problems: list[str] = []
+    config = RunConfig(articles=one, questions=questions, out=tmp_path / "one", limit=1)
+    _, summary = run_eval(config, library, progress=False, on_problem=lambda p: problems.append(str(p)))
+    others = len(lines) - 1
+    assert summary["run"]["ingest"]["other_articles"] == others
+    assert any(f"also holds {others} articles that are not in {one}" in p for p in problems), problems
+    assert (
+        f"the index also holds {others} articles not in this suite"
+        in (tmp_path / "one" / "report.md").read_text()
+    )
+
+
 def test_bad_question_lines_are_named(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text(
@@ -165,6 +190,7 @@ def test_bad_question_lines_are_named(tmp_path: Path) -> None:
         '{"id": "f", "question": "Q?", "answers": ["“The X”"], "choices": ["y", "x"]}\n'
         '{"id": "g", "question": "Q?", "answers": ["x"], "choices": ["y", "x", ""]}\n'
         '{"id": "h", "question": "Q?", "answers": ["x"], "choices": ["x", " "]}\n'
+        '{"id": "i", "question": "Q?", "answers": ["x"], "date": " "}\n'
     )
     questions, problems = load_questions(path)
     assert [q.id for q in questions] == ["a", "f", "g"]
@@ -176,6 +202,7 @@ def test_bad_question_lines_are_named(tmp_path: Path) -> None:
     assert "duplicate question id 'a'" in reasons["5"]
     assert "'answers' names none of the 'choices'" in reasons["6"]
     assert "at least two options" in reasons["9"]
+    assert "field 'date' is blank" in reasons["10"]
 
 
 def test_a_file_of_bad_lines_is_named_in_a_few_and_a_limit_reads_no_further(tmp_path: Path) -> None:
@@ -257,4 +284,7 @@ def test_compare_pairs_only_the_same_question_and_says_what_differs(tmp_path: Pa
     assert "run with other settings: reader builtin in A, none in B" in shown
     other = write_run(tmp_path / "other", {"x1": "Who won?"})
     with pytest.raises(ConfigError, match="share no question id"):
+        compare_runs(a, other)
+    (other / "results.jsonl").write_text("")
+    with pytest.raises(ConfigError, match=r"results\.jsonl holds no result"):
         compare_runs(a, other)

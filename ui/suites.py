@@ -13,7 +13,10 @@ from ui.cli import settings_from
 
 
 def _check_suite_files(args: argparse.Namespace) -> None:
-    """``ConfigError`` naming the flag of a suite file that is not there."""
+    """``ConfigError`` naming the flag of a suite file that is not there, or of a count under 1."""
+    for flag, count in (("--limit", args.limit), ("--top-k", args.top_k)):
+        if count is not None and count <= 0:
+            raise ConfigError(f"{flag} must be greater than 0. Currently, it is {count}")
     for flag, path in (("--articles", args.articles), ("--questions", args.questions)):
         if not path.is_file():
             raise ConfigError(f"{flag} {path}: no such file; give the suite's JSONL file")
