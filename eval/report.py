@@ -57,6 +57,7 @@ def write_plots(out: Path, results: Sequence[dict[str, Any]], summary: dict[str,
         value = summary[f"latency_p{q}_ms"]["mean"]
         if value is not None:
             ax.axvline(value, color="black", linestyle=style, label=f"p{q} = {value:.1f} ms")
+    ax.set_title("Latency: search, answer and choice, per question")
     ax.set_xlabel("latency per question (ms)")
     ax.set_ylabel("questions")
     ax.legend()
