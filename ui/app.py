@@ -21,7 +21,7 @@ from ingest import SUFFIXES, IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import CitewireError, ConfigError
 from rag.library import Library
-from rag.query import MAX_QUESTION_CHARS, Query, check_length, day
+from rag.query import Query, check_length, day
 from rag.records import Answer, Article
 from ui.render import (
     CSS,
@@ -97,11 +97,15 @@ class ChatPage:
             gr.Warning("Type a question about the articles first.")
             yield _messages(chat), sources_html(chat["answers"]), chat, ""
             return
-        _short_enough(question)
         try:
+            check_length(question)
             bounds = parse_day(since, "Since"), parse_day(until, "Until")
         except CitewireError as exc:
-            raise _shown(str(exc)) from exc
+            # A notice that stays until closed; the conversation stays in view and the question in
+            # its box (an error raised here would cover both with error badges).
+            gr.Warning(str(exc), duration=None)
+            yield _messages(chat), gr.skip(), chat, question
+            return
         messages = [*_messages(chat), {"role": "user", "content": escape_markdown(question)}]
         yield [*messages, {"role": "assistant", "content": "*Searching the articles…*"}], gr.skip(), chat, ""
         history = [Turn.from_dict(t) for t in chat["turns"]]
@@ -225,8 +229,8 @@ class ChatPage:
 
     def delete(self, article_id: str | None) -> tuple[Any, ...]:
         """Remove the chosen article."""
-        if not article_id:
-            raise _shown("Choose an article to delete first.")
+        if not article_id:  # said in the panel's status line, not raised over the panel
+            return (upload_html("Choose an article to delete first.", []), *self.library_view())
         try:
             title = next((a.title for a in self.library.sources() if a.id == article_id), article_id)
             removed = self.library.forget(article_id)
@@ -286,7 +290,6 @@ def build_app(library: Library, max_upload_mb: int = 10) -> gr.Blocks:
                         elem_id="question",
                         show_label=False,
                         placeholder="What did Xi say about multilateral governance?",
-                        max_length=MAX_QUESTION_CHARS,
                         scale=5,
                         submit_btn=False,
                     )
