@@ -85,14 +85,19 @@ def _version() -> str:
 
 
 class UsageError(ConfigError):
-    """The command line itself is wrong (argparse's own errors), exit status 2."""
+    """The command line itself is wrong (argparse's own errors), exit status 2: printed as
+    argparse prints it, usage first; ``reason`` is argparse's message alone."""
+
+    def __init__(self, usage: str, prog: str, reason: str) -> None:
+        super().__init__(f"{usage}{prog}: error: {reason}")
+        self.reason = reason
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, raising its errors instead of exiting, so ``main`` can report them as JSON too."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.format_usage()}{self.prog}: error: {message}")
+        raise UsageError(self.format_usage(), self.prog, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _json_error(argv: list[str], exc: CitewireError) -> None:
     """With ``--json`` asked for, the error on stdout too."""
     if "--json" in argv:
-        message = str(exc).rpartition(": error: ")[2] if isinstance(exc, UsageError) else str(exc)
+        message = exc.reason if isinstance(exc, UsageError) else str(exc)
         print(json.dumps({"error": {"message": message, "type": error_type(exc)}}, ensure_ascii=False))
 
 
