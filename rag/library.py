@@ -20,7 +20,7 @@ import numpy as np
 from rag.answer import REFUSAL, Answerer, ExtractiveAnswerer, nothing_within
 from rag.choice import Choice, choose, options_of
 from rag.chroma_records import ArticleWrite
-from rag.conversation import Turn, prefer_articles, resolve, turns_of
+from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
 from rag.errors import ConfigError
 from rag.filters import PassageFilter
@@ -254,7 +254,7 @@ class Library:
         """``reply``'s answer as it grows (see ``stream``), each with the turn it makes. With a
         language model, a question that follows others is first rewritten by it as a standalone
         question, and that is searched and answered."""
-        query, history = Query.of(query), turns_of(history)
+        query = Query.of(query)  # ``resolve`` checks the history
         question = query.question
         follow = resolve(question, history)
         k = self.settings.top_k if query.top_k is None else query.top_k
