@@ -92,9 +92,22 @@ def _read_as_cp1252(data: bytes, failed: UnicodeDecodeError) -> str:
     )
 
 
+_DOCUMENT_SIGNATURES = (
+    (b"%PDF-", "a PDF file"),
+    (b"{\\rtf", "an RTF document"),
+    (b"PK\x03\x04", "a zip archive (a Word or OpenDocument file is one)"),
+)
+_EXPORT = "export the article as .txt, .md, .html or .jsonl"
+
+
 def _refuse_binary(data: bytes, location: str) -> None:
     """Raise ``InputError`` when ``data`` (without a byte-order mark) does not look like text:
-    NUL bytes or many control characters near its start."""
+    a PDF, RTF or zip (Word, OpenDocument) signature, NUL bytes or many control characters near
+    its start. A small PDF can be all ASCII, and RTF always is, so their signatures are checked
+    first: read as text, their markup would be stored as the article."""
+    for signature, kind in _DOCUMENT_SIGNATURES:
+        if data[:1024].lstrip().startswith(signature):
+            raise InputError(location, f"{kind}, not text; {_EXPORT}")
     head = data[:8192]
     if b"\x00" in head:
         pairs = len(head) // 2 or 1
@@ -104,7 +117,7 @@ def _refuse_binary(data: bytes, location: str) -> None:
             )
     controls = sum(1 for b in head if b < 9 or 13 < b < 32)
     if b"\x00" in head or controls > len(head) * 0.05:
-        raise InputError(location, "binary file, not text; export the article as .txt, .md, .html or .jsonl")
+        raise InputError(location, f"binary file, not text; {_EXPORT}")
 
 
 def decode_lines(data: bytes, location: str) -> tuple[str, list[Problem]]:

@@ -195,6 +195,9 @@ def test_bad_files_are_named_and_skipped_while_good_ones_are_read(tmp_path: Path
     (tmp_path / "empty.txt").write_text("  \n")
     (tmp_path / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    # All ASCII, so no binary byte gives them away: their markup would be stored as the article.
+    (tmp_path / "renamed.txt").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    (tmp_path / "letter.md").write_bytes(b"{\\rtf1\\ansi Dear editor, a letter about the bridge.}")
     lines = [
         json.dumps({"url": "https://example.org/a", "title": "A", "text": "Alpha text here."}),
         "{not json",
@@ -215,6 +218,8 @@ def test_bad_files_are_named_and_skipped_while_good_ones_are_read(tmp_path: Path
     assert "articles come as .jsonl" in reasons["feed.json"]
     assert "empty file" in reasons["empty.txt"]
     assert "binary" in reasons["image.txt"]
+    assert reasons["renamed.txt"].startswith("a PDF file, not text; export the article as .txt")
+    assert reasons["letter.md"].startswith("an RTF document, not text")
     assert "not valid JSON" in reasons["batch.jsonl:2"]
     assert "'text'" in reasons["batch.jsonl:3"]
     assert "JSON object" in reasons["batch.jsonl:4"]
