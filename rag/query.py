@@ -136,15 +136,17 @@ def _sources(sources: object) -> tuple[str, ...]:
 
 
 def bounds_said(since: date | None, until: date | None, sources: Sequence[str] | None) -> str:
-    """Dates and sources in words, as a reader is told what was searched: "published from
-    2015-12-01 to 2015-12-31 from bbc.co.uk"; "" for none."""
+    """Dates and sources in words, as a reader is told what was searched: 'published from
+    2015-12-01 to 2015-12-31 from the source "bbc.co.uk"'; "" for none. Sources are quoted, since
+    a source is often named for its file ("from articles" reads as nothing)."""
     said = []
     if since and until:
         said.append(f"published from {since} to {until}")
     elif since or until:
         said.append(f"published on or {'after' if since else 'before'} {since or until}")
     if sources:
-        said.append(f"from {', '.join(sources)}")
+        quoted = ", ".join(f'"{name}"' for name in sources)
+        said.append(f"from the source{'s' if len(sources) > 1 else ''} {quoted}")
     return " ".join(said)
 
 

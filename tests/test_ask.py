@@ -195,8 +195,9 @@ def test_as_of_keeps_undated_articles_and_until_does_not(news_library: Library) 
     bounded = Query(SEED_QUESTION, until=date(2026, 11, 26), sources=("bbc",))
     for refused in (news_library.ask(bounded), news_library.reply(bounded, [])[0]):
         assert refused.refused and not refused.citations
-        assert refused.answer.startswith("No stored article was published on or before 2026-11-26 from bbc")
-        assert refused.refusal_reason == "no article published on or before 2026-11-26 from bbc"
+        bounds = 'published on or before 2026-11-26 from the source "bbc"'
+        assert refused.answer.startswith(f"No stored article was {bounds}")
+        assert refused.refusal_reason == f"no article {bounds}"
     # A source no stored article has (mistyped, or in other case): the stored ones are named (a
     # BBC file's source is its folder's name).
     misnamed = news_library.ask(Query(SEED_QUESTION, sources="Sport"))

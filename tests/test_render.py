@@ -125,7 +125,7 @@ def test_a_refusal_under_filters_names_them_and_how_to_lift_them() -> None:
     assert filter_note(None, None, None) == "" and filter_note(None, None, []) == ""
     both = filter_note(date(2015, 1, 1), date(2015, 12, 31), ["BBC"])
     assert both == (
-        "Only articles published from 2015-01-01 to 2015-12-31 from BBC were searched; "
+        'Only articles published from 2015-01-01 to 2015-12-31 from the source "BBC" were searched; '
         "clear the filters to search all."
     )
-    assert "from cnn.com, BBC" in filter_note(None, None, ["cnn.com", "BBC"])
+    assert 'from the sources "cnn.com", "BBC"' in filter_note(None, None, ["cnn.com", "BBC"])
