@@ -129,3 +129,11 @@ def test_a_refusal_under_filters_names_them_and_how_to_lift_them() -> None:
         "clear the filters to search all."
     )
     assert 'from the sources "cnn.com", "BBC"' in filter_note(None, None, ["cnn.com", "BBC"])
+
+
+def test_an_upload_names_its_first_files_and_counts_the_rest() -> None:
+    from ui.render import files_named
+
+    assert files_named(["a.txt"]) == "a.txt"
+    assert files_named(["a.txt", "b.md", "c.html"]) == "a.txt, b.md, c.html"
+    assert files_named(["a.txt", "b.md", "c.html", "d.jsonl", "e.txt"]) == "a.txt, b.md, c.html and 2 more"

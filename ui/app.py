@@ -28,6 +28,7 @@ from ui.render import (
     HEAD,
     answer_markdown,
     escape_markdown,
+    files_named,
     filter_note,
     library_html,
     sources_html,
@@ -208,10 +209,13 @@ class ChatPage:
         finally:
             self.discard_uploads(paths)
         progress((len(paths), len(paths)), desc="Done", unit="files")
+        # The files are named: a later upload Gradio refuses in the browser (a .pdf, too big)
+        # never reaches here, and this line stays, so it must say which upload it is about.
         summary = (
+            f"Uploaded {files_named([path.name for path in paths])}. "
             f"Added {report.added}, updated {report.updated}, "
             f"already present {report.unchanged + report.duplicates}, "
-            f"skipped {report.skipped}; {report.chunks} passages indexed."
+            f"skipped {report.skipped}; {report.chunks} passage{'' if report.chunks == 1 else 's'} indexed."
         )
         return (upload_html(summary, report.problems), None, *self.library_view())
 
