@@ -224,6 +224,12 @@ def test_page_end_to_end(served: str, browser: Any, tmp_path: Path) -> None:
     )
     assert "Added 1" in status
     wait_for(lambda: "Canal boat owners" in driver.find_element(By.ID, "library").text, what="the listing")
+    # A phone-width window reads the whole listing, ids too, without scrolling sideways.
+    size = driver.get_window_size()
+    driver.set_window_size(500, size["height"])
+    overflow = "const e = document.getElementById('library'); return e.scrollWidth - e.clientWidth"
+    assert wait_for(lambda: driver.execute_script(overflow) <= 1 and "fits", what="a narrow listing")
+    driver.set_window_size(size["width"], size["height"])
     driver.save_screenshot(str(SCREENSHOTS / "upload.png"))
     upload = driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]")
     upload.send_keys(str(article))

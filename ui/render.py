@@ -167,15 +167,17 @@ def library_html(articles: Sequence[StoredArticle]) -> str:
     chunks = sum(a.chunks for a in articles)
     rows = "".join(
         "<tr>"
-        f"<td>{html.escape(a.title)}</td><td>{html.escape(a.source or '')}</td>"
+        # The id sits under the title, not in a column of its own: a narrow window would scroll
+        # sideways to reach that column.
+        f'<td>{html.escape(a.title)}<br><code class="cw-id">{html.escape(a.id)}</code></td>'
+        f"<td>{html.escape(a.source or '')}</td>"
         f"<td>{a.published.isoformat() if a.published else ''}</td><td>{a.chunks}</td>"
-        f"<td><code>{html.escape(a.id)}</code></td>"
         "</tr>"
         for a in articles
     )
     return (
         f'<div class="cw-library"><p class="cw-counts">{len(articles)} articles, {chunks} passages</p>'
-        "<table><thead><tr><th>title</th><th>source</th><th>published</th><th>passages</th><th>id</th></tr>"
+        "<table><thead><tr><th>title and id</th><th>source</th><th>published</th><th>passages</th></tr>"
         f"</thead><tbody>{rows}</tbody></table></div>"
     )
 
@@ -206,6 +208,8 @@ CSS = """
 .cw-quote { background: #fff3b0; padding: 0 .1em; }
 .cw-refusal { color: #8a4b00; font-style: italic; }
 .cw-library table { font-size: .85em; width: 100%; }
+.cw-library th, .cw-library td { padding: .25em .4em; }
+.cw-library code.cw-id { color: #57606a; font-size: .85em; word-break: break-all; }
 .cw-skipped { color: #b42318; }
 .cw-warning { color: #8a4b00; }
 """
