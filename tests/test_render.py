@@ -60,7 +60,7 @@ def test_source_card_escapes_and_highlights() -> None:
     card = source_card(
         record(quote, f"Before. {quote} After.", "https://example.org/x?a=1&b=2")["citations"], 0
     )  # type: ignore[arg-type]
-    assert '<mark class="cw-quote">A &lt;b&gt;bold&lt;/b&gt; claim.</mark>' in card
+    assert 'Before. <mark class="cw-quote">A &lt;b&gt;bold&lt;/b&gt; claim.</mark>' in card  # one: unnumbered
     assert "T &lt;script&gt;" in card and "S &amp; Co" in card
     assert 'href="https://example.org/x?a=1&amp;b=2"' in card
     assert 'id="source-0-1"' in card
@@ -74,8 +74,9 @@ def test_quotes_of_one_passage_share_its_card() -> None:
     assert panel.count('<details class="cw-card"') == 2  # the first two quote one passage
     card = panel[panel.index('id="source-0-1"') : panel.index('id="source-0-3"')]
     assert card.count("First &lt;i&gt;claim&lt;/i&gt;.") == 1 and "[1]</span> <span" in card
-    assert '<mark class="cw-quote" id="source-0-2">First &lt;i&gt;claim&lt;/i&gt;.</mark>' in card
-    assert '<mark class="cw-quote">Second claim.</mark>' in card
+    # Each highlight of a shared card says which quote it is.
+    assert '<sup class="cw-qn">[2]</sup><mark class="cw-quote" id="source-0-2">First &lt;i&gt;claim' in card
+    assert '<sup class="cw-qn">[1]</sup><mark class="cw-quote">Second claim.</mark>' in card
 
 
 def test_only_web_links_are_linked() -> None:

@@ -91,16 +91,18 @@ def safe_url(url: str | None) -> str | None:
     return url if url and is_web_address(url) else None
 
 
-def _highlighted(passage: str, quotes: Sequence[tuple[str, str | None]]) -> str:
-    """``passage`` escaped, each quote of ``quotes`` (quote, anchor id or None) marked."""
-    found = sorted((at, quote, mark_id) for quote, mark_id in quotes if (at := passage.find(quote)) != -1)
+def _highlighted(passage: str, quotes: Sequence[tuple[str, str | None, int | None]]) -> str:
+    """``passage`` escaped, each quote of ``quotes`` (quote, anchor id or None, its number to
+    show before it or None) marked."""
+    found = sorted((at, *quote) for quote in quotes if (at := passage.find(quote[0])) != -1)
     parts, done = [], 0
-    for at, quote, mark_id in found:
+    for at, quote, mark_id, number in found:
         if at < done:  # overlaps one marked already
             continue
         id_attr = f' id="{mark_id}"' if mark_id else ""
         parts += [
             html.escape(passage[done:at]),
+            f'<sup class="cw-qn">[{number}]</sup>' if number else "",
             f'<mark class="cw-quote"{id_attr}>{html.escape(quote)}</mark>',
         ]
         done = at + len(quote)
@@ -126,7 +128,12 @@ def source_card(citations: Sequence[dict[str, Any]], turn: int) -> str:
     elif first.get("source_path"):
         meta.append(html.escape(first["source_path"]))
     numbers = " ".join(f'<span class="cw-n">[{c["n"]}]</span>' for c in citations)
-    quotes = [(c["quote"], None if c is first else anchor(turn, c["n"])) for c in citations]
+    # A card of several quotes numbers each highlight, to tell which is quote [2].
+    numbered = len(citations) > 1
+    quotes = [
+        (c["quote"], None if c is first else anchor(turn, c["n"]), c["n"] if numbered else None)
+        for c in citations
+    ]
     return (
         f'<details class="cw-card" id="{anchor(turn, first["n"])}">'
         f"<summary>{numbers} {title}</summary>"
@@ -206,6 +213,7 @@ CSS = """
 .cw-meta { color: #57606a; font-size: .85em; margin: .3em 0; }
 .cw-passage { white-space: pre-wrap; font-size: .9em; }
 .cw-quote { background: #fff3b0; padding: 0 .1em; }
+.cw-qn { color: #57606a; font-size: .75em; margin-right: .1em; }
 .cw-refusal { color: #8a4b00; font-style: italic; }
 .cw-library table { font-size: .85em; width: 100%; }
 .cw-library th, .cw-library td { padding: .25em .4em; }
