@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
-from rag.errors import CitewireError, ConfigError, StoreError
+from rag.errors import CitewireError, ConfigError, StoreError, setting_said
 from rag.locks import claim_data_dir
 from rag.records import is_web_address
 from rag.settings import Settings
@@ -46,7 +46,7 @@ def _client(settings: Settings) -> Any:
             raise StoreError(
                 f"Could not reach the Chroma server at {settings.chroma_url} ({exc}). "
                 "Start one with `chroma run --host 127.0.0.1 --path DIR --port N`, or leave "
-                "--chroma-url unset to use the embedded store."
+                f"{setting_said('chroma_url')} unset to use the embedded store."
             ) from exc
     claim_data_dir(Path(settings.data_dir), shared=False)
     path = Path(settings.data_dir) / "chroma"

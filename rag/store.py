@@ -26,7 +26,7 @@ from rag.chroma_records import (
     _stored,
     chunk_from,
 )
-from rag.errors import ConfigError, StoreError
+from rag.errors import ConfigError, StoreError, setting_said
 from rag.filters import PassageFilter
 from rag.records import Chunk, Hit, StoredArticle, chunk_id_for
 from rag.settings import Settings
@@ -74,7 +74,7 @@ class ChromaStore:
                 held = [n for n in names if not n.endswith("__articles")]
                 raise ConfigError(
                     f"There is no collection {settings.collection!r} at {where} (there: "
-                    f"{', '.join(held) or 'none'}). Check --collection or CITEWIRE_COLLECTION."
+                    f"{', '.join(held) or 'none'}). Check {setting_said('collection')}."
                 )
         try:
             return cls(client, settings.collection, where)

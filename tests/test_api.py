@@ -93,9 +93,10 @@ def test_the_language_model_key_comes_from_the_environment_and_is_never_shown() 
 def test_a_language_model_that_is_no_url_file_or_local_is_named() -> None:
     from rag.llm import load_model
 
-    with pytest.raises(ConfigError, match="--llm must be an OpenAI-compatible base url"):
+    # Named as both a Python caller and a command-line user set it.
+    with pytest.raises(ConfigError, match=r"Give the llm setting \(--llm or CITEWIRE_LLM\) an OpenAI"):
         load_model("gpt-4")
-    with pytest.raises(ConfigError, match="name the model to ask for with --llm-model"):
+    with pytest.raises(ConfigError, match=r"ask it for in the llm_model setting \(--llm-model or CITEWIRE_"):
         load_model("http://127.0.0.1:8080/v1")
     with pytest.raises(ConfigError, match="no such model file"):
         load_model("/nowhere/model.gguf")
