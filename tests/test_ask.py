@@ -535,3 +535,24 @@ def test_a_wrong_history_or_article_id_is_named(news_library: Library) -> None:
     for call in (news_library.forget, news_library.article_text):
         with pytest.raises(ConfigError, match=r"an article id is text.*Currently, it is 123"):
             call(123)  # type: ignore[arg-type]
+
+
+def test_a_credit_line_is_not_quoted(make_library: Callable[..., Library], tmp_path: Path) -> None:
+    """A byline or credit line is all names, so to the learned reader it looked like the answer
+    to "What is the name ...?" and was quoted second; the sentence naming the craft is quoted
+    now. (A lone "By ..." line is kept: in a list of books it names an author.)"""
+    story = tmp_path / "probe.txt"
+    story.write_text(
+        "Agency launches probe toward the sun\n\n"
+        "NORTHPORT - A small probe blazed its way toward the sun on Friday in a second attempt after "
+        "a failed launch four years ago, the national space agency said.\n\n"
+        "By Ann Reed and Bo Lin\n\n"
+        "The craft, which the agency calls Solara-2 after a sun goddess, lifted off from the northern "
+        "coast at dawn with an orbiter and a heat shield. It will reach its orbit in about six weeks.\n\n"
+        "Contributing: Cy Dunn, Dee Park\n"
+    )
+    library = make_library()
+    ingest([story], library, progress=False)
+    answer = library.ask("What is the name of the probe the agency sent toward the sun on Friday?")
+    assert not answer.refused and "Solara-2" in answer.answer, answer.answer
+    assert not any(c.quote.startswith(("By ", "Contributing:")) for c in answer.citations), answer.answer
