@@ -38,7 +38,7 @@ def main() -> None:
     from rag.library import open_library
     from rag.store import _nearest
 
-    library = open_library(args.data_dir)
+    library = open_library(args.data_dir, create=False)
     store, lexical = library.store, library.lexical
     ids: list[str] = []
     pages = []

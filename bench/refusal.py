@@ -65,8 +65,14 @@ def main() -> None:
     answerable = [q for q in questions if any(normalize_url(u) in corpus for u in q["gold_urls"])]
     embedder = rag.Embedder.load()
     settings = rag.Settings(reader=args.reader)
-    yes = features(rag.open(args.answerable_dir, settings=settings, embedder=embedder), answerable, True)
-    no = features(rag.open(args.unanswerable_dir, settings=settings, embedder=embedder), questions, False)
+    # Both before either is read; a folder holding no library is an error, not an empty one
+    # that refuses every question.
+    answering, unrelated = (
+        rag.open(folder, settings=settings, embedder=embedder, create=False)
+        for folder in (args.answerable_dir, args.unanswerable_dir)
+    )
+    yes = features(answering, answerable, True)
+    no = features(unrelated, questions, False)
     default = rag.ExtractiveAnswerer()  # the thresholds' defaults (CITEWIRE_MIN_* are not read here)
     print(f"answerable questions: {len(yes)}; unanswerable questions: {len(no)}")
     print(f"{'min_score':>9} {'min_coverage':>12} {'answered':>9} {'refused':>8} {'balanced':>9}")
