@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from rag.errors import ConfigError
@@ -113,10 +114,14 @@ def _asked(question: str, last: str) -> str:
     query, the opener too) when the two name nothing but that they follow on ("What else did he
     say?" after "What else did he say about it?"), which no sentence could be chosen for."""
     two = " ".join(dict.fromkeys((question, last)))
-    return two if set(question_terms(two)) - _LEANING_TERMS else ""
+    return two if set(question_terms(two)) - _leaning_terms() else ""
 
 
-_LEANING_TERMS = frozenset(question_terms(" ".join(FOLLOW_UP_WORDS | WEAK_FOLLOW_UP_WORDS)))
+@cache
+def _leaning_terms() -> frozenset[str]:
+    """The terms of the words a follow-up leans on with (computed on first use: terms need NLTK's
+    stop words, which importing ``rag`` must not load)."""
+    return frozenset(question_terms(" ".join(FOLLOW_UP_WORDS | WEAK_FOLLOW_UP_WORDS)))
 
 
 def _opener(history: Sequence[Turn]) -> str:

@@ -23,6 +23,25 @@ def test_public_names() -> None:
         assert hasattr(rag, name)
 
 
+def test_importing_rag_loads_nothing_and_changes_no_setting() -> None:
+    """``import rag`` neither loads NLTK, the model's libraries or Chroma nor sets the offline
+    variables: a term list built at import loaded NLTK's stop words, and that took the offline
+    switch with it (1.4 s, and HF_HUB_OFFLINE set for the importing program)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, sys, rag; "
+        "print(sorted(m for m in ('nltk', 'torch', 'chromadb', 'llama_index') if m in sys.modules), "
+        "os.environ.get('HF_HUB_OFFLINE'))"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=environment)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[] None"
+
+
 def test_errors_derive_from_one_base() -> None:
     for error in (rag.ConfigError, rag.InputError, rag.StoreError, rag.ModelError):
         assert issubclass(error, rag.CitewireError)
