@@ -134,7 +134,8 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
         holder = named[-1] if named else "another process"
         return StoreError(
             f"The data directory {folder} is in use by another process ({holder}) with its embedded "
-            f"store. Stop that process, or give this one another data directory ({setting_said('data_dir')})."
+            "store. Stop that process, or give this one another data directory as "
+            f"{setting_said('data_dir')}."
         )
     with open(handle.name, encoding="utf-8") as probe:
         held_shared = _try_lock(probe, shared=True)
@@ -142,7 +143,7 @@ def _refusal(data_dir: Path, handle: TextIO, *, shared: bool) -> StoreError:
         return StoreError(
             f"The data directory {folder} is in use by clients of a Chroma server "
             f"({'; '.join(named) or 'other processes'}). Give this one their Chroma server's url "
-            f"({setting_said('chroma_url')}) to share it, or another data directory."
+            f"as {setting_said('chroma_url')} to share it, or another data directory."
         )
     holder = named[-1] if named else "another process"
     return StoreError(
