@@ -29,8 +29,9 @@ def test_a_query_says_its_bounds_in_words() -> None:
     assert Query("Who won?").bounds() == ""
     assert Query("Who won?", since="2022-06-01").bounds() == "published on or after 2022-06-01"
     both = Query("Who won?", since="2022-06-01", until="2022-06-30", as_of="2022-06-16", sources=["A", "B"])
-    assert both.bounds() == "published from 2022-06-01 to 2022-06-16 from A, B"  # the earlier end
-    assert Query("Who won?", sources="BBC").bounds() == "from BBC"
+    # The earlier end; sources quoted, since one is often named for its file ("from articles").
+    assert both.bounds() == 'published from 2022-06-01 to 2022-06-16 from the sources "A", "B"'
+    assert Query("Who won?", sources="BBC").bounds() == 'from the source "BBC"'
 
 
 @pytest.mark.parametrize(
