@@ -18,7 +18,12 @@ class CitewireError(Exception):
 
 
 class ConfigError(CitewireError):
-    """A setting, flag or argument has a value Citewire cannot use."""
+    """A setting, flag or argument has a value Citewire cannot use; ``field`` names it, where
+    one field is at fault (the HTTP API's ``error.param``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InputError(CitewireError):

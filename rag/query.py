@@ -35,7 +35,7 @@ def day(value: Day | None, name: str) -> date | None:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ConfigError(f"{name} must be a date or a string like 2024-03-06. Currently, it is {value!r}")
+    raise ConfigError(f"{name} must be a date or a string like 2024-03-06. Currently, it is {value!r}", name)
 
 
 MAX_QUESTION_CHARS = 4_000
@@ -49,7 +49,8 @@ def check_length(question: str) -> None:
     the page's check; the API's is its schema's)."""
     if len(question) > MAX_QUESTION_CHARS:
         raise ConfigError(
-            f"The question is {len(question):,} characters; ask in at most {MAX_QUESTION_CHARS:,}."
+            f"The question is {len(question):,} characters; ask in at most {MAX_QUESTION_CHARS:,}.",
+            "question",
         )
 
 
@@ -73,17 +74,19 @@ class Query:
 
     def __post_init__(self) -> None:
         if not isinstance(self.question, str):
-            raise ConfigError(f"The question must be text. Currently, it is {self.question!r}")
+            raise ConfigError(f"The question must be text. Currently, it is {self.question!r}", "question")
         if not self.question.strip():
-            raise ConfigError("The question is empty; type a question about the articles.")
+            raise ConfigError("The question is empty; type a question about the articles.", "question")
         # A command line's bytes that are not UTF-8 arrive as lone surrogates, which no tokenizer
         # or file takes: they become U+FFFD, as an undecodable byte does in a page.
         object.__setattr__(self, "question", SURROGATES.sub("\ufffd", self.question))
         if self.top_k is not None:
             if not isinstance(self.top_k, Integral) or isinstance(self.top_k, bool):
-                raise ConfigError(f"top_k must be a whole number. Currently, top_k is {self.top_k!r}")
+                raise ConfigError(
+                    f"top_k must be a whole number. Currently, top_k is {self.top_k!r}", "top_k"
+                )
             if self.top_k <= 0:
-                raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}")
+                raise ConfigError(f"top_k must be greater than 0. Currently, top_k is {self.top_k}", "top_k")
             object.__setattr__(self, "top_k", int(self.top_k))  # numpy's integers too
         for name in ("since", "until", "as_of"):  # ISO strings are welcome too
             object.__setattr__(self, name, day(getattr(self, name), name))
@@ -93,7 +96,8 @@ class Query:
         if self.since and latest and self.since > latest:
             raise ConfigError(
                 f"since ({self.since}) is after until or as-of ({latest}): no article can be in between; "
-                "give a since before it"
+                "give a since before it",
+                "since",
             )
 
     @classmethod
@@ -124,13 +128,16 @@ def _sources(sources: object) -> tuple[str, ...]:
     if isinstance(sources, str):
         sources = (sources,)
     if not isinstance(sources, Iterable):
-        raise ConfigError(f"sources must be a list of source names. Currently, sources is {sources!r}")
+        raise ConfigError(
+            f"sources must be a list of source names. Currently, sources is {sources!r}", "sources"
+        )
     named = tuple(sources)
     for name in named:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(
                 f"sources must be source names, as `Library.sources()` gives each article's "
-                f"`source`. Currently, sources holds {name!r}"
+                f"`source`. Currently, sources holds {name!r}",
+                "sources",
             )
     return named
 

@@ -150,6 +150,36 @@ def test_openai_chat_answers_with_citations_streamed_and_not(openai_client: Any)
     assert refused.citewire["refused"] and not refused.citewire["citations"]
 
 
+def test_a_store_failure_before_the_answer_is_a_503_streamed_or_not(
+    http: httpx.Client, news_library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed, a store that failed before anything was answered got a 200 whose one event was
+    the error; it is a 503 as without streaming. Once the answer has begun, the error is an event."""
+    from rag.errors import StoreError
+
+    ask = {"model": "citewire", "messages": [{"role": "user", "content": SEED_QUESTION}]}
+    first = news_library.reply(SEED_QUESTION)
+
+    def down(*_: object, **__: object) -> None:
+        raise StoreError("The Chroma server at http://127.0.0.1:9 did not answer; start it and try again")
+
+    def dies_after_one(*_: object, **__: object) -> Iterator[object]:
+        yield first
+        down()
+
+    monkeypatch.setattr(news_library, "search", down)
+    for stream in (False, True):
+        failed = http.post("/v1/chat/completions", json={**ask, "stream": stream})
+        assert failed.status_code == 503, (stream, failed.text)
+        assert failed.json()["error"]["type"] == "store_unavailable"
+    monkeypatch.setattr(news_library, "reply_stream", dies_after_one)
+    begun = http.post("/v1/chat/completions", json={**ask, "stream": True})
+    events = [json.loads(line[6:]) for line in begun.text.splitlines() if line.startswith("data: {")]
+    assert begun.status_code == 200 and events[1]["choices"][0]["delta"]["content"] == first[0].answer
+    assert events[-1]["error"]["type"] == "store_unavailable" and events[-1]["error"]["code"] == 503
+    assert begun.text.endswith("data: [DONE]\n\n")
+
+
 def test_upload_then_a_follow_up_then_delete(
     http: httpx.Client, openai_client: Any, news_library: Library
 ) -> None:
@@ -222,6 +252,26 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
         "/v1/ask", json={"question": SEED_QUESTION, "since": "2016-01-01", "until": "2015-01-01"}
     )
     assert dates.status_code == 422 and "since" in dates.json()["error"]["message"]
+    # The library's own checks name their field too, and JSON's true is no top_k.
+    assert dates.json()["error"]["param"] == "since"
+    blank = http.post("/v1/ask", json={"question": "   "})
+    assert blank.status_code == 422 and blank.json()["error"]["param"] == "question"
+    assert http.post("/v1/ask", json={"question": SEED_QUESTION, "top_k": True}).status_code == 422
+    long_ago = {"question": "x" * 4_001, "query": None}  # an earlier turn too long to have been asked
+    past = http.post("/v1/ask", json={"question": SEED_QUESTION, "conversation": [long_ago]})
+    assert past.status_code == 422 and past.json()["error"]["param"] == "conversation.0.question"
+    # A source no article has: the search and the choice say so rather than find nothing.
+    for path, extra in (("/v1/search", {}), ("/v1/choose", {"options": ["ESA", "NASA"]})):
+        misnamed = http.post(path, json={"question": SEED_QUESTION, "sources": ["Nope"], **extra})
+        assert misnamed.status_code == 422 and misnamed.json()["error"]["param"] == "sources", path
+        assert misnamed.json()["error"]["message"].startswith('No stored article is from "Nope". Sources')
+    # No body, or no files for the upload: what to send.
+    empty = http.post("/v1/ask", headers={"Content-Type": "application/json"})
+    assert empty.status_code == 422 and "the request has no body" in empty.json()["error"]["message"]
+    for sent in ({"json": {"files": []}}, {"files": {"file": ("a.txt", b"A story.")}}):
+        unfiled = http.post("/v1/articles", **sent)  # type: ignore[arg-type]
+        assert unfiled.status_code == 422 and unfiled.json()["error"]["param"] == "files"
+        assert "multipart/form-data, each file in a form field named `files`" in unfiled.text
     for stamp in (0, "1450224000"):  # JSON numbers and strings of digits are not read as seconds
         seconds = http.post("/v1/ask", json={"question": SEED_QUESTION, "until": stamp})
         assert seconds.status_code == 422 and seconds.json()["error"]["param"] == "until"
@@ -289,6 +339,12 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
         openai_client.chat.completions.create(
             model="citewire", messages=[{"role": "system", "content": "hi"}]
         )
+    # The question's limit holds for the chat as for /v1/ask, streamed or not.
+    for stream in (False, True):
+        with pytest.raises(openai.UnprocessableEntityError, match=r"4,001 characters; ask in at most 4,000"):
+            openai_client.chat.completions.create(
+                model="citewire", messages=[{"role": "user", "content": "x" * 4_001}], stream=stream
+            )
 
 
 def test_serve_wants_a_key_and_a_login_off_loopback(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -33,7 +33,7 @@ from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import ConfigError, StoreError
 from rag.library import Library
-from rag.query import MAX_QUESTION_CHARS, Query, day
+from rag.query import MAX_QUESTION_CHARS, Query, day, sources_stored
 from rag.records import Article, Hit, is_web_address
 from ui.api_errors import answer_errors, answer_unknown_paths
 from ui.limits import BodyLimit
@@ -79,7 +79,8 @@ class QueryFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question")
-    top_k: int | None = Field(None, ge=1, le=100, description="passages to retrieve (default 5)")
+    # Strict: JSON's true would pass for 1.
+    top_k: int | None = Field(None, ge=1, le=100, strict=True, description="passages to retrieve (default 5)")
     since: Day = Field(None, description="only articles published on or after this day")
     until: Day = Field(None, description="only articles published on or before this day")
     as_of: Today = Field(
@@ -98,8 +99,8 @@ class QueryFields(BaseModel):
 class TurnFields(BaseModel):
     """An earlier turn of the conversation, as ``/v1/ask`` returned it in ``turn``."""
 
-    question: str = Field(min_length=1)
-    query: str | None = None
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    query: str | None = Field(None, max_length=3 * (MAX_QUESTION_CHARS + 1))  # three questions at most
     cited: list[tuple[str, int]] = []
     answer: str = ""
 
@@ -188,6 +189,16 @@ def hit_record(hit: Hit) -> dict[str, Any]:
     }
 
 
+def _check_sources(library: Library, sources: Sequence[str] | None) -> None:
+    """Raise ``ConfigError`` when ``sources`` name none of the stored ones (mistyped, or in other
+    case): an empty search, or a choice on no evidence, would not say why. ``/v1/ask`` says it in
+    its refusal."""
+    known = sources_stored(sources, (a.source for a in library.sources()))
+    if known:
+        said = ", ".join(f'"{name}"' for name in sources or ())
+        raise ConfigError(f"No stored article is from {said}.{known}", "sources")
+
+
 def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     """The API app for ``library`` (see the module's notes); serve it with uvicorn."""
     options = options or ApiOptions()
@@ -227,13 +238,18 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     def search(body: QueryFields) -> dict[str, Any]:
         """The passages most relevant to the question, best first."""
         hits = library.search(body.query())
+        if not hits:
+            _check_sources(library, body.sources)
         return {"question": body.question, "hits": [hit_record(h) for h in hits]}
 
     @app.post("/v1/choose", dependencies=guard, tags=["answers"])
     def choose(body: ChooseRequest) -> dict[str, Any]:
         """Pick the option the retrieved passages support, with its citation."""
         with server.answering():
-            return library.choose(body.query(), body.options).to_dict()
+            choice = library.choose(body.query(), body.options)
+        if not choice.grounded:
+            _check_sources(library, body.sources)
+        return choice.to_dict()
 
     @app.get("/v1/articles", dependencies=guard, tags=["articles"])
     def articles() -> dict[str, Any]:

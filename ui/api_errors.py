@@ -20,6 +20,11 @@ log = logging.getLogger("citewire.api")
 _STATUS = {"invalid_request_error": 422, "not_found_error": 404, "store_unavailable": 503, "model_error": 502}
 
 
+def status_of(exc: CitewireError) -> int:
+    """The HTTP status an error of the library's is answered with."""
+    return _STATUS.get(error_type(exc), 500)
+
+
 def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
     """Every error as ``{"error": {...}}`` with the status its kind calls for; never a traceback.
 
@@ -46,6 +51,8 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
                     422, f"the body is not valid JSON (at character {at})", "invalid_request_error"
                 )
             where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            if e.get("type") == "missing" and where in ("", "files"):
+                return _no_body(request.url.path)
             field = field or where or None
             problems.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
         return error_body(422, "; ".join(problems) or "malformed request", "invalid_request_error", field)
@@ -73,8 +80,7 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
 
     @app.exception_handler(CitewireError)
     def library_error(request: Request, exc: CitewireError) -> JSONResponse:
-        kind = error_type(exc)
-        return error_body(_STATUS.get(kind, 500), str(exc), kind)
+        return error_body(status_of(exc), str(exc), error_type(exc), getattr(exc, "field", None))
 
     @app.exception_handler(Exception)
     def bug(request: Request, exc: Exception) -> JSONResponse:
@@ -82,6 +88,15 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
         return error_body(
             500, f"internal error ({type(exc).__name__}); the server's log has the details", "server_error"
         )
+
+
+def _no_body(path: str) -> JSONResponse:
+    """A request that sent no body, or no files to the upload, told what to send."""
+    if path.startswith("/v1/articles"):
+        said = "send the articles as multipart/form-data, each file in a form field named `files`"
+        return error_body(422, said, "invalid_request_error", "files")
+    said = "the request has no body; send a JSON object (the page /docs shows each endpoint's)"
+    return error_body(422, said, "invalid_request_error")
 
 
 def answer_unknown_paths(app: FastAPI, authorised: Callable[[Request], None]) -> None:

@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI
@@ -28,10 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from rag.conversation import Turn, resolve
-from rag.errors import CitewireError, error_type
+from rag.errors import CitewireError, ConfigError, error_type
 from rag.offline import cl100k
-from rag.query import Query
+from rag.query import MAX_QUESTION_CHARS, Query
 from rag.records import Answer
+from ui.api_errors import status_of
 
 if TYPE_CHECKING:
     from ui.api import Server
@@ -105,9 +106,17 @@ def conversation(messages: Sequence[Message], server: Server) -> tuple[str, list
     """The question (the last user message) and the turns before it."""
     said = [m for m in messages if m.role in ("user", "assistant")]
     if not said or said[-1].role != "user":
-        raise HTTPException(422, "messages: the last message must be the user's question")
-    if not said[-1].text.strip():
-        raise HTTPException(422, "messages: the question (the last user message) is empty")
+        raise ConfigError("messages: the last message must be the user's question", "messages")
+    question = said[-1].text.strip()
+    if not question:
+        raise ConfigError("messages: the question (the last user message) is empty", "messages")
+    for place, message in enumerate(messages):  # as /v1/ask, the page and the command line refuse
+        if message.role == "user" and len(message.text.strip()) > MAX_QUESTION_CHARS:
+            raise ConfigError(
+                f"messages[{place}]: a question is {len(message.text.strip()):,} characters; ask in "
+                f"at most {MAX_QUESTION_CHARS:,}",
+                "messages",
+            )
     turns: list[Turn] = []
     for asked, replied in pairwise(said[:-1]):
         if asked.role != "user" or replied.role != "assistant":
@@ -116,10 +125,17 @@ def conversation(messages: Sequence[Message], server: Server) -> tuple[str, list
         if known is not None and known.question == asked.text.strip():
             turns.append(known)
             continue
-        question = asked.text.strip()
+        earlier = asked.text.strip()
         answer = replied.text.split(SOURCES_HEADING, 1)[0]
-        turns.append(Turn(question, resolve(question, turns).query, (), answer))
-    return said[-1].text.strip(), turns
+        turns.append(Turn(earlier, resolve(earlier, turns).query, (), answer))
+    return question, turns
+
+
+def _held(server: Server, steps: Iterator[tuple[Answer, Turn]]) -> Iterator[tuple[Answer, Turn]]:
+    """``steps`` run while the server's model lock is held (see ``Server.answering``); closed
+    unfinished (a client gone), the generator lets the lock go."""
+    with server.answering():
+        yield from steps
 
 
 def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
@@ -182,25 +198,33 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
                 "citewire": answer.to_dict(),
             }
 
+        # The first step (the search, and the answer's start) runs before the response does, so
+        # a store that is down is a 503 as without streaming, not a 200 carrying an error event.
+        steps = _held(server, library.reply_stream(Query(question), history))
+        first = next(steps)
+
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
             shown, sent = "", ""  # the answer's text so far; all the content sent
+            last = first
             try:
-                with server.answering():
-                    last: tuple[Answer, Turn] | None = None
-                    for last in library.reply_stream(Query(question), history):
-                        text = last[0].answer
-                        if text != shown:
-                            delta = text[len(shown) :] if text.startswith(shown) else f"\n\n{text}"
-                            sent += delta
-                            yield chunk({"content": delta})
-                            shown = text
+                for last in chain([first], steps):
+                    text = last[0].answer
+                    if text != shown:
+                        delta = text[len(shown) :] if text.startswith(shown) else f"\n\n{text}"
+                        sent += delta
+                        yield chunk({"content": delta})
+                        shown = text
             except CitewireError as exc:  # the answer has begun: the error comes as an event
-                failure = {"message": str(exc), "type": error_type(exc), "param": None, "code": None}
+                failure = {
+                    "message": str(exc),
+                    "type": error_type(exc),
+                    "param": None,
+                    "code": status_of(exc),  # as the same error before the answer began is answered
+                }
                 yield f"data: {json.dumps({'error': failure}, ensure_ascii=False)}\n\n"
                 yield "data: [DONE]\n\n"
                 return
-            assert last is not None
             answer, turn = last
             sources = sources_text(answer)
             if sources:
