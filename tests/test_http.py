@@ -300,6 +300,7 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
 
     # Beside the chat page (mounted at /), other /v1 paths and methods still answer as the API does.
     assert http.get("/v1/nothing").json()["error"]["message"].startswith("no endpoint /v1/nothing")
+    assert http.post("/v1").json()["error"]["message"].startswith("no endpoint /v1;")
     wrong_method = http.get("/v1/ask")
     assert wrong_method.status_code == 405 and "use POST" in wrong_method.json()["error"]["message"]
     assert wrong_method.headers["allow"] == "POST"

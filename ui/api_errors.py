@@ -106,10 +106,11 @@ def answer_unknown_paths(app: FastAPI, authorised: Callable[[Request], None]) ->
     known = [r for r in app.routes if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
+    @app.api_route("/v1", methods=methods, include_in_schema=False)  # (else redirected to /v1/)
     @app.api_route("/v1/{rest:path}", methods=methods, include_in_schema=False)
-    def unknown(rest: str, request: Request) -> None:
+    def unknown(request: Request, rest: str = "") -> None:
         authorised(request)
-        path = f"/v1/{rest}"
+        path = request.url.path
         allowed = sorted({m for r in known if r.path_regex.match(path) for m in r.methods or ()})
         if allowed:
             said = f"{request.method} {path} is not served; use {' or '.join(allowed)}"
