@@ -192,8 +192,16 @@ class Settings:
             values[f.name] = _convert(f.name, str(f.type), raw)
         if "llm_api_key" not in values and environ.get("OPENAI_API_KEY"):
             values["llm_api_key"] = environ["OPENAI_API_KEY"]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        read = set(values) - set(given)
+        values.update(given)
+        try:
+            return cls(**values)
+        except ConfigError as exc:  # say where a value the user never typed here came from
+            name = next((n for n in read if str(exc).startswith(f"{n} ")), None)
+            if name is None:
+                raise
+            raise ConfigError(f"{exc} (read from CITEWIRE_{name.upper()})", name) from None
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated again)."""

@@ -82,6 +82,11 @@ def test_settings_errors_name_the_value(changes: dict[str, object], message: str
 def test_environment_numbers_are_checked() -> None:
     with pytest.raises(ConfigError, match="CITEWIRE_TOP_K must be a whole number"):
         Settings.from_env({"CITEWIRE_TOP_K": "five"})
+    # A number out of range says where it came from, when the environment gave it.
+    with pytest.raises(ConfigError, match=r"Currently, top_k is 0 \(read from CITEWIRE_TOP_K\)"):
+        Settings.from_env({"CITEWIRE_TOP_K": "0"})
+    with pytest.raises(ConfigError, match=r"Currently, top_k is 0$"):
+        Settings.from_env({"CITEWIRE_TOP_K": "3"}, top_k=0)
 
 
 def test_asking_where_there_is_no_library_is_an_error_not_an_empty_library(tmp_path: Path) -> None:
