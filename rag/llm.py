@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -154,7 +155,8 @@ def _timed_out(exc: BaseException) -> bool:
 
 class InProcessModel:
     """A GGUF model run in this process by llama-cpp-python, with the chat template the file
-    carries."""
+    carries. It writes one reply at a time: llama.cpp's models are not thread-safe, and the chat
+    page and the HTTP API may ask at once."""
 
     def __init__(self, path: Path, *, context: int) -> None:
         try:
@@ -163,6 +165,9 @@ class InProcessModel:
             raise ModelError(f"A .gguf model ({path}) needs llama-cpp-python: {INSTALL_HINT}") from exc
         self.name = path.stem
         self.context_window = context
+        # A plain lock, not an RLock: a streamed reply may be resumed by another thread of the
+        # server's pool, and must be able to let it go there.
+        self._writing = threading.Lock()
         try:
             self._llm = Llama(
                 model_path=str(path), n_ctx=context, n_threads=os.cpu_count() or 1, verbose=False, seed=0
@@ -175,14 +180,15 @@ class InProcessModel:
 
     def stream(self, system: str, user: str, max_tokens: int) -> Iterator[str]:
         messages: Any = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        try:
-            chunks = cast(
-                Iterator[Any],
-                self._llm.create_chat_completion(
-                    messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
-                ),
-            )
-            for chunk in chunks:
-                yield str(chunk["choices"][0]["delta"].get("content") or "")
-        except (ValueError, RuntimeError) as exc:  # the prompt past the context, a decode failure
-            raise ModelError(f"The model {self.name} failed ({_one_line(exc)})") from exc
+        with self._writing:  # held until the reply ends, or the generator is closed unfinished
+            try:
+                chunks = cast(
+                    Iterator[Any],
+                    self._llm.create_chat_completion(
+                        messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
+                    ),
+                )
+                for chunk in chunks:
+                    yield str(chunk["choices"][0]["delta"].get("content") or "")
+            except (ValueError, RuntimeError) as exc:  # the prompt past the context, a decode failure
+                raise ModelError(f"The model {self.name} failed ({_one_line(exc)})") from exc

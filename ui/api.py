@@ -19,7 +19,6 @@ from __future__ import annotations
 import hmac
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -33,8 +32,8 @@ from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import ConfigError, StoreError
 from rag.library import Library
-from rag.query import MAX_QUESTION_CHARS, Query, day, sources_stored
-from rag.records import Article, Hit, is_web_address
+from rag.query import MAX_QUESTION_CHARS, Query, bounds_said, day, sources_stored
+from rag.records import Article, Hit
 from ui.api_errors import answer_errors, answer_unknown_paths
 from ui.limits import BodyLimit
 
@@ -129,24 +128,13 @@ class ChooseRequest(QueryFields):
 
 
 class Server:
-    """The library behind the routes, with the lock that keeps an in-process language model to
-    one request at a time (llama.cpp's models are not thread-safe; the rest of the library is)."""
+    """The library behind the routes, and the turns of its latest answers. (A language model run
+    in process writes one reply at a time on its own: ``rag.llm.InProcessModel``.)"""
 
     def __init__(self, library: Library, options: ApiOptions) -> None:
         self.library = library
         self.options = options
-        self._model_lock = threading.Lock()
         self.turns = TurnMemory()
-
-    @contextmanager
-    def answering(self) -> Iterator[None]:
-        """Held while a request may run the language model in this process."""
-        llm = self.library.settings.llm
-        if not llm or is_web_address(llm):  # a server runs it (as ``rag.llm.load_model`` decides)
-            yield
-            return
-        with self._model_lock:
-            yield
 
 
 class TurnMemory:
@@ -195,8 +183,7 @@ def _check_sources(library: Library, sources: Sequence[str] | None) -> None:
     its refusal."""
     known = sources_stored(sources, (a.source for a in library.sources()))
     if known:
-        said = ", ".join(f'"{name}"' for name in sources or ())
-        raise ConfigError(f"No stored article is from {said}.{known}", "sources")
+        raise ConfigError(f"No stored article is {bounds_said(None, None, sources)}.{known}", "sources")
 
 
 def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
@@ -230,8 +217,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
             Turn(t.question, t.query or t.question, tuple((a, int(s)) for a, s in t.cited), t.answer)
             for t in body.conversation
         ]
-        with server.answering():
-            answer, turn = library.reply(body.query(), history)
+        answer, turn = library.reply(body.query(), history)
         return {**answer.to_dict(), "turn": turn.to_dict()}
 
     @app.post("/v1/search", dependencies=guard, tags=["answers"])
@@ -245,8 +231,7 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
     @app.post("/v1/choose", dependencies=guard, tags=["answers"])
     def choose(body: ChooseRequest) -> dict[str, Any]:
         """Pick the option the retrieved passages support, with its citation."""
-        with server.answering():
-            choice = library.choose(body.query(), body.options)
+        choice = library.choose(body.query(), body.options)
         if not choice.grounded:
             _check_sources(library, body.sources)
         return choice.to_dict()

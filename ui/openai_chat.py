@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,11 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from rag.conversation import Turn, resolve
-from rag.errors import CitewireError, ConfigError, error_type
+from rag.errors import CitewireError, ConfigError
 from rag.offline import cl100k
 from rag.query import MAX_QUESTION_CHARS, Query
 from rag.records import Answer
-from ui.api_errors import status_of
+from ui.api_errors import error_record
 
 if TYPE_CHECKING:
     from ui.api import Server
@@ -131,13 +131,6 @@ def conversation(messages: Sequence[Message], server: Server) -> tuple[str, list
     return question, turns
 
 
-def _held(server: Server, steps: Iterator[tuple[Answer, Turn]]) -> Iterator[tuple[Answer, Turn]]:
-    """``steps`` run while the server's model lock is held (see ``Server.answering``); closed
-    unfinished (a client gone), the generator lets the lock go."""
-    with server.answering():
-        yield from steps
-
-
 def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
     """``/v1/models`` and ``/v1/chat/completions`` on ``app``."""
     library = server.library
@@ -178,8 +171,7 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
             return f"data: {json.dumps(record, ensure_ascii=False)}\n\n"
 
         if not body.stream:
-            with server.answering():
-                answer, turn = library.reply(Query(question), history)
+            answer, turn = library.reply(Query(question), history)
             content = content_of(answer)
             server.turns.remember(content, turn)
             return {
@@ -200,7 +192,7 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
 
         # The first step (the search, and the answer's start) runs before the response does, so
         # a store that is down is a 503 as without streaming, not a 200 carrying an error event.
-        steps = _held(server, library.reply_stream(Query(question), history))
+        steps = iter(library.reply_stream(Query(question), history))
         first = next(steps)
 
         def events() -> Iterator[str]:
@@ -216,15 +208,12 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
                         yield chunk({"content": delta})
                         shown = text
             except CitewireError as exc:  # the answer has begun: the error comes as an event
-                failure = {
-                    "message": str(exc),
-                    "type": error_type(exc),
-                    "param": None,
-                    "code": status_of(exc),  # as the same error before the answer began is answered
-                }
-                yield f"data: {json.dumps({'error': failure}, ensure_ascii=False)}\n\n"
+                yield f"data: {json.dumps({'error': error_record(exc)}, ensure_ascii=False)}\n\n"
                 yield "data: [DONE]\n\n"
                 return
+            finally:  # a client gone mid-answer closes this: the answer's steps (a model's lock) too
+                if isinstance(steps, Generator):
+                    steps.close()
             answer, turn = last
             sources = sources_text(answer)
             if sources:
