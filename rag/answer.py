@@ -129,21 +129,10 @@ MIN_SCORE = 0.45
 MIN_COVERAGE = 0.3
 
 
-def _not_quoted(evidence: Evidence) -> bool:
+def _is_headline(evidence: Evidence) -> bool:
     """An article's headline line, read from its text (.txt, .md, .html): every citation shows
-    the title already, and it is no sentence of the story. Or a credit line ("Contributing: ...",
-    "By Ann Reed and Bo Lin", "... contributed to this report"): all names, it looks to a reader
-    of names like the answer to "Who ...?" and "What is the name ...?". A lone "By Ann Reed" is
-    kept: in a list of books it names an author."""
-    text = evidence.text
-    return text.split() == evidence.hit.chunk.title.split() or _CREDIT.fullmatch(text) is not None
-
-
-_NAME = r"[A-Z][\w.'’-]*"
-_CREDIT = re.compile(
-    rf"(?:Contributing:|(?:Reporting|Writing|Editing) by) .{{1,200}}|.{{0,120}}contributed to this report\.?"
-    rf"|By {_NAME}(?: {_NAME})*(?:, {_NAME}(?: {_NAME})*)* and {_NAME}(?: {_NAME})*(?:, .{{1,60}})?"
-)
+    the title already, and it is no sentence of the story."""
+    return evidence.text.split() == evidence.hit.chunk.title.split()
 
 
 def missing_numbers(question: str, hits: Sequence[Hit]) -> set[str]:
@@ -197,7 +186,7 @@ class ExtractiveAnswerer:
     def _hand_ranked(self, question: str, hits: Sequence[Hit]) -> list[Sentence]:
         """The sentences scored by the hand-set weights, best first."""
         weights = question_terms(question)
-        pool = [e for e in evidence_sentences(question, hits) if not _not_quoted(e)]
+        pool = [e for e in evidence_sentences(question, hits) if not _is_headline(e)]
         rarity = rarity_weights(weights, pool)
         best_hit = max((h.score for h in hits), default=0.0)
         kind = expected_answer(question)

@@ -6,6 +6,7 @@ rests on."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,7 +39,7 @@ def evidence_sentences(question: str, hits: Sequence[Hit], min_words: int = 4) -
         for start, end in sentence_spans(chunk.text):
             text = chunk.text[start:end]
             key = (chunk.article_id, chunk.start + start)
-            if len(text.split()) < min_words or key in found:
+            if len(text.split()) < min_words or key in found or is_credit_line(text):
                 continue
             sentence_terms = set(terms(text))
             for name, parts in joined.items():
@@ -48,6 +49,29 @@ def evidence_sentences(question: str, hits: Sequence[Hit], min_words: int = 4) -
                 hit, rank, chunk.start + start, chunk.start + end, text, frozenset(sentence_terms)
             )
     return list(found.values())
+
+
+def is_credit_line(text: str) -> bool:
+    """A byline or credit line ("Contributing: ...", "... contributed to this report", "Reporting
+    by ...", "By Ann Reed and Bo Lin"): all names, it looked to the learned reader like the answer
+    to "Who ...?" or "What is the name ...?", and it is no evidence for an option. A lone "By Ann
+    Reed" is kept: in a list of books it names an author."""
+    return _CREDIT.fullmatch(text) is not None
+
+
+_NAME = r"[A-Z][\w.'’-]*"
+_NAMES = rf"{_NAME}(?: {_NAME})*(?:(?:, | and | & ){_NAME}(?: {_NAME})*)*"
+_DAYS = (
+    r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|April|May"
+    r"|June|July|August|September|October|November|December)\b"
+)
+_CREDIT = re.compile(
+    r"Contributing: .{1,200}|.{0,120}contributed to this report\.?"
+    rf"|(?:(?:Additional reporting|Reporting|Writing|Editing) by {_NAMES}[.;]? ?)+"
+    # Two or more names, and after a comma at most an outlet's ("By Ann Reed and Bo Lin, USA TODAY").
+    rf"|By (?!{_DAYS}){_NAME}(?: {_NAME})*(?:, {_NAME}(?: {_NAME})*)* and {_NAME}(?: {_NAME})*"
+    rf"(?:, {_NAME}(?: {_NAME}){{0,4}})?\.?"
+)
 
 
 def citation(n: int, evidence: Evidence) -> Citation:

@@ -201,3 +201,24 @@ def test_the_score_gate_reads_the_best_passage_not_the_first() -> None:
     assert "Tomas Berg" in answer.answer
     weak = ExtractiveAnswerer().compose(question, [fresh_but_weak, hit("a:0", PASSAGE, 0.3)])
     assert weak.refusal_reason == "best passage score 0.30 is below 0.45"
+
+
+def test_credit_lines_are_told_from_the_stories_sentences() -> None:
+    from rag.evidence import is_credit_line
+
+    credits = [
+        "By Ann Reed and Bo Lin",
+        "By Cy Dunn, Dee Park and Eve Ng, The Daily Ledger",
+        "Contributing: Fay Ortiz, The Wire",
+        "- Gus Hale contributed to this report.",
+        "Reporting by Ann Reed; Editing by Bo Lin",
+    ]
+    sentences = [
+        "By Kate Ferris",  # in a list of books, the author
+        "By Monday and Tuesday, the storm had moved out to sea.",
+        "By Christmas and New Year, sales had risen 5%.",
+        "Reporting by the end of the week is what the minister demanded.",
+        "Two agencies contributed to this report on the flood, officials said.",
+    ]
+    assert [is_credit_line(t) for t in credits] == [True] * len(credits)
+    assert [is_credit_line(t) for t in sentences] == [False] * len(sentences)

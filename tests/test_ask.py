@@ -202,7 +202,7 @@ def test_as_of_keeps_undated_articles_and_until_does_not(news_library: Library) 
     # BBC file's source is its folder's name).
     misnamed = news_library.ask(Query(SEED_QUESTION, sources="Sport"))
     assert misnamed.refused and "Sources are matched exactly; the stored ones are " in misnamed.answer
-    assert "sport" in misnamed.answer.rpartition("stored ones are ")[2].rstrip(".").split(", ")
+    assert '"sport"' in misnamed.answer.rpartition("stored ones are ")[2].rstrip(".").split(", ")
 
 
 def test_a_lone_answering_passage_beats_long_unrelated_articles(
@@ -556,3 +556,6 @@ def test_a_credit_line_is_not_quoted(make_library: Callable[..., Library], tmp_p
     answer = library.ask("What is the name of the probe the agency sent toward the sun on Friday?")
     assert not answer.refused and "Solara-2" in answer.answer, answer.answer
     assert not any(c.quote.startswith(("By ", "Contributing:")) for c in answer.citations), answer.answer
+    # Nor is a credit line evidence for an option.
+    choice = library.choose("Who reported the launch of the probe toward the sun?", ["Bo Lin", "Dee Park"])
+    assert not any(c.quote.startswith(("By ", "Contributing:")) for c in choice.citations), choice
