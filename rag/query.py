@@ -161,7 +161,8 @@ def sources_stored(asked: Sequence[str] | None, stored: Iterable[str | None]) ->
     """When none of the ``asked`` sources is among the ``stored`` ones (a name mistyped, or in
     other case), a sentence naming those stored, the first ten; else ""."""
     names = sorted({name for name in stored if name})
-    if not asked or set(asked) & set(names):
+    if not asked or not names or set(asked) & set(names):
         return ""
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    return f" Sources are matched exactly; the stored ones are {', '.join(names[:10])}{more}."
+    listed = ", ".join(f'"{name}"' for name in names[:10])
+    return f" Sources are matched exactly; the stored ones are {listed}{more}."

@@ -264,7 +264,8 @@ def test_bad_requests_get_clear_errors(served: Served, http: httpx.Client, opena
     for path, extra in (("/v1/search", {}), ("/v1/choose", {"options": ["ESA", "NASA"]})):
         misnamed = http.post(path, json={"question": SEED_QUESTION, "sources": ["Nope"], **extra})
         assert misnamed.status_code == 422 and misnamed.json()["error"]["param"] == "sources", path
-        assert misnamed.json()["error"]["message"].startswith('No stored article is from "Nope". Sources')
+        said = misnamed.json()["error"]["message"]
+        assert said.startswith('No stored article is from the source "Nope". Sources are matched exactly')
     # No body, or no files for the upload: what to send.
     empty = http.post("/v1/ask", headers={"Content-Type": "application/json"})
     assert empty.status_code == 422 and "the request has no body" in empty.json()["error"]["message"]
