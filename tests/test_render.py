@@ -138,3 +138,12 @@ def test_an_upload_names_its_first_files_and_counts_the_rest() -> None:
     assert files_named(["a.txt"]) == "a.txt"
     assert files_named(["a.txt", "b.md", "c.html"]) == "a.txt, b.md, c.html"
     assert files_named(["a.txt", "b.md", "c.html", "d.jsonl", "e.txt"]) == "a.txt, b.md, c.html and 2 more"
+
+
+def test_two_quotes_of_the_same_words_mark_both_places() -> None:
+    """Two sentences of one passage that read alike: each quote marks its own place (sorting the
+    two compared their anchors, None and a string, and raised)."""
+    passage = "Cheers. The crowd sang. Later, again: Cheers. The end."
+    one = record("Cheers.", passage, None)["citations"][0]  # type: ignore[index]
+    card = source_card([one, {**one, "n": 2}], 0)
+    assert card.count('<mark class="cw-quote"') == 2 and 'id="source-0-2">Cheers.</mark> The end.' in card

@@ -94,7 +94,14 @@ def safe_url(url: str | None) -> str | None:
 def _highlighted(passage: str, quotes: Sequence[tuple[str, str | None, int | None]]) -> str:
     """``passage`` escaped, each quote of ``quotes`` (quote, anchor id or None, its number to
     show before it or None) marked."""
-    found = sorted((at, *quote) for quote in quotes if (at := passage.find(quote[0])) != -1)
+    found: list[tuple[int, str, str | None, int | None]] = []
+    for quote, mark_id, number in quotes:
+        at = passage.find(quote)
+        while at != -1 and any(at == other[0] for other in found):  # the same words twice
+            at = passage.find(quote, at + 1)
+        if at != -1:
+            found.append((at, quote, mark_id, number))
+    found.sort(key=lambda place: place[0])
     parts, done = [], 0
     for at, quote, mark_id, number in found:
         if at < done:  # overlaps one marked already
