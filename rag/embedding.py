@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections import ChainMap
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,17 +43,35 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """torch's own thread pool at ``n`` threads for a while (it is one pool per process)."""
-    import torch
+class _OneTorchThread:
+    """torch's own thread pool (one per process) at one thread while any caller embeds batches
+    side by side, and back to its size when the last is done. Two overlapping embeds that each
+    saved and restored the size left it at one thread for good."""
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._before = 1
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        import torch
+
+        with self._lock:
+            if self._holders == 0:
+                self._before = torch.get_num_threads()
+                torch.set_num_threads(1)
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    torch.set_num_threads(self._before)
+
+
+_ONE_TORCH_THREAD = _OneTorchThread()
 
 
 class Embedder:
@@ -165,7 +185,7 @@ class Embedder:
             from concurrent.futures import ThreadPoolExecutor
 
             with (
-                _torch_threads(1),
+                _ONE_TORCH_THREAD.held(),
                 ThreadPoolExecutor(self.workers, thread_name_prefix="citewire-embed") as pool,
             ):
                 list(pool.map(run, batches))
@@ -191,15 +211,21 @@ class Embedder:
             table = encoder.embeddings.word_embeddings.weight.detach().float().numpy().copy()
             self._table = table - table.mean(axis=0)
         split = [_PIECE_WORD.findall(text.lower()) for text in texts]
-        unseen = sorted({w for ws in split for w in ws if w not in self._pieces})
+        # Other threads add to the remembered words, or replace them all, but never empty the
+        # dictionary this call read: what it found there stays there.
+        pieces: MutableMapping[str, list[int]] = self._pieces
+        unseen = sorted({w for ws in split for w in ws if w not in pieces})
         if unseen:
-            if len(self._pieces) > MAX_REMEMBERED_WORDS:
-                self._pieces.clear()
             encoded: Any = self._model.tokenizer(unseen, add_special_tokens=False)
-            self._pieces.update(zip(unseen, encoded["input_ids"], strict=True))
+            fresh = dict(zip(unseen, encoded["input_ids"], strict=True))
+            if len(self._pieces) > MAX_REMEMBERED_WORDS:
+                self._pieces = dict(fresh)
+            else:
+                self._pieces.update(fresh)
+            pieces = ChainMap(fresh, pieces)
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for row, ws in enumerate(split):
-            ids = [i for w in ws for i in self._pieces[w]]
+            ids = [i for w in ws for i in pieces[w]]
             if ids:
                 vectors[row] = self._table[ids].mean(axis=0)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)

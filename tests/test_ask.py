@@ -455,6 +455,39 @@ def test_word_vectors_place_related_sentences_nearer(news_library: Library) -> N
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 
 
+def test_embedding_from_several_threads_at_once(
+    news_library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's threads embed at once: the remembered words emptied by one thread while another
+    read them raised KeyError, and overlapping embeds could leave torch at one thread."""
+    import threading
+
+    import torch
+
+    import rag.embedding
+
+    embedder = news_library.embedder
+    monkeypatch.setattr(rag.embedding, "MAX_REMEMBERED_WORDS", 20)  # forgotten often
+    threads_before = torch.get_num_threads()
+    texts = [f"Sentence number {i} about the harbour and its ferries." for i in range(32)]
+    failures: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for r in range(6):
+                embedder.embed(texts)
+                embedder.word_vectors([f"word{k}x{r}x{j} alpha beta" for j in range(40)])
+        except Exception as exc:  # any failure in a thread is the test's
+            failures.append(exc)
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == [] and torch.get_num_threads() == threads_before
+
+
 def test_all_of_the_above_and_which_is_not_are_read_from_the_other_options(
     make_library: Callable[..., Library], monkeypatch: pytest.MonkeyPatch
 ) -> None:
