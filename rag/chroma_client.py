@@ -53,8 +53,12 @@ def _client(settings: Settings) -> Any:
     try:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-    except OSError as exc:
-        raise StoreError(f"Could not open the data directory {path}: {exc}") from exc
+    except _store_failures() as exc:  # the disk's, or a database damaged or from another version
+        raise StoreError(
+            f"Could not open the Chroma store in {path} ({type(exc).__name__}: {exc}). If another "
+            "chromadb version wrote it, use that version, or ingest the articles again into a new "
+            "data directory."
+        ) from exc
 
 
 def _pages(

@@ -109,6 +109,16 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
 
 
+def test_a_damaged_store_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A database file that is not one (damaged, or another program's) was a traceback of
+    chromadb's ``InternalError``."""
+    (tmp_path / "chroma").mkdir()
+    (tmp_path / "chroma" / "chroma.sqlite3").write_bytes(b"not a database at all\n" * 200)
+    done = run("sources", data_dir=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"Could not open the Chroma store in {tmp_path / 'chroma'}" in done.stderr
+
+
 def test_a_missing_library_is_named_not_created(tmp_path: Path) -> None:
     nowhere = tmp_path / "no-library"
     for args in (("ask", "What happened?"), ("sources",), ("forget", "a123")):
