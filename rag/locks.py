@@ -83,11 +83,19 @@ def claim_data_dir(data_dir: Path, *, shared: bool) -> None:
             handle = (data_dir / CLAIM_FILE).open("a+", encoding="utf-8")
         except OSError as exc:
             raise StoreError(f"Could not open the data directory {data_dir}: {exc}") from exc
-        if not _try_lock(handle, shared=shared):
-            refusal = _refusal(data_dir, handle, shared=shared)
+        try:
+            if not _try_lock(handle, shared=shared):
+                raise _refusal(data_dir, handle, shared=shared)
+            _name_holder(handle, alone=not shared)
+        except OSError as exc:  # a file system without locks (some network mounts), a full disk
             handle.close()
-            raise refusal
-        _name_holder(handle, alone=not shared)
+            raise StoreError(
+                f"Could not claim the data directory {data_dir} ({exc}); put the library on a local "
+                "disk with room to write"
+            ) from exc
+        except StoreError:
+            handle.close()
+            raise
         _claims[key] = _Claim(handle, shared)
 
 
