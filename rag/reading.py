@@ -157,6 +157,11 @@ class Reader:
             raise ConfigError(
                 f"cannot load the reader in {folder}: {exc}; run `citewire train` again"
             ) from exc
+        if not isinstance(spec, dict) or not all(key in spec for key in ("x", "y", "refuse_below")):
+            raise ConfigError(
+                f"{meta} is not a reader's description (it needs x, y and refuse_below); run "
+                "`citewire train` again"
+            )
         if tuple(spec.get("features", ())) != FEATURES:
             raise ConfigError(
                 f"{meta} was trained on other features than this Citewire's; run `citewire train` again"
