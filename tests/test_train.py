@@ -121,8 +121,6 @@ def test_a_reader_of_other_features_is_refused(tmp_path: Path, embedder: Embedde
         Reader.load(tmp_path, embedder)
     # A description cut short, or not an object, is named too (they were a KeyError, an
     # AttributeError).
-    from rag.reading import FEATURES
-
     for spec in ({"features": list(FEATURES), "x": [0]}, [1, 2]):
         (tmp_path / "reader.json").write_text(json.dumps(spec))
         with pytest.raises(ConfigError, match="is not a reader's description"):
