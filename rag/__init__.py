@@ -12,7 +12,7 @@ from rag.choice import Choice, choose
 from rag.chroma_records import ArticleWrite
 from rag.conversation import Turn
 from rag.embedding import Embedder
-from rag.errors import CitewireError, ConfigError, InputError, ModelError, StoreError
+from rag.errors import CitewireError, ConfigError, InputError, ModelError, NotFoundError, StoreError
 from rag.library import Library, ask
 from rag.library import open_library as open
 from rag.query import Query
@@ -36,6 +36,7 @@ __all__ = [
     "InputError",
     "Library",
     "ModelError",
+    "NotFoundError",
     "Query",
     "Settings",
     "StoreError",

@@ -1,6 +1,7 @@
 """How Citewire's records are kept in Chroma: an article to write with its chunks and vectors
 (``ArticleWrite``), chunk and article records as Chroma metadata and back, and an article's
-vector and coherence from its chunks'. No chromadb import: ``rag.store`` does the talking."""
+vector and coherence from its chunks'. No chromadb import: ``rag.store`` does the talking,
+through ``rag.chroma_client``."""
 
 from __future__ import annotations
 

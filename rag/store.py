@@ -1,4 +1,5 @@
-"""The Chroma store: the only module that imports chromadb.
+"""The Chroma store (chromadb itself is imported, and its client made, in ``rag.chroma_client``
+alone).
 
 Two collections per library: ``<name>`` holds one record per chunk (vector, text, provenance);
 ``<name>__articles`` holds one record per article (its full text, content hash and chunk count,

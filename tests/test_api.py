@@ -15,7 +15,7 @@ def test_public_names() -> None:
         [
             "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Choice", "Chunk", "Citation",
             "CitewireError", "ConfigError", "Embedder", "ExtractiveAnswerer", "Hit", "InputError",
-            "Library", "ModelError", "Query", "Settings", "StoreError", "StoredArticle", "Turn",
+            "Library", "ModelError", "NotFoundError", "Query", "Settings", "StoreError", "StoredArticle", "Turn",
             "Unsupported", "article_id_for", "ask", "choose", "open",
         ]
     )  # fmt: skip
@@ -43,7 +43,7 @@ def test_importing_rag_loads_nothing_and_changes_no_setting() -> None:
 
 
 def test_errors_derive_from_one_base() -> None:
-    for error in (rag.ConfigError, rag.InputError, rag.StoreError, rag.ModelError):
+    for error in (rag.ConfigError, rag.InputError, rag.NotFoundError, rag.StoreError, rag.ModelError):
         assert issubclass(error, rag.CitewireError)
 
 
