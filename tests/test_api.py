@@ -15,8 +15,8 @@ def test_public_names() -> None:
         [
             "REFUSAL", "Answer", "Answerer", "Article", "ArticleWrite", "Choice", "Chunk", "Citation",
             "CitewireError", "ConfigError", "Embedder", "ExtractiveAnswerer", "Hit", "InputError",
-            "Library", "ModelError", "NotFoundError", "Query", "Settings", "StoreError", "StoredArticle", "Turn",
-            "Unsupported", "article_id_for", "ask", "choose", "open",
+            "Library", "ModelError", "NotFoundError", "Query", "Settings", "StoreError", "StoredArticle",
+            "Turn", "Unsupported", "article_id_for", "ask", "choose", "open",
         ]
     )  # fmt: skip
     for name in rag.__all__:
