@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import chain, pairwise
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -133,7 +134,6 @@ def conversation(messages: Sequence[Message], server: Server) -> tuple[str, list
 
 def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
     """``/v1/models`` and ``/v1/chat/completions`` on ``app``."""
-    library = server.library
 
     described = {"id": MODEL, "object": "model", "created": 0, "owned_by": "citewire"}
 
@@ -146,85 +146,100 @@ def add_openai_routes(app: FastAPI, server: Server, guard: list[Any]) -> None:
     def model(model: str) -> dict[str, Any]:
         """The model named, as ``/v1/models`` lists it."""
         if model != MODEL:
-            raise HTTPException(404, f"model {model!r} does not exist; GET /v1/models lists `{MODEL}`")
+            raise _no_such_model(model)
         return described
 
     @app.post("/v1/chat/completions", dependencies=guard, tags=["openai"], response_model=None)
     def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
         """The cited answer to the last user message, the earlier messages its conversation."""
         if body.model != MODEL:
-            raise HTTPException(404, f"model {body.model!r} does not exist; GET /v1/models lists `{MODEL}`")
+            raise _no_such_model(body.model)
         question, history = conversation(body.messages, server)
-        reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if body.stream:
+            return _streamed(server, body, Query(question), history)
+        return _completion(server, body, Query(question), history)
 
-        def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
-            """An event; one with no ``delta`` has no choices (the usage, as OpenAI sends it)."""
-            choice = {"index": 0, "delta": delta, "finish_reason": finish}
-            record = {
-                "id": reply_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": MODEL,
-                "choices": [] if delta is None else [choice],
-                **extra,
-            }
-            return f"data: {json.dumps(record, ensure_ascii=False)}\n\n"
 
-        if not body.stream:
-            answer, turn = library.reply(Query(question), history)
-            content = content_of(answer)
-            server.turns.remember(content, turn)
-            return {
-                "id": reply_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": MODEL,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": usage(body.messages, content),
-                "citewire": answer.to_dict(),
-            }
+def _no_such_model(name: str) -> HTTPException:
+    return HTTPException(404, f"model {name!r} does not exist; GET /v1/models lists `{MODEL}`")
 
-        # The first step (the search, and the answer's start) runs before the response does, so
-        # a store that is down is a 503 as without streaming, not a 200 carrying an error event.
-        steps = iter(library.reply_stream(Query(question), history))
-        first = next(steps)
 
-        def events() -> Iterator[str]:
-            yield chunk({"role": "assistant", "content": ""})
-            shown, sent = "", ""  # the answer's text so far; all the content sent
-            last = first
-            try:
-                for last in chain([first], steps):
-                    text = last[0].answer
-                    if text != shown:
-                        delta = text[len(shown) :] if text.startswith(shown) else f"\n\n{text}"
-                        sent += delta
-                        yield chunk({"content": delta})
-                        shown = text
-            except CitewireError as exc:  # the answer has begun: the error comes as an event
-                yield f"data: {json.dumps({'error': error_record(exc)}, ensure_ascii=False)}\n\n"
-                yield "data: [DONE]\n\n"
-                return
-            finally:  # a client gone mid-answer closes this: the answer's steps (a model's lock) too
-                if isinstance(steps, Generator):
-                    steps.close()
-            answer, turn = last
-            sources = sources_text(answer)
-            if sources:
-                sent += sources
-                yield chunk({"content": sources})
-            server.turns.remember(sent, turn)
-            yield chunk({}, "stop", citewire=answer.to_dict())
-            if body.stream_options is not None and body.stream_options.include_usage:
-                yield chunk(None, usage=usage(body.messages, sent))
+@dataclass(frozen=True)
+class _Reply:
+    """One reply's id and time, which it and each of its chunks carry."""
+
+    id: str = field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def chunk(self, delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        """An event; one with no ``delta`` has no choices (the usage, as OpenAI sends it)."""
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        record = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": MODEL,
+            "choices": [] if delta is None else [choice],
+            **extra,
+        }
+        return f"data: {json.dumps(record, ensure_ascii=False)}\n\n"
+
+
+def _completion(server: Server, body: ChatRequest, query: Query, history: list[Turn]) -> dict[str, Any]:
+    """The whole reply at once."""
+    answer, turn = server.library.reply(query, history)
+    content = content_of(answer)
+    server.turns.remember(content, turn)
+    reply = _Reply()
+    return {
+        "id": reply.id,
+        "object": "chat.completion",
+        "created": reply.created,
+        "model": MODEL,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": usage(body.messages, content),
+        "citewire": answer.to_dict(),
+    }
+
+
+def _streamed(server: Server, body: ChatRequest, query: Query, history: list[Turn]) -> StreamingResponse:
+    """The reply as server-sent events, the answer's text as it grows, then its sources."""
+    reply = _Reply()
+    # The first step (the search, and the answer's start) runs before the response does, so
+    # a store that is down is a 503 as without streaming, not a 200 carrying an error event.
+    steps = iter(server.library.reply_stream(query, history))
+    first = next(steps)
+
+    def events() -> Iterator[str]:
+        yield reply.chunk({"role": "assistant", "content": ""})
+        shown, sent = "", ""  # the answer's text so far; all the content sent
+        last = first
+        try:
+            for last in chain([first], steps):
+                text = last[0].answer
+                if text != shown:
+                    delta = text[len(shown) :] if text.startswith(shown) else f"\n\n{text}"
+                    sent += delta
+                    yield reply.chunk({"content": delta})
+                    shown = text
+        except CitewireError as exc:  # the answer has begun: the error comes as an event
+            yield f"data: {json.dumps({'error': error_record(exc)}, ensure_ascii=False)}\n\n"
             yield "data: [DONE]\n\n"
+            return
+        finally:  # a client gone mid-answer closes this: the answer's steps (a model's lock) too
+            if isinstance(steps, Generator):
+                steps.close()
+        answer, turn = last
+        sources = sources_text(answer)
+        if sources:
+            sent += sources
+            yield reply.chunk({"content": sources})
+        server.turns.remember(sent, turn)
+        yield reply.chunk({}, "stop", citewire=answer.to_dict())
+        if body.stream_options is not None and body.stream_options.include_usage:
+            yield reply.chunk(None, usage=usage(body.messages, sent))
+        yield "data: [DONE]\n\n"
 
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
