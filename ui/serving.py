@@ -9,6 +9,8 @@ import errno
 import gc
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,15 +72,11 @@ def read_credentials(path: str | None, environ: dict[str, str]) -> list[tuple[st
 def cmd_chat(args: argparse.Namespace) -> int:
     """``citewire chat``: serve the page; a non-loopback address needs --auth or --no-auth."""
     credentials = read_credentials(args.auth, dict(os.environ))
-    if args.max_upload_mb <= 0:
-        raise ConfigError(f"--max-upload-mb must be greater than 0. Currently, it is {args.max_upload_mb}")
-    if not 1 <= args.port <= 65535:
-        raise ConfigError(f"--port must be between 1 and 65535. Currently, it is {args.port}")
+    _check_serving_flags(args)
     check_port_free(args.host, args.port)  # before the model and the library load
     if args.host not in LOOPBACK and credentials is None and not args.no_auth:
         raise ConfigError(
-            f"--host {args.host} would open your library to the network. Give --auth FILE (lines of "
-            "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth to serve without login"
+            f"--host {args.host} would open your library to the network. {_LOGIN} to serve without login"
         )
     library = _open(args)
     if args.examples and library.count_articles() == 0:
@@ -91,13 +89,32 @@ def cmd_chat(args: argparse.Namespace) -> int:
     app = build_app(library, max_upload_mb=args.max_upload_mb)
     settle(library)
     print(f"Citewire chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
-    try:
+    with _serving(args):
         launch(app, host=args.host, port=args.port, auth=credentials, max_upload_mb=args.max_upload_mb)
-    except OSError as exc:  # taken meanwhile, or an address this machine does not have
+    return 0
+
+
+_LOGIN = "Give --auth FILE (lines of user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth"
+
+
+def _check_serving_flags(args: argparse.Namespace) -> None:
+    """The port and the upload limit ``chat`` and ``serve`` share, checked before anything loads."""
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535. Currently, it is {args.port}")
+    if args.max_upload_mb <= 0:
+        raise ConfigError(f"--max-upload-mb must be greater than 0. Currently, it is {args.max_upload_mb}")
+
+
+@contextmanager
+def _serving(args: argparse.Namespace) -> Iterator[None]:
+    """Serving on ``args.host:args.port``; a port taken meanwhile, or an address this machine
+    does not have, is a ``ConfigError`` saying what to change."""
+    try:
+        yield
+    except OSError as exc:
         raise ConfigError(
             f"Could not serve on {args.host}:{args.port} ({exc}); pick another --port or --host"
         ) from exc
-    return 0
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -139,10 +156,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     (``/``) on one port. Anywhere but loopback, the API needs a key and the page a login."""
     api_key = read_api_key(args.api_key_file, dict(os.environ))
     credentials = read_credentials(args.auth, dict(os.environ))
-    if not 1 <= args.port <= 65535:
-        raise ConfigError(f"--port must be between 1 and 65535. Currently, it is {args.port}")
-    if args.max_upload_mb <= 0:
-        raise ConfigError(f"--max-upload-mb must be greater than 0. Currently, it is {args.max_upload_mb}")
+    _check_serving_flags(args)
     if args.host not in LOOPBACK:
         if api_key is None:
             raise ConfigError(
@@ -150,10 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"or set {API_KEY_VARIABLE}; every /v1 request must then carry it as a bearer token"
             )
         if credentials is None and not args.no_auth and not args.no_page:
-            raise ConfigError(
-                f"--host {args.host}: the chat page needs a login too. Give --auth FILE (lines of "
-                "user:password) or set CITEWIRE_AUTH=user:password, or pass --no-auth"
-            )
+            raise ConfigError(f"--host {args.host}: the chat page needs a login too. {_LOGIN}")
     check_port_free(args.host, args.port)  # before the model and the library load
     library = _open(args)
     from ui.api import ApiOptions, build_api
@@ -172,10 +183,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     pages = "OpenAPI page /docs" if args.no_page else "OpenAPI page /docs, chat page /"
     print(f"Citewire API on http://{args.host}:{args.port}/v1 ({pages}); Ctrl+C stops")
-    try:
+    with _serving(args):
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    except OSError as exc:
-        raise ConfigError(
-            f"Could not serve on {args.host}:{args.port} ({exc}); pick another --port or --host"
-        ) from exc
     return 0
