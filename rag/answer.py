@@ -38,7 +38,7 @@ REFUSAL = "The articles do not contain an answer to this question."
 def nothing_within(question: str, bounds: str, known_sources: str = "") -> Answer:
     """The refusal when the search's bounds (dates, sources) leave no passage at all: a reader
     told "not in the articles" would not know the dates they chose were why. ``known_sources``
-    names the stored ones when none of those asked for is one (``rag.query.sources_stored``)."""
+    names the stored ones when none of those asked for is one (``rag.query.unknown_sources_note``)."""
     return Answer(
         question,
         f"No stored article was {bounds}, so none can answer; widen the search.{known_sources}",

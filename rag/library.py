@@ -40,7 +40,7 @@ from rag.fusion import (
 from rag.lexical import LexicalIndex
 from rag.lexical_sync import LexicalSync
 from rag.offline import go_offline
-from rag.query import Query, sources_stored
+from rag.query import Query, unknown_sources_note
 from rag.records import Answer, Hit, StoredArticle, article_of
 from rag.settings import Settings
 from rag.storage import Store
@@ -235,8 +235,8 @@ class Library:
         """The answerer's; when the query's dates or sources leave none of the library's passages,
         a refusal saying so (an empty library refuses as ever: no bounds would help)."""
         if not hits and query.bounds() and len(self.lexical):
-            known = sources_stored(query.sources, (a.source for a in self.sources()))
-            yield nothing_within(question, query.bounds(), known)
+            note = unknown_sources_note(query.sources, (a.source for a in self.sources()))
+            yield nothing_within(question, query.bounds(), note)
         else:
             yield from self.answerer.stream(question, hits, exclude=exclude, as_of=query.as_of)
 

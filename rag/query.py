@@ -16,7 +16,7 @@ from datetime import date, datetime
 from numbers import Integral
 
 from rag.errors import ConfigError
-from rag.text import SURROGATES
+from rag.text import SURROGATES, first_of
 
 Day = date | str
 """A date, or the same as an ISO string ("2024-03-06")."""
@@ -157,12 +157,11 @@ def bounds_said(since: date | None, until: date | None, sources: Sequence[str] |
     return " ".join(said)
 
 
-def sources_stored(asked: Sequence[str] | None, stored: Iterable[str | None]) -> str:
+def unknown_sources_note(asked: Sequence[str] | None, stored: Iterable[str | None]) -> str:
     """When none of the ``asked`` sources is among the ``stored`` ones (a name mistyped, or in
     other case), a sentence naming those stored, the first ten; else ""."""
     names = sorted({name for name in stored if name})
     if not asked or not names or set(asked) & set(names):
         return ""
-    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    listed = ", ".join(f'"{name}"' for name in names[:10])
-    return f" Sources are matched exactly; the stored ones are {listed}{more}."
+    listed = first_of([f'"{name}"' for name in names], 10)
+    return f" Sources are matched exactly; the stored ones are {listed}."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -314,3 +314,9 @@ def asks_for_a_statement(question: str) -> bool:
 def holds_answer_kind(kind: str | None, sentence: str) -> bool:
     """Whether ``sentence`` contains something of the kind ``expected_answer`` names."""
     return kind is not None and bool(_HAS[kind].search(sentence))
+
+
+def first_of(names: Sequence[str], shown: int) -> str:
+    """The first ``shown`` of ``names``, and how many more: "a.txt, b.md and 4 more"."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

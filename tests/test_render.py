@@ -133,11 +133,11 @@ def test_a_refusal_under_filters_names_them_and_how_to_lift_them() -> None:
 
 
 def test_an_upload_names_its_first_files_and_counts_the_rest() -> None:
-    from ui.render import files_named
+    from rag.text import first_of
 
-    assert files_named(["a.txt"]) == "a.txt"
-    assert files_named(["a.txt", "b.md", "c.html"]) == "a.txt, b.md, c.html"
-    assert files_named(["a.txt", "b.md", "c.html", "d.jsonl", "e.txt"]) == "a.txt, b.md, c.html and 2 more"
+    assert first_of(["a.txt"], 3) == "a.txt"
+    assert first_of(["a.txt", "b.md", "c.html"], 3) == "a.txt, b.md, c.html"
+    assert first_of(["a.txt", "b.md", "c.html", "d.jsonl", "e.txt"], 3) == "a.txt, b.md, c.html and 2 more"
 
 
 def test_two_quotes_of_the_same_words_mark_both_places() -> None:

@@ -23,12 +23,12 @@ from rag.errors import CitewireError, ConfigError
 from rag.library import Library
 from rag.query import Query, check_length, day
 from rag.records import Answer, Article
+from rag.text import first_of
 from ui.render import (
     CSS,
     HEAD,
     answer_markdown,
     escape_markdown,
-    files_named,
     filter_note,
     library_html,
     sources_html,
@@ -212,7 +212,7 @@ class ChatPage:
         # The files are named: a later upload Gradio refuses in the browser (a .pdf, too big)
         # never reaches here, and this line stays, so it must say which upload it is about.
         summary = (
-            f"Uploaded {files_named([path.name for path in paths])}. "
+            f"Uploaded {first_of([path.name for path in paths], 3)}. "
             f"Added {report.added}, updated {report.updated}, "
             f"already present {report.unchanged + report.duplicates}, "
             f"skipped {report.skipped}; {report.chunks} passage{'' if report.chunks == 1 else 's'} indexed."

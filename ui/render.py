@@ -196,12 +196,6 @@ def library_html(articles: Sequence[StoredArticle]) -> str:
     )
 
 
-def files_named(names: Sequence[str], shown: int = 3) -> str:
-    """The first ``shown`` file names, and how many more: "a.txt, b.md and 4 more"."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
-
-
 def upload_html(summary: str, problems: Sequence[Problem]) -> str:
     """The result of an upload: one line, then each file's problem in plain words."""
     items = "".join(
