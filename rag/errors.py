@@ -51,10 +51,12 @@ class ModelError(CitewireError):
     reached (its message never holds an API key)."""
 
 
-def setting_said(name: str) -> str:
+def setting_said(name: str, *, flag: bool = True) -> str:
     """A setting as the Python caller and the command-line user each give it, for messages raised
-    in the library that both read: "the llm setting (--llm or CITEWIRE_LLM)"."""
-    return f"the {name} setting (--{name.replace('_', '-')} or CITEWIRE_{name.upper()})"
+    in the library that both read: "the llm setting (--llm or CITEWIRE_LLM)"; ``flag`` False for
+    a setting no command-line flag sets ("the llm_timeout setting (CITEWIRE_LLM_TIMEOUT)")."""
+    given = f"--{name.replace('_', '-')} or " if flag else ""
+    return f"the {name} setting ({given}CITEWIRE_{name.upper()})"
 
 
 def error_type(exc: CitewireError) -> str:
