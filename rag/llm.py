@@ -137,7 +137,7 @@ class ServerModel:
             if _timed_out(exc):  # the client's own timeout error, or httpx's while streaming
                 raise ModelError(
                     f"The language model server at {self.base_url} did not answer within "
-                    f"{self.timeout:g} s ({setting_said('llm_timeout', flag=False)})"
+                    f"{self.timeout:g} s; raise {setting_said('llm_timeout', flag=False)} to wait longer"
                 ) from exc
             raise ModelError(
                 f"The language model server at {self.base_url} failed ({type(exc).__name__}: "

@@ -132,7 +132,10 @@ def test_a_llama_cpp_server_answers_with_checked_citations(
             "The language model server at http://127.0.0.1:9/v1 failed",
         ),
         # Whichever layer times out first (the openai client, or httpx mid-stream), one message.
-        ({"CITEWIRE_LLM_TIMEOUT": "0.001"}, "did not answer within 0.001 s (CITEWIRE_LLM_TIMEOUT)"),
+        (
+            {"CITEWIRE_LLM_TIMEOUT": "0.001"},
+            "did not answer within 0.001 s; raise the llm_timeout setting (CITEWIRE_LLM_TIMEOUT) to wait",
+        ),
         # Twenty passages, for a model said to read 32,768 tokens: more than the server's 2,048,
         # which then streams nothing.
         ({"CITEWIRE_LLM_CONTEXT": "32768", "CITEWIRE_TOP_K": "20"}, "the model wrote nothing"),
