@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.errors import ModelError
+from rag.errors import ConfigError, ModelError
 from rag.offline import go_offline
 
 if TYPE_CHECKING:
@@ -156,8 +156,12 @@ class Embedder:
         """
         if not token_ids:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        if any(len(ids) > self.max_tokens for ids in token_ids):
-            raise ModelError(f"a text is longer than the model's {self.max_tokens}-token input")
+        longest = max(len(ids) for ids in token_ids)
+        if longest > self.max_tokens:  # a caller's mistake: ``embed`` cuts texts, ingest's chunks fit
+            raise ConfigError(
+                f"a text is {longest} tokens, longer than the model's {self.max_tokens}-token input; "
+                "cut it to fit, or pass it to `embed`, which truncates"
+            )
         import torch
 
         order = sorted(range(len(token_ids)), key=lambda i: -len(token_ids[i]))
