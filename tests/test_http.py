@@ -101,6 +101,7 @@ def test_health_and_the_pages_need_no_key(served: Served, news_library: Library)
     health = httpx.get(f"{served.url}/healthz").json()
     assert health["status"] == "ok" and health["articles"] == news_library.count_articles() > 0
     assert health["chunks"] == news_library.store.count_chunks() and health["embedding_model_loaded"]
+    assert httpx.head(f"{served.url}/healthz").status_code == 200  # as monitors probe
     docs = httpx.get(f"{served.url}/docs")
     assert docs.status_code == 200 and "/docs-static/swagger-ui-bundle.js" in docs.text
     assert "cdn." not in docs.text  # nothing loads from the network

@@ -286,6 +286,9 @@ def build_api(library: Library, options: ApiOptions | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", "store": str(exc), **record}, status_code=503)
         return JSONResponse({"status": "ok", "store": "reachable", **record})
 
+    # HEAD too, as load balancers and uptime monitors probe (one operation in the schema).
+    app.add_api_route("/healthz", health, methods=["HEAD"], include_in_schema=False)
+
     from ui.openai_chat import add_openai_routes
 
     add_openai_routes(app, server, guard)
