@@ -20,15 +20,19 @@ log = logging.getLogger("citewire.api")
 _STATUS = {"invalid_request_error": 422, "not_found_error": 404, "store_unavailable": 503, "model_error": 502}
 
 
+def status_of(exc: CitewireError) -> int:
+    """The HTTP status an error of the library's is answered with."""
+    return _STATUS.get(error_type(exc), 500)
+
+
 def error_record(exc: CitewireError) -> dict[str, object]:
     """An error of the library's as the API says it: ``{"message", "type", "param", "code"}``,
     the code its HTTP status."""
-    kind = error_type(exc)
     return {
         "message": str(exc),
-        "type": kind,
+        "type": error_type(exc),
         "param": getattr(exc, "field", None),
-        "code": _STATUS.get(kind, 500),
+        "code": status_of(exc),
     }
 
 
@@ -87,7 +91,7 @@ def answer_errors(app: FastAPI, authorised: Callable[[Request], None]) -> None:
 
     @app.exception_handler(CitewireError)
     def library_error(request: Request, exc: CitewireError) -> JSONResponse:
-        return JSONResponse({"error": error_record(exc)}, status_code=_STATUS.get(error_type(exc), 500))
+        return JSONResponse({"error": error_record(exc)}, status_code=status_of(exc))
 
     @app.exception_handler(Exception)
     def bug(request: Request, exc: Exception) -> JSONResponse:
