@@ -235,8 +235,7 @@ class Library:
         """The answerer's; when the query's dates or sources leave none of the library's passages,
         a refusal saying so (an empty library refuses as ever: no bounds would help)."""
         if not hits and query.bounds() and len(self.lexical):
-            note = unknown_sources_note(query.sources, (a.source for a in self.sources()))
-            yield nothing_within(question, query.bounds(), note)
+            yield nothing_within(question, query.bounds(), self.unknown_sources_note(query.sources))
         else:
             yield from self.answerer.stream(question, hits, exclude=exclude, as_of=query.as_of)
 
@@ -325,6 +324,10 @@ class Library:
     def sources(self) -> list[StoredArticle]:
         """Every stored article, sorted by title."""
         return sorted(self.store.articles(), key=lambda a: (a.title.lower(), a.id))
+
+    def unknown_sources_note(self, sources: Sequence[str] | None) -> str:
+        """A sentence naming the stored sources when ``sources`` names none of them; else ""."""
+        return unknown_sources_note(sources, (a.source for a in self.sources()))
 
     def article_text(self, article_id: str) -> str | None:
         """The full text of an article: citation offsets index into it."""

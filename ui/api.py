@@ -32,7 +32,7 @@ from ingest import IngestReport, Problem, ingest_items, read_upload
 from rag.conversation import Turn
 from rag.errors import ConfigError, StoreError
 from rag.library import Library
-from rag.query import MAX_QUESTION_CHARS, Query, bounds_said, day, unknown_sources_note
+from rag.query import MAX_QUESTION_CHARS, Query, bounds_said, day
 from rag.records import Article, Hit
 from ui.api_errors import answer_errors, answer_unknown_paths
 from ui.limits import BodyLimit
@@ -181,7 +181,7 @@ def _check_sources(library: Library, sources: Sequence[str] | None) -> None:
     """Raise ``ConfigError`` when ``sources`` name none of the stored ones (mistyped, or in other
     case): an empty search, or a choice on no evidence, would not say why. ``/v1/ask`` says it in
     its refusal."""
-    note = unknown_sources_note(sources, (a.source for a in library.sources()))
+    note = library.unknown_sources_note(sources)
     if note:
         raise ConfigError(f"No stored article is {bounds_said(None, None, sources)}.{note}", "sources")
 
